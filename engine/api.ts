@@ -1,0 +1,148 @@
+/**
+ * The engine's public surface: what the bridge (and the CLI's --local mode) calls.
+ * Knows nothing about sockets or editors. Images are 8-bit sRGB RGBA, row-major, unpremultiplied.
+ */
+
+export interface RgbaImage {
+  readonly width: number;
+  readonly height: number;
+  /** width * height * 4 bytes. */
+  readonly data: Uint8Array;
+}
+
+/** Single-channel 8-bit mask, 255 = repaint. */
+export interface MaskImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+export type SamplerName = 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m' | 'dpmpp-2m-karras' | 'lcm' | 'unipc';
+export const SAMPLERS: readonly SamplerName[] = ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'unipc'];
+
+export type AdapterKind = 'base' | 'plus' | 'faceid' | 'faceid-plus' | 'faceid-plusv2' | 'portrait';
+/** Per-block presets (ComfyUI_IPAdapter_plus-style): which attn2 layers get the image and how strongly. */
+export type BlockPreset = 'reference' | 'style' | 'composition';
+export type ControlType = 'pose' | 'canny' | 'depth';
+export type ControlPreprocess = 'none' | 'pose-detect' | 'canny' | 'depth';
+
+/** Fraction of the denoising schedule, 0 = first step, 1 = last. */
+export interface StepRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface StyleReference {
+  readonly image: RgbaImage;
+  readonly adapter: AdapterKind;
+  readonly scale: number;
+  readonly preset: BlockPreset;
+  readonly range: StepRange;
+  /** Content hash of the image bytes, used to cache CLIP / face embeddings. */
+  readonly hash?: string;
+  /** Model name override (file name in the registry); otherwise the default for `adapter`. */
+  readonly model?: string;
+}
+
+export interface ControlInput {
+  readonly image: RgbaImage;
+  readonly type: ControlType;
+  readonly preprocess: ControlPreprocess;
+  readonly scale: number;
+  readonly range: StepRange;
+  readonly guessMode: boolean;
+  readonly model?: string;
+  readonly hash?: string;
+  /** canny thresholds (0–255) */
+  readonly low?: number;
+  readonly high?: number;
+}
+
+export interface GenerateParams {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly seed: number;
+  readonly steps: number;
+  readonly sampler: SamplerName;
+  readonly guidance: number;
+  readonly width: number;
+  readonly height: number;
+  /** img2img / inpaint denoising strength, 0–1. */
+  readonly strength: number;
+  readonly batchSize: number;
+  readonly clipSkip: number;
+  /** Seed variation: blend weight of a second noise (0 = none). */
+  readonly variationSeed?: number;
+  readonly variationStrength?: number;
+  readonly checkpoint?: string;
+  readonly loras?: ReadonlyArray<{ readonly model: string; readonly strength: number }>;
+}
+
+export interface GenerateRequest {
+  readonly params: GenerateParams;
+  readonly init?: RgbaImage;
+  readonly mask?: MaskImage;
+  readonly references: readonly StyleReference[];
+  readonly controls: readonly ControlInput[];
+}
+
+export interface ProgressEvent {
+  readonly step: number;
+  readonly total: number;
+  /** Small RGB(A) approximation of the current latents (no VAE), when asked for. */
+  readonly preview?: RgbaImage;
+}
+
+export interface GenerateOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (e: ProgressEvent) => void;
+  readonly wantPreview?: boolean;
+}
+
+export interface GenerateResult {
+  readonly images: RgbaImage[];
+  /** Every parameter needed to regenerate exactly, plus model hashes and timings. */
+  readonly metadata: GenerationMetadata;
+  /** Processed control images (e.g. the detected pose skeleton), in request order. */
+  readonly controlImages?: RgbaImage[];
+}
+
+export interface GenerationMetadata {
+  readonly params: GenerateParams;
+  readonly references: ReadonlyArray<Omit<StyleReference, 'image'>>;
+  readonly controls: ReadonlyArray<Omit<ControlInput, 'image'>>;
+  readonly models: Readonly<Record<string, { readonly name: string; readonly sha256: string }>>;
+  readonly timings: Readonly<Record<string, number>>;
+  readonly engine: string;
+}
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly kind: string;
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256?: string;
+}
+
+export interface Engine {
+  /** Human-readable name of the execution provider in use, e.g. "cpu" or "cuda". */
+  readonly provider: string;
+  generate(req: GenerateRequest, opts?: GenerateOptions): Promise<GenerateResult>;
+  listModels(): Promise<ModelSummary[]>;
+  dispose(): Promise<void>;
+}
+
+/** Raised for anything the user can fix; `field` is the request path it concerns. */
+export class EngineError extends Error {
+  constructor(readonly code: string, message: string, readonly field?: string) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}

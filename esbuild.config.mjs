@@ -1,0 +1,94 @@
+// Builds the three deliverables into dist/:
+//   dist/bridge/cli.mjs   the daemon + CLI (node, ESM; native packages stay external)
+//   dist/photoshop/       a folder the UXP Developer Tool loads as is
+//   dist/figma/           manifest.json, code.js (sandbox IIFE), ui.html (script inlined)
+// `node esbuild.config.mjs --watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const watch = process.argv.includes('--watch');
+
+/** Copies static files after each build (esbuild only bundles scripts). */
+const afterBuild = (name, fn) => ({
+  name,
+  setup(build) {
+    build.onEnd((result) => {
+      if (result.errors.length === 0) fn();
+    });
+  },
+});
+
+const targets = [];
+
+targets.push({
+  entryPoints: { 'bridge/cli': join(root, 'bridge/cli.ts') },
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: true,
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+
+const ps = join(root, 'plugins/photoshop');
+if (existsSync(join(ps, 'src/index.ts'))) {
+  targets.push({
+    entryPoints: [join(ps, 'src/index.ts')],
+    outfile: join(dist, 'photoshop/index.js'),
+    bundle: true,
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    target: 'es2020',
+    format: 'iife',
+    // UXP provides these modules through require().
+    external: ['photoshop', 'uxp'],
+    plugins: [afterBuild('photoshop-static', () => {
+      cpSync(join(ps, 'manifest.json'), join(dist, 'photoshop/manifest.json'));
+      cpSync(join(ps, 'index.html'), join(dist, 'photoshop/index.html'));
+      if (existsSync(join(ps, 'icons'))) cpSync(join(ps, 'icons'), join(dist, 'photoshop/icons'), { recursive: true });
+    })],
+  });
+}
+
+const fg = join(root, 'plugins/figma');
+if (existsSync(join(fg, 'src/code.ts'))) {
+  targets.push({
+    entryPoints: [join(fg, 'src/code.ts')],
+    outfile: join(dist, 'figma/code.js'),
+    bundle: true,
+    platform: 'neutral',
+    target: 'es2017', // Figma's sandbox
+    format: 'iife',
+    plugins: [afterBuild('figma-manifest', () => cpSync(join(fg, 'manifest.json'), join(dist, 'figma/manifest.json')))],
+  });
+  targets.push({
+    entryPoints: [join(fg, 'src/ui.ts')],
+    outfile: join(dist, 'figma/ui.js'),
+    bundle: true,
+    platform: 'browser',
+    target: 'es2020',
+    format: 'iife',
+    // Figma loads ui.html as one string: inline the script.
+    plugins: [afterBuild('figma-ui-inline', () => {
+      const html = readFileSync(join(fg, 'ui.html'), 'utf8');
+      const js = readFileSync(join(dist, 'figma/ui.js'), 'utf8').replace(/<\/script/gi, '<\\/script');
+      writeFileSync(join(dist, 'figma/ui.html'), html.replace('<!--UI_SCRIPT-->', `<script>${js}</script>`));
+    })],
+  });
+}
+
+if (!watch) rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+if (watch) {
+  for (const t of targets) await (await esbuild.context(t)).watch();
+  console.log('esbuild: watching for changes');
+} else {
+  await Promise.all(targets.map((t) => esbuild.build({ logLevel: 'warning', ...t })));
+}
