@@ -1,0 +1,23 @@
+/**
+ * One handler per fixture kind. Each builds what the case describes from its weight files, runs it
+ * and returns one CheckResult per compared output. Handlers live in kinds/<kind>.ts.
+ */
+import type { CheckResult } from './compare.ts';
+import type { FixtureCase } from './fixture.ts';
+
+export type KindHandler = (c: FixtureCase) => Promise<CheckResult[]>;
+
+const loaders: Record<string, () => Promise<KindHandler>> = {
+  tokenizer: async () => (await import('./kinds/tokenizer.ts')).runTokenizerCase,
+  scheduler: async () => (await import('./kinds/scheduler.ts')).runSchedulerCase,
+  'scheduler-img2img': async () => (await import('./kinds/scheduler.ts')).runSchedulerImg2ImgCase,
+};
+
+export function registerKind(kind: string, load: () => Promise<KindHandler>): void {
+  loaders[kind] = load;
+}
+
+export async function handlerFor(kind: string): Promise<KindHandler | undefined> {
+  const load = loaders[kind];
+  return load ? load() : undefined;
+}
