@@ -84,19 +84,7 @@ export class SafetensorsFile {
   /** Raw bytes of one tensor (a fresh, aligned copy). */
   readBytes(name: string): Uint8Array {
     const t = this.info(name);
-    const buf = new Uint8Array(new ArrayBuffer(t.byteLength));
-    const fd = openSync(this.path, 'r');
-    try {
-      let done = 0;
-      while (done < t.byteLength) {
-        const n = readSync(fd, buf, done, t.byteLength - done, t.offset + done);
-        if (n === 0) throw new SafetensorsError(this.path, name, 'unexpected end of file');
-        done += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return buf;
+    return readRange(this.path, t.offset, t.byteLength);
   }
 
   /** Tensor converted to float32 (F32/F16/BF16/F64/int types). */
@@ -210,6 +198,23 @@ export function toFloat32(bytes: Uint8Array, dtype: Dtype): Float32Array {
     case 'BOOL':
       return Float32Array.from(bytes);
   }
+}
+
+/** Reads `length` bytes at `offset` of `file` into a fresh buffer. */
+export function readRange(file: string, offset: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  const fd = openSync(file, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new Error(`${file}: unexpected end of file at byte ${offset + done} (truncated?)`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
 }
 
 export function halfToFloat(h: number): number {

@@ -1,0 +1,133 @@
+/**
+ * The layers every model graph is made of. Each takes the checkpoint key path of its module
+ * (`prefix`) and reads its weights from `src` under that path, so `linear(g, w, 'to_q', x)` is
+ * exactly the module `to_q` of the checkpoint. Activations are [batch, ..., channels] or NCHW.
+ */
+import { float, type GraphBuilder } from '../onnx/builder.ts';
+import type { WeightSource } from '../weights/source.ts';
+
+export interface Ctx {
+  readonly g: GraphBuilder;
+  readonly w: WeightSource;
+}
+
+export const join = (...parts: Array<string | number>): string => parts.filter((p) => p !== '').join('.');
+
+export function has(ctx: Ctx, key: string): boolean {
+  return ctx.w.get(key) !== undefined;
+}
+
+export function shape(ctx: Ctx, key: string): readonly number[] {
+  return ctx.g.shapeOf(ctx.w, key);
+}
+
+/** nn.Linear on the last axis: x @ W^T + b (the Transpose of a constant is folded at load). */
+export function linear(ctx: Ctx, prefix: string, x: string): string {
+  const { g, w } = ctx;
+  return g.scope(prefix, () => {
+    const [out, inp] = shape(ctx, join(prefix, 'weight'));
+    // Conv-shaped 1x1 weights ([out,in,1,1], e.g. LDM attention projections) are viewed as [out,in].
+    const wt = g.op('Transpose', [g.weight(w, join(prefix, 'weight'), [out, inp])], { perm: [1, 0] });
+    const y = g.op('MatMul', [x, wt]);
+    return has(ctx, join(prefix, 'bias')) ? g.op('Add', [y, g.weight(w, join(prefix, 'bias'))]) : y;
+  });
+}
+
+export function conv2d(ctx: Ctx, prefix: string, x: string, opts: { stride?: number; padding?: number } = {}): string {
+  const { g, w } = ctx;
+  return g.scope(prefix, () => {
+    const ws = shape(ctx, join(prefix, 'weight'));
+    const k = ws.length === 4 ? ws[2] : 1;
+    const pad = opts.padding ?? Math.floor(k / 2);
+    const weight = g.weight(w, join(prefix, 'weight'), ws.length === 2 ? [ws[0], ws[1], 1, 1] : ws);
+    const inputs = [x, weight];
+    if (has(ctx, join(prefix, 'bias'))) inputs.push(g.weight(w, join(prefix, 'bias')));
+    const s = opts.stride ?? 1;
+    return g.op('Conv', inputs, { kernel_shape: [k, k], strides: [s, s], pads: [pad, pad, pad, pad] });
+  });
+}
+
+/** nn.LayerNorm on the last axis. */
+export function layerNorm(ctx: Ctx, prefix: string, x: string, eps = 1e-5): string {
+  const { g, w } = ctx;
+  return g.scope(prefix, () => g.op('LayerNormalization', [x, g.weight(w, join(prefix, 'weight')), g.weight(w, join(prefix, 'bias'))], { axis: -1, epsilon: float(eps) }));
+}
+
+/**
+ * nn.GroupNorm on NCHW. CPU: InstanceNormalization over [N, groups, -1] then the per-channel
+ * affine (the standard decomposition; onnxruntime has no CPU GroupNorm kernel). CUDA: the fused
+ * com.microsoft GroupNorm (NHWC) with optional SiLU.
+ */
+export function groupNorm(ctx: Ctx, prefix: string, x: string, groups: number, eps: number, silu = false): string {
+  const { g, w } = ctx;
+  return g.scope(prefix, () => {
+    const [c] = shape(ctx, join(prefix, 'weight'));
+    const gamma = g.weight(w, join(prefix, 'weight'));
+    const beta = g.weight(w, join(prefix, 'bias'));
+    if (g.flavour === 'cuda') {
+      const nhwc = g.op('Transpose', [x], { perm: [0, 2, 3, 1] });
+      const y = g.op('GroupNorm', [nhwc, gamma, beta], { activation: silu ? 1 : 0, channels_last: 1, epsilon: float(eps), groups }, 'com.microsoft');
+      return g.op('Transpose', [y], { perm: [0, 3, 1, 2] });
+    }
+    const shp = g.op('Shape', [x]);
+    const grouped = g.op('Reshape', [x, g.ints([0, groups, -1])]);
+    const ones = g.floatConst(new Float32Array(groups).fill(1), [groups], 'gn_ones');
+    const zeros = g.floatConst(new Float32Array(groups), [groups], 'gn_zeros');
+    const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: float(eps) });
+    const back = g.op('Reshape', [normed, shp]);
+    const scaled = g.op('Mul', [back, g.op('Reshape', [gamma, g.ints([c, 1, 1])])]);
+    const y = g.op('Add', [scaled, g.op('Reshape', [beta, g.ints([c, 1, 1])])]);
+    return silu ? siluOf(g, y) : y;
+  });
+}
+
+export function siluOf(g: GraphBuilder, x: string): string {
+  return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+}
+
+/** Exact (erf) GELU. */
+export function gelu(g: GraphBuilder, x: string): string {
+  return g.op('Gelu', [x], {}, 'com.microsoft');
+}
+
+/** CLIP's quick_gelu: x * sigmoid(1.702 x). */
+export function quickGelu(g: GraphBuilder, x: string): string {
+  return g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702)])])]);
+}
+
+/**
+ * Scaled dot-product attention over [B, L, heads*dim] tensors. `mask` is an additive bias
+ * broadcastable to [B, heads, Lq, Lk] (e.g. CLIP's causal mask). `scale` defaults to dim^-0.5.
+ */
+export function attention(g: GraphBuilder, q: string, k: string, v: string, heads: number, dimHead: number, opts: { mask?: string; scale?: number } = {}): string {
+  const scale = opts.scale ?? 1 / Math.sqrt(dimHead);
+  if (!opts.mask) {
+    // MultiHeadAttention has CPU and CUDA kernels; on CPU it avoids materialising the
+    // [B, heads, L, L] score tensor for long sequences.
+    return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads, scale: float(scale) }, 'com.microsoft');
+  }
+  const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, g.ints([0, 0, heads, dimHead])])], { perm });
+  const qh = split(q, [0, 2, 1, 3]);
+  const kh = split(k, [0, 2, 3, 1]);
+  const vh = split(v, [0, 2, 1, 3]);
+  let scores = g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(scale)]);
+  scores = g.op('Add', [scores, opts.mask]);
+  const probs = g.op('Softmax', [scores], { axis: -1 });
+  const out = g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] });
+  return g.op('Reshape', [out, g.ints([0, 0, heads * dimHead])]);
+}
+
+/** NCHW -> [N, H*W, C] */
+export function toTokens(g: GraphBuilder, x: string): string {
+  const t = g.op('Transpose', [x], { perm: [0, 2, 3, 1] });
+  return g.op('Reshape', [t, g.ints([0, -1, 0])]);
+}
+
+/** [N, H*W, C] -> NCHW, taking N, H, W from `like` (an NCHW tensor). */
+export function fromTokens(g: GraphBuilder, t: string, like: string): string {
+  const shp = g.op('Shape', [like]);
+  const n = g.op('Slice', [shp, g.ints([0]), g.ints([1])]);
+  const hw = g.op('Slice', [shp, g.ints([2]), g.ints([4])]);
+  const nhwc = g.op('Concat', [n, hw, g.ints([-1])], { axis: 0 });
+  return g.op('Transpose', [g.op('Reshape', [t, nhwc])], { perm: [0, 3, 1, 2] });
+}

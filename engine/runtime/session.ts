@@ -1,0 +1,76 @@
+/**
+ * Turns a BuiltGraph into an onnxruntime session. onnxruntime-node refuses external data whose
+ * resolved path leaves the .onnx file's folder, so the .onnx goes into a cache folder and each
+ * weight file is hard-linked beside it (no copy). Where a hard link is impossible (another
+ * filesystem), the weight bytes are handed over in memory instead.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { BuiltGraph } from '../onnx/builder.ts';
+
+export type Provider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  readonly provider: Provider;
+  /** Folder for graph files and weight links; defaults to the user cache folder. */
+  readonly cacheDir?: string;
+  readonly intraOpThreads?: number;
+  /** Where to save the optimized graph, for inspection. */
+  readonly optimizedModelPath?: string;
+}
+
+export function defaultCacheDir(): string {
+  if (process.env.IPA_BRIDGE_CACHE_DIR) return process.env.IPA_BRIDGE_CACHE_DIR;
+  const xdg = process.env.XDG_CACHE_HOME || (process.platform === 'win32' ? process.env.LOCALAPPDATA : undefined);
+  const base = xdg || (process.platform === 'darwin' ? join(homedir(), 'Library', 'Caches') : join(homedir(), '.cache'));
+  return join(base || tmpdir(), 'ipa-bridge');
+}
+
+/** Writes the graph and links its weights into a folder named by the graph's content hash. */
+export function materialize(g: BuiltGraph, cacheDir: string): { modelPath: string; externalData: ort.InferenceSession.SessionOptions['externalData'] } {
+  const hash = createHash('sha256');
+  hash.update(g.model);
+  for (const f of g.files) hash.update(`${f.location}=${f.path}:${statSync(f.path).size}:${statSync(f.path).mtimeMs}\n`);
+  const dir = join(cacheDir, 'graphs', `${g.name}-${hash.digest('hex').slice(0, 16)}`);
+  mkdirSync(dir, { recursive: true });
+  const externalData: Array<{ path: string; data: Uint8Array }> = [];
+  for (const f of g.files) {
+    const linked = join(dir, f.location);
+    if (!existsSync(linked)) {
+      try {
+        linkSync(f.path, linked);
+      } catch {
+        // Different filesystem (or no hard links): hand the bytes over in memory.
+        externalData.push({ path: f.location, data: readFileSync(f.path) });
+      }
+    }
+  }
+  for (const m of g.memory) externalData.push({ path: m.location, data: m.bytes });
+  const modelPath = join(dir, 'model.onnx');
+  if (!existsSync(modelPath)) {
+    const tmp = `${modelPath}.${process.pid}.tmp`;
+    writeFileSync(tmp, g.model);
+    renameSync(tmp, modelPath);
+  }
+  return { modelPath, externalData: externalData.length ? externalData : undefined };
+}
+
+export async function createSession(g: BuiltGraph, opts: SessionOptions): Promise<ort.InferenceSession> {
+  const { modelPath, externalData } = materialize(g, opts.cacheDir ?? defaultCacheDir());
+  const so: ort.InferenceSession.SessionOptions = {
+    executionProviders: opts.provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+  };
+  // onnxruntime-node rejects keys that are present but undefined.
+  if (externalData) so.externalData = externalData;
+  if (opts.intraOpThreads !== undefined) so.intraOpNumThreads = opts.intraOpThreads;
+  if (opts.optimizedModelPath) so.optimizedModelFilePath = opts.optimizedModelPath;
+  try {
+    return await ort.InferenceSession.create(modelPath, so);
+  } catch (e) {
+    throw new Error(`onnxruntime could not load graph "${g.name}" (${modelPath}): ${(e as Error).message}`);
+  }
+}
