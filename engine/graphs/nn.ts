@@ -118,9 +118,9 @@ export function attention(g: GraphBuilder, q: string, k: string, v: string, head
 }
 
 /** NCHW -> [N, H*W, C] */
-export function toTokens(g: GraphBuilder, x: string): string {
+export function toTokens(g: GraphBuilder, x: string, channels: number): string {
   const t = g.op('Transpose', [x], { perm: [0, 2, 3, 1] });
-  return g.op('Reshape', [t, g.ints([0, -1, 0])]);
+  return g.op('Reshape', [t, g.ints([0, -1, channels])]);
 }
 
 /** [N, H*W, C] -> NCHW, taking N, H, W from `like` (an NCHW tensor). */

@@ -72,7 +72,10 @@ export class GraphBuilder {
     this.computeType = flavour === 'cuda' ? TensorType.FLOAT16 : TensorType.FLOAT;
   }
 
-  /** Runs `fn` with node names prefixed by `path` (a checkpoint key path such as "down_blocks.0.resnets.1"). */
+  /**
+   * Runs `fn` with node names prefixed by `path`, the full checkpoint key path of the block
+   * (e.g. "down_blocks.0.resnets.1"); scopes do not nest, the innermost path names the node.
+   */
   scope<T>(path: string, fn: () => T): T {
     this.scopes.push(path);
     try {
@@ -83,7 +86,8 @@ export class GraphBuilder {
   }
 
   private fresh(hint: string): string {
-    const base = [...this.scopes, hint].filter(Boolean).join('.');
+    const scope = this.scopes[this.scopes.length - 1];
+    const base = scope ? `${scope}.${hint}` : hint;
     let name = base;
     while (this.usedNames.has(name)) name = `${base}_${++this.counter}`;
     this.usedNames.add(name);

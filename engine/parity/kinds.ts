@@ -11,6 +11,8 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   tokenizer: async () => (await import('./kinds/tokenizer.ts')).runTokenizerCase,
   scheduler: async () => (await import('./kinds/scheduler.ts')).runSchedulerCase,
   'scheduler-img2img': async () => (await import('./kinds/scheduler.ts')).runSchedulerImg2ImgCase,
+  unet: async () => (await import('./kinds/unet.ts')).runUNetCase,
+  'unet-ip': async () => (await import('./kinds/unet.ts')).runUNetCase,
 };
 
 export function registerKind(kind: string, load: () => Promise<KindHandler>): void {

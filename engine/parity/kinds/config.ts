@@ -1,0 +1,15 @@
+/** Architecture hyper-parameters that shapes cannot tell (heads, norm groups), from case.json. */
+import type { UNetConfig } from '../../graphs/unet.ts';
+import type { FixtureCase } from '../fixture.ts';
+
+export function unetConfigFromCase(c: FixtureCase): Partial<UNetConfig> {
+  const cfg = c.config as Record<string, unknown>;
+  const out: { -readonly [K in keyof UNetConfig]?: UNetConfig[K] } = {};
+  if (typeof cfg.attention_head_dim === 'number') out.heads = cfg.attention_head_dim; // SD1.5 semantics: number of heads
+  if (typeof cfg.num_attention_heads === 'number') out.heads = cfg.num_attention_heads;
+  if (typeof cfg.norm_num_groups === 'number') out.normGroups = cfg.norm_num_groups;
+  if (typeof cfg.norm_eps === 'number') out.normEps = cfg.norm_eps;
+  if (typeof cfg.flip_sin_to_cos === 'boolean') out.flipSinToCos = cfg.flip_sin_to_cos;
+  if (typeof cfg.freq_shift === 'number') out.freqShift = cfg.freq_shift;
+  return out;
+}

@@ -1,0 +1,125 @@
+/**
+ * LoRA merged into the weights at build time: W' = W + strength * scale * up @ down, for
+ * kohya-style files (`lora_unet_*` / `lora_te_*` with lora_down / lora_up / alpha), diffusers /
+ * peft files (`*.lora_A.weight` / `*.lora_B.weight`) and the LoRA inside FaceID IP-Adapter files
+ * (`ip_adapter.N.to_{q,k,v,out}_lora.{down,up}.weight`, N in attention-processor order).
+ * Merged tensors are held in memory (float32) and layered over the original source.
+ */
+import type { Dtype } from './safetensors.ts';
+import { memorySource, readWeightFloat32, requireWeight, type WeightSource } from './source.ts';
+
+export interface LoraDelta {
+  /** canonical key of the base weight, e.g. "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight" */
+  readonly target: string;
+  readonly down: Float32Array;
+  readonly up: Float32Array;
+  readonly rank: number;
+  readonly scale: number;
+}
+
+/** up [out, r] @ down [r, in] (conv LoRA kernels flattened to [r, in*kh*kw]) added into w. */
+export function addLowRank(w: Float32Array, up: Float32Array, down: Float32Array, rank: number, scale: number): void {
+  const out = up.length / rank;
+  const inner = down.length / rank;
+  if (out * inner !== w.length) throw new Error(`LoRA shape mismatch: up [${out},${rank}] @ down [${rank},${inner}] does not match a weight of ${w.length} elements`);
+  const row = new Float32Array(inner);
+  for (let o = 0; o < out; o++) {
+    row.fill(0);
+    for (let r = 0; r < rank; r++) {
+      const u = up[o * rank + r] * scale;
+      if (u === 0) continue;
+      const d = r * inner;
+      for (let i = 0; i < inner; i++) row[i] += u * down[d + i];
+    }
+    const base = o * inner;
+    for (let i = 0; i < inner; i++) w[base + i] += row[i];
+  }
+}
+
+/** Applies deltas to `base`; returns a source with only the changed tensors (to layer on top). */
+export function mergeDeltas(base: WeightSource, deltas: readonly LoraDelta[], description: string): WeightSource {
+  const merged = new Map<string, { dtype: Dtype; shape: readonly number[]; bytes: Uint8Array }>();
+  const current = new Map<string, Float32Array>();
+  for (const d of deltas) {
+    let w = current.get(d.target);
+    if (!w) {
+      const t = requireWeight(base, d.target);
+      w = readWeightFloat32(t);
+      current.set(d.target, w);
+      merged.set(d.target, { dtype: 'F32', shape: t.shape, bytes: new Uint8Array(w.buffer) });
+    }
+    addLowRank(w, d.up, d.down, d.rank, d.scale);
+  }
+  return memorySource(description, merged);
+}
+
+/** Attention module paths in diffusers' attn_processors order: per transformer block attn1, attn2. */
+export function attentionProcessorOrder(unet: WeightSource): string[] {
+  const blocks = unet.keys().filter((k) => /\.transformer_blocks\.\d+\.attn1\.to_q\.weight$/.test(k)).map((k) => k.replace(/\.attn1\.to_q\.weight$/, ''));
+  const rank = (p: string) => (p.startsWith('down_blocks') ? 0 : p.startsWith('up_blocks') ? 1 : 2);
+  const nums = (p: string) => (p.match(/\d+/g) ?? []).map(Number);
+  blocks.sort((a, b) => rank(a) - rank(b) || compareNums(nums(a), nums(b)));
+  return blocks.flatMap((b) => [`${b}.attn1`, `${b}.attn2`]);
+}
+
+function compareNums(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** FaceID's LoRA (inside the IP-Adapter file), on all attention processors. */
+export function ipAdapterLoraDeltas(unet: WeightSource, ip: WeightSource, strength: number): LoraDelta[] {
+  const order = attentionProcessorOrder(unet);
+  const deltas: LoraDelta[] = [];
+  for (const key of ip.keys()) {
+    const m = /^(\d+)\.to_(q|k|v|out)_lora\.down\.weight$/.exec(key);
+    if (!m) continue;
+    const module = order[Number(m[1])];
+    if (!module) throw new Error(`${ip.description}: LoRA index ${m[1]} has no attention processor in this UNet (${order.length} processors)`);
+    const down = requireWeight(ip, key);
+    const up = requireWeight(ip, key.replace('.down.', '.up.'));
+    const proj = m[2] === 'out' ? 'to_out.0' : `to_${m[2]}`;
+    deltas.push({ target: `${module}.${proj}.weight`, down: readWeightFloat32(down), up: readWeightFloat32(up), rank: down.shape[0], scale: strength });
+  }
+  return deltas;
+}
+
+/** `ip` is the adapter's `ip_adapter.*` tensors with that prefix stripped. */
+export function mergeIpAdapterLora(unet: WeightSource, ip: WeightSource, strength: number): WeightSource {
+  return mergeDeltas(unet, ipAdapterLoraDeltas(unet, ip, strength), `${ip.description} (LoRA merged ×${strength})`);
+}
+
+/**
+ * kohya / diffusers LoRA files. `targets` maps the underscore-joined module path used by kohya
+ * ("down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q") to the canonical weight key.
+ */
+export function fileLoraDeltas(lora: WeightSource, prefix: 'lora_unet_' | 'lora_te_', targets: ReadonlyMap<string, string>, strength: number): LoraDelta[] {
+  const deltas: LoraDelta[] = [];
+  for (const key of lora.keys()) {
+    let module: string | undefined;
+    let upKey: string;
+    if (key.startsWith(prefix) && key.endsWith('.lora_down.weight')) {
+      module = key.slice(prefix.length, -'.lora_down.weight'.length);
+      upKey = key.replace('.lora_down.', '.lora_up.');
+    } else if (key.endsWith('.lora_A.weight')) {
+      module = key.slice(0, -'.lora_A.weight'.length).replace(/^(unet|text_encoder)\./, '').replace(/\./g, '_');
+      upKey = key.replace('.lora_A.', '.lora_B.');
+    } else continue;
+    const target = targets.get(module);
+    if (!target) continue;
+    const down = requireWeight(lora, key);
+    const up = requireWeight(lora, upKey);
+    const rank = down.shape[0];
+    const alphaT = lora.get(key.replace(/\.lora_down\.weight$/, '.alpha'));
+    const alpha = alphaT ? readWeightFloat32(alphaT)[0] : rank;
+    deltas.push({ target, down: readWeightFloat32(down), up: readWeightFloat32(up), rank, scale: (strength * alpha) / rank });
+  }
+  return deltas;
+}
+
+/** underscore path -> weight key, for every `.weight` of `base` (kohya's module naming). */
+export function kohyaTargets(base: WeightSource): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const k of base.keys()) if (k.endsWith('.weight')) m.set(k.slice(0, -'.weight'.length).replace(/\./g, '_'), k);
+  return m;
+}
