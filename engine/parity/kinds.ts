@@ -13,6 +13,7 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   'scheduler-img2img': async () => (await import('./kinds/scheduler.ts')).runSchedulerImg2ImgCase,
   unet: async () => (await import('./kinds/unet.ts')).runUNetCase,
   'unet-ip': async () => (await import('./kinds/unet.ts')).runUNetCase,
+  controlnet: async () => (await import('./kinds/controlnet.ts')).runControlNetCase,
 };
 
 export function registerKind(kind: string, load: () => Promise<KindHandler>): void {

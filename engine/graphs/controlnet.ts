@@ -1,0 +1,70 @@
+/**
+ * ControlNetModel (diffusers naming; lllyasviel files go through the LDM name table first).
+ * The encoder half of the UNet plus the conditioning embedding and zero convs. The per-residual
+ * scale is an input, so conditioning scale and guess mode need no rebuild.
+ *
+ * Inputs:  sample, timestep f32 [B], encoder_hidden_states, controlnet_cond [B,3,8h,8w] in [0,1],
+ *          conditioning_scale [13] (one weight per residual, mid last)
+ * Outputs: down_residual_0..N-1, mid_residual (already scaled)
+ */
+import { GraphBuilder, TensorType, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
+import type { WeightSource } from '../weights/source.ts';
+import { conv2d, join, shape, siluOf, type Ctx } from './nn.ts';
+import { SD15_UNET, downAndMid, inspectUNet, skipChannelsKey, timeEmbedding, type UNetConfig } from './unet.ts';
+
+/** Guess mode's per-residual weights: logspace(-1, 0, n) (mid last), as diffusers does. */
+export function guessModeWeights(n: number): number[] {
+  return Array.from({ length: n }, (_, k) => 10 ** (-1 + k / (n - 1)));
+}
+
+export function controlScales(n: number, scale: number, guessMode: boolean): Float32Array {
+  const w = guessMode ? guessModeWeights(n) : new Array<number>(n).fill(1);
+  return Float32Array.from(w, (x) => x * scale);
+}
+
+/** controlnet_cond_embedding: conv_in → SiLU → (conv → SiLU)* with every second conv stride 2 → conv_out. */
+function conditioningEmbedding(ctx: Ctx, cond: string): string {
+  const { g } = ctx;
+  return g.scope('controlnet_cond_embedding', () => {
+    let h = siluOf(g, conv2d(ctx, 'controlnet_cond_embedding.conv_in', cond));
+    for (let i = 0; ctx.w.get(`controlnet_cond_embedding.blocks.${i}.weight`); i++) {
+      h = siluOf(g, conv2d(ctx, `controlnet_cond_embedding.blocks.${i}`, h, { stride: i % 2 === 1 ? 2 : 1, padding: 1 }));
+    }
+    return conv2d(ctx, 'controlnet_cond_embedding.conv_out', h);
+  });
+}
+
+export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; config?: Partial<UNetConfig> }): BuiltGraph {
+  const cfg = { ...SD15_UNET, ...opts.config };
+  if (!w.get('controlnet_cond_embedding.conv_in.weight')) {
+    throw new Error(`${w.description}: not a ControlNet (no "controlnet_cond_embedding.conv_in.weight"; an lllyasviel file needs the LDM name table)`);
+  }
+  const shp = inspectUNet(w);
+  const g = new GraphBuilder('controlnet', opts.flavour);
+  const T = g.computeType;
+  const ctx = { g, w, cfg, norm: { groups: cfg.normGroups, eps: cfg.normEps } };
+  const sample = g.input('sample', T, ['batch', shp.inChannels, 'height', 'width']);
+  const timestep = g.input('timestep', TensorType.FLOAT, ['batch']);
+  const context = g.input('encoder_hidden_states', T, ['batch', 'tokens', shp.crossAttentionDim]);
+  const condChannels = shape(ctx, 'controlnet_cond_embedding.conv_in.weight')[1];
+  const cond = g.input('controlnet_cond', T, ['batch', condChannels, 'cond_height', 'cond_width']);
+  const nResiduals = countSkips(shp) + 1;
+  const scales = g.input('conditioning_scale', T, [nResiduals]);
+
+  const temb = timeEmbedding(ctx, timestep, shape(ctx, 'time_embedding.linear_1.weight')[1]);
+  const tembSilu = siluOf(g, temb);
+  const h0 = g.op('Add', [conv2d(ctx, 'conv_in', sample), conditioningEmbedding(ctx, cond)]);
+  const { skips, mid } = downAndMid(ctx, shp, h0, tembSilu, context);
+  const scaleAt = (k: number) => g.op('Gather', [scales, g.ints([k])], { axis: 0 });
+  skips.forEach((s, k) => {
+    const r = g.op('Mul', [conv2d(ctx, join('controlnet_down_blocks', k), s, { padding: 0 }), scaleAt(k)]);
+    g.output(`down_residual_${k}`, r, T, ['batch', shape(ctx, skipChannelsKey(shp, k))[0], `h${k}`, `w${k}`]);
+  });
+  const m = g.op('Mul', [conv2d(ctx, 'controlnet_mid_block', mid, { padding: 0 }), scaleAt(skips.length)]);
+  g.output('mid_residual', m, T, ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm']);
+  return g.build(`ControlNet (${shp.blockChannels.join(',')}), ${nResiduals} residuals`);
+}
+
+export function countSkips(shp: ReturnType<typeof inspectUNet>): number {
+  return 1 + shp.downBlocks.reduce((n, b) => n + b.resnets + (b.downsample ? 1 : 0), 0);
+}
