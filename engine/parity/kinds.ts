@@ -8,6 +8,10 @@ import type { FixtureCase } from './fixture.ts';
 export type KindHandler = (c: FixtureCase) => Promise<CheckResult[]>;
 
 const loaders: Record<string, () => Promise<KindHandler>> = {
+  'clip-text': async () => (await import('./kinds/clip-text.ts')).runClipTextCase,
+  'clip-vision': async () => (await import('./kinds/clip-vision.ts')).runClipVisionCase,
+  'clip-image-preprocess': async () => (await import('./kinds/clip-image-preprocess.ts')).runClipImagePreprocessCase,
+  'ip-proj': async () => (await import('./kinds/ip-proj.ts')).runIpProjCase,
   tokenizer: async () => (await import('./kinds/tokenizer.ts')).runTokenizerCase,
   scheduler: async () => (await import('./kinds/scheduler.ts')).runSchedulerCase,
   'scheduler-img2img': async () => (await import('./kinds/scheduler.ts')).runSchedulerImg2ImgCase,
