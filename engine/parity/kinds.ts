@@ -18,6 +18,9 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   unet: async () => (await import('./kinds/unet.ts')).runUNetCase,
   'unet-ip': async () => (await import('./kinds/unet.ts')).runUNetCase,
   controlnet: async () => (await import('./kinds/controlnet.ts')).runControlNetCase,
+  'vae-decoder': async () => (await import('./kinds/vae.ts')).runVaeDecoderCase,
+  'vae-encoder': async () => (await import('./kinds/vae.ts')).runVaeEncoderCase,
+  'weights-ldm': async () => (await import('./kinds/weights-ldm.ts')).runWeightsLdmCase,
 };
 
 export function registerKind(kind: string, load: () => Promise<KindHandler>): void {
