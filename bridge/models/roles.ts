@@ -1,0 +1,66 @@
+/**
+ * Roles: what a job needs a model for, as `kind` or `kind:variant` strings —
+ * 'checkpoint', 'ipadapter:plus', 'controlnet:pose', 'clip_vision:vit-h', 'lora:faceid',
+ * 'insightface:detector', 'dwpose:pose', 'depth', 'tokenizer'. A detected file has exactly one role;
+ * a request without a variant ('controlnet') accepts any variant.
+ */
+import { controlTypeFromName, type Detection } from '../../engine/weights/detect.ts';
+
+export type Role = string;
+
+/** The role a detected model fills. `name` is the file or folder name (ControlNet type tie-break). */
+export function roleOf(d: Detection, name: string): Role {
+  switch (d.kind) {
+    case 'checkpoint':
+    case 'diffusers':
+      return 'checkpoint';
+    case 'controlnet':
+      return `controlnet:${d.variant ?? controlTypeFromName(name.toLowerCase())}`;
+    case 'depth':
+    case 'tokenizer':
+    case 'vae':
+    case 'unet':
+    case 'text_encoder':
+      return d.kind;
+    default:
+      return d.variant ? `${d.kind}:${d.variant}` : d.kind;
+  }
+}
+
+export function roleMatches(wanted: Role, actual: Role): boolean {
+  if (wanted === actual) return true;
+  return !wanted.includes(':') && actual.startsWith(`${wanted}:`);
+}
+
+const LABELS: Record<string, string> = {
+  checkpoint: 'Stable Diffusion 1.5 checkpoint',
+  'ipadapter:base': 'IP-Adapter (base, ip-adapter_sd15)',
+  'ipadapter:plus': 'IP-Adapter Plus (ip-adapter-plus_sd15)',
+  'ipadapter:faceid': 'IP-Adapter FaceID (ip-adapter-faceid_sd15)',
+  'ipadapter:faceid-plus': 'IP-Adapter FaceID Plus (ip-adapter-faceid-plus_sd15)',
+  'ipadapter:faceid-plusv2': 'IP-Adapter FaceID Plus v2 (ip-adapter-faceid-plusv2_sd15)',
+  'ipadapter:portrait': 'IP-Adapter FaceID Portrait (ip-adapter-faceid-portrait_sd15)',
+  'controlnet:pose': 'OpenPose ControlNet for SD1.5',
+  'controlnet:canny': 'Canny ControlNet for SD1.5',
+  'controlnet:depth': 'Depth ControlNet for SD1.5',
+  'clip_vision:vit-h': 'CLIP ViT-H/14 image encoder',
+  'clip_vision:vit-bigG': 'CLIP ViT-bigG/14 image encoder',
+  'lora:faceid': 'FaceID LoRA (ip-adapter-faceid_sd15_lora)',
+  'lora:faceid-plus': 'FaceID Plus LoRA (ip-adapter-faceid-plus_sd15_lora)',
+  'lora:faceid-plusv2': 'FaceID Plus v2 LoRA (ip-adapter-faceid-plusv2_sd15_lora)',
+  'insightface:detector': 'insightface face detector (buffalo_l det_10g.onnx)',
+  'insightface:recognizer': 'insightface face recognizer (buffalo_l w600k_r50.onnx)',
+  'dwpose:detector': 'DWPose person detector (yolox_l.onnx)',
+  'dwpose:pose': 'DWPose pose estimator (dw-ll_ucoco_384.onnx)',
+  depth: 'Depth-Anything depth estimator (ONNX)',
+  tokenizer: 'CLIP tokenizer (vocab.json + merges.txt)',
+};
+
+export function describeRole(role: Role): string {
+  return LABELS[role] ?? role;
+}
+
+/** Roles are lowercase except the bigG variant; accept any case from users. */
+export function normalizeRole(role: string): Role {
+  return role.trim().toLowerCase().replace(/^clip-vision/, 'clip_vision').replace(/vit-bigg$/, 'vit-bigG');
+}
