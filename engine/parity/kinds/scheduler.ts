@@ -29,7 +29,7 @@ export async function runSchedulerCase(c: FixtureCase): Promise<CheckResult[]> {
   const n = noise.data.length;
   const drawnAt = new Set((c.params.noise_drawn_at_steps as number[] | undefined) ?? []);
 
-  let x = Float32Array.from(noise.data, (v) => v * s.initNoiseSigma);
+  let x: Float32Array = Float32Array.from(noise.data, (v) => v * s.initNoiseSigma);
   const latents = new Float32Array(steps * n);
   const denoised = new Float32Array(steps * n);
   const scales = new Float32Array(steps);
