@@ -138,6 +138,17 @@ function resolveConfig(config: Partial<VaeConfig> | undefined): VaeConfig {
   return { ...SD15_VAE, ...config };
 }
 
+/** Groups cannot be read off shapes, but a wrong count is detectable when it does not divide the channels. */
+function checkGroups(w: WeightSource, cfg: VaeConfig, part: 'decoder' | 'encoder'): void {
+  for (const key of w.keys()) {
+    if (!key.startsWith(`${part}.`) || !/(norm1|norm2|group_norm|conv_norm_out)\.weight$/.test(key)) continue;
+    const [c] = w.get(key)!.shape;
+    if (c % cfg.groups !== 0) {
+      throw new Error(`${w.description}: GroupNorm with ${cfg.groups} groups cannot normalise ${c} channels (${key.slice(0, -'.weight'.length)}); pass the VAE's norm_num_groups as config.groups`);
+    }
+  }
+}
+
 /** Nominal output size ratio: 2^(number of up/down samplers), 8 for SD. */
 export function vaeScale(shp: VaeShape): number {
   return 2 ** (shp.up.length ? shp.up.filter((b) => b.upsample).length : shp.down.filter((b) => b.downsample).length);
@@ -152,6 +163,7 @@ export interface VaeGraphOptions {
 export function buildVaeDecoder(w: WeightSource, opts: VaeGraphOptions = {}): BuiltGraph {
   const cfg = resolveConfig(opts.config);
   const shp = inspectVae(w, 'decoder');
+  checkGroups(w, cfg, 'decoder');
   const g = new GraphBuilder('vae-decoder', opts.flavour ?? 'cpu');
   const T = g.computeType;
   const ctx: VaeCtx = { g, w, norm: { groups: cfg.groups, eps: cfg.eps } };
@@ -175,6 +187,7 @@ export function buildVaeDecoder(w: WeightSource, opts: VaeGraphOptions = {}): Bu
 export function buildVaeEncoder(w: WeightSource, opts: VaeGraphOptions = {}): BuiltGraph {
   const cfg = resolveConfig(opts.config);
   const shp = inspectVae(w, 'encoder');
+  checkGroups(w, cfg, 'encoder');
   const g = new GraphBuilder('vae-encoder', opts.flavour ?? 'cpu');
   const T = g.computeType;
   const ctx: VaeCtx = { g, w, norm: { groups: cfg.groups, eps: cfg.eps } };
