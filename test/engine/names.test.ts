@@ -252,7 +252,7 @@ test('diffusers folders, sharded files and standalone LDM VAE files resolve', ()
   const vaeKeys = model.keys().filter((k) => k.startsWith('first_stage_model.'));
   const standalone = join(tmp, 'vae-ft.safetensors');
   writeFileSync(standalone, encodeSafetensors(Object.fromEntries(vaeKeys.map((k) => {
-    const shape = model.info(k).shape;
+    const shape = [...model.info(k).shape];
     return [k.slice('first_stage_model.'.length), { dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }];
   }))));
   sameSource(ldmVaeSource(standalone), ldmVaeSource(model), 'standalone LDM VAE');
