@@ -75,6 +75,16 @@ export class ClipTokenizer {
     return this.encoder.size;
   }
 
+  /** Id of a vocabulary token (byte-level form, e.g. "cat</w>"). */
+  tokenId(token: string): number | undefined {
+    return this.encoder.get(token);
+  }
+
+  /** Vocabulary token of an id. */
+  tokenOf(id: number): string | undefined {
+    return this.decoder.get(id);
+  }
+
   /** Hugging Face layout: vocab.json (token -> id) and merges.txt ("#version" header, one "a b" per line). */
   static fromHuggingFace(vocabJson: string, mergesTxt: string): ClipTokenizer {
     const raw = JSON.parse(vocabJson) as unknown;

@@ -12,11 +12,14 @@ const WS_EDGES = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'gu');
 
 const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/g;
 
-/** Python's remapping of numeric references 0x80..0x9f through windows-1252, plus NUL and CR. */
+/** windows-1252 decoding of 0x80..0x9f (undefined bytes stay themselves), which Python applies to numeric references. */
+const CP1252_80_9F = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/** Python's remapping of numeric references 0x80..0x9f, NUL and CR. */
 function invalidCharref(num: number): string | undefined {
   if (num === 0) return '\ufffd';
   if (num === 0x0d) return '\r';
-  if (num >= 0x80 && num <= 0x9f) return new TextDecoder('windows-1252').decode(new Uint8Array([num]));
+  if (num >= 0x80 && num <= 0x9f) return CP1252_80_9F[num - 0x80];
   return undefined;
 }
 
