@@ -1,0 +1,251 @@
+/**
+ * Image I/O for the daemon: decode frames into 8-bit sRGB pixels, prepare them for a role (alpha,
+ * masks, the model's 8-pixel grid) and put results back (resize, paste into the original). sharp does
+ * decoding, colour management and resampling; the per-pixel passes are plain loops over typed arrays.
+ * Raw frames are used where they lie (no copy) unless a pass has to change them.
+ */
+import sharp from 'sharp';
+import type { MaskImage, RgbaImage } from '../engine/api.ts';
+import type { FrameFormat } from '../shared/protocol/frame.ts';
+
+/** Decoded pixels: RGBA8 (channels 4) or one 8-bit channel (masks sent as raw-gray8). */
+export interface Pixels {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 4;
+  readonly data: Uint8Array;
+}
+
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export class ImageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageError';
+  }
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * Turns a frame payload into 8-bit sRGB pixels. PNG/JPEG go through sharp (16-bit → 8-bit, embedded ICC
+ * profile → sRGB, EXIF orientation applied); raw RGBA is used in place, un-premultiplied if flagged
+ * (which rewrites the payload: it belongs to this message alone).
+ */
+export async function decodePixels(payload: Uint8Array, format: FrameFormat, width: number, height: number, opts: { premultiplied: boolean; maxPixels: number }): Promise<Pixels> {
+  if (format === 'raw-rgba8' || format === 'raw-gray8') {
+    if (width * height > opts.maxPixels) throw new ImageError(`image ${width}x${height} is over the input limit of ${opts.maxPixels} pixels`);
+    const channels = format === 'raw-rgba8' ? 4 : 1;
+    if (payload.length !== width * height * channels) throw new ImageError(`raw ${format} payload of ${payload.length} bytes does not match ${width}x${height}`);
+    const img: Pixels = { width, height, channels, data: payload };
+    if (channels === 4 && opts.premultiplied) unpremultiplyInPlace(img.data);
+    return img;
+  }
+  if (format === 'png' && !PNG_SIGNATURE.every((b, i) => payload[i] === b)) throw new ImageError('payload is not a PNG (bad signature)');
+  if (format === 'jpeg' && !(payload[0] === 0xff && payload[1] === 0xd8)) throw new ImageError('payload is not a JPEG (bad signature)');
+  let out;
+  try {
+    out = await sharp(payload, { limitInputPixels: opts.maxPixels, failOn: 'error' })
+      .rotate() // EXIF orientation
+      .toColourspace('srgb')
+      .ensureAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageError(`cannot decode ${format}: ${(e as Error).message}`);
+  }
+  const { info } = out;
+  if (info.channels !== 4) throw new ImageError(`decoded ${format} has ${info.channels} channels, expected 4`);
+  if ((width && width !== info.width) || (height && height !== info.height)) {
+    throw new ImageError(`frame header says ${width}x${height} but the ${format} is ${info.width}x${info.height}`);
+  }
+  return { width: info.width, height: info.height, channels: 4, data: out.data };
+}
+
+/** Straight alpha from premultiplied, in place. Fully transparent pixels become transparent black. */
+export function unpremultiplyInPlace(d: Uint8Array): void {
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3];
+    if (a === 255) continue;
+    if (a === 0) {
+      d[i] = d[i + 1] = d[i + 2] = 0;
+      continue;
+    }
+    const k = 255 / a;
+    d[i] = Math.min(255, Math.round(d[i] * k));
+    d[i + 1] = Math.min(255, Math.round(d[i + 1] * k));
+    d[i + 2] = Math.min(255, Math.round(d[i + 2] * k));
+  }
+}
+
+/** Composites straight-alpha RGBA over a solid colour; the result is opaque. New buffer unless already opaque. */
+export function flatten(img: Pixels, bg: readonly [number, number, number]): RgbaImage {
+  const rgba = toRgba(img);
+  const d = rgba.data;
+  let opaque = true;
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) { opaque = false; break; }
+  if (opaque) return rgba;
+  const o = new Uint8Array(d.length);
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3];
+    const na = 255 - a;
+    o[i] = (d[i] * a + bg[0] * na + 127) / 255;
+    o[i + 1] = (d[i + 1] * a + bg[1] * na + 127) / 255;
+    o[i + 2] = (d[i + 2] * a + bg[2] * na + 127) / 255;
+    o[i + 3] = 255;
+  }
+  return { width: rgba.width, height: rgba.height, data: o };
+}
+
+/** Gray pixels expand to opaque RGBA; RGBA passes through. */
+export function toRgba(img: Pixels): RgbaImage {
+  if (img.channels === 4) return { width: img.width, height: img.height, data: img.data };
+  const o = new Uint8Array(img.width * img.height * 4);
+  for (let i = 0, j = 0; i < img.data.length; i++, j += 4) {
+    o[j] = o[j + 1] = o[j + 2] = img.data[i];
+    o[j + 3] = 255;
+  }
+  return { width: img.width, height: img.height, data: o };
+}
+
+/**
+ * A mask (255 = repaint) from a selection image: a gray frame as is, RGBA as luminance × alpha (so a
+ * white-on-transparent painting and a black/white selection both work).
+ */
+export function toMask(img: Pixels, invert = false): MaskImage {
+  const n = img.width * img.height;
+  if (img.channels === 1 && !invert) return { width: img.width, height: img.height, data: img.data };
+  const o = new Uint8Array(n);
+  const d = img.data;
+  if (img.channels === 1) {
+    for (let i = 0; i < n; i++) o[i] = 255 - d[i];
+  } else {
+    for (let i = 0, j = 0; i < n; i++, j += 4) {
+      // Rec. 709 luma in fixed point, then weighted by alpha.
+      const y = (d[j] * 54 + d[j + 1] * 183 + d[j + 2] * 19) >> 8;
+      const m = (y * d[j + 3] + 127) / 255;
+      o[i] = invert ? 255 - m : m;
+    }
+  }
+  return { width: img.width, height: img.height, data: o };
+}
+
+/** Softens a mask's edge with a Gaussian of σ = radius / 2 (radius 0 returns the mask unchanged). */
+export async function featherMask(mask: MaskImage, radius: number): Promise<MaskImage> {
+  if (radius <= 0) return mask;
+  const sigma = Math.max(0.3, radius / 2);
+  const data = await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).blur(sigma).raw().toBuffer();
+  return { width: mask.width, height: mask.height, data };
+}
+
+/** Bounding box of pixels above `threshold`, or null for an empty mask. */
+export function maskBounds(mask: MaskImage, threshold = 0): Rect | null {
+  const { width: w, height: h, data: d } = mask;
+  let x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      if (d[row + x] > threshold) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/** Grows a rectangle by `padding` on every side, clipped to width × height. */
+export function padRect(r: Rect, padding: number, width: number, height: number): Rect {
+  const x = Math.max(0, r.x - padding);
+  const y = Math.max(0, r.y - padding);
+  return { x, y, width: Math.min(width, r.x + r.width + padding) - x, height: Math.min(height, r.y + r.height + padding) - y };
+}
+
+/** Copies a rectangle out of RGBA or gray pixels (row copies, no per-pixel work). */
+export function crop<T extends { width: number; height: number; data: Uint8Array }>(img: T, r: Rect): T {
+  const ch = img.data.length / (img.width * img.height);
+  if (r.x === 0 && r.y === 0 && r.width === img.width && r.height === img.height) return img;
+  if (r.x < 0 || r.y < 0 || r.x + r.width > img.width || r.y + r.height > img.height || r.width <= 0 || r.height <= 0) {
+    throw new ImageError(`crop ${r.width}x${r.height}+${r.x}+${r.y} outside ${img.width}x${img.height}`);
+  }
+  const o = new Uint8Array(r.width * r.height * ch);
+  const rowBytes = r.width * ch;
+  for (let y = 0; y < r.height; y++) {
+    const src = ((r.y + y) * img.width + r.x) * ch;
+    o.set(img.data.subarray(src, src + rowBytes), y * rowBytes);
+  }
+  return { ...img, width: r.width, height: r.height, data: o };
+}
+
+/** Resamples RGBA (alpha-aware, Lanczos) or a gray mask to exactly width × height. */
+export async function resize<T extends { width: number; height: number; data: Uint8Array }>(img: T, width: number, height: number): Promise<T> {
+  if (img.width === width && img.height === height) return img;
+  const channels = (img.data.length / (img.width * img.height)) as 1 | 4;
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels } })
+    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
+  return { ...img, width, height, data };
+}
+
+/**
+ * A generation size on the model's grid for an area of w × h: same aspect ratio, about `targetPixels`
+ * (small selections are upscaled, big ones downscaled), never over `maxPixels`, sides multiples of 8 ≥ 64.
+ */
+export function fitToGrid(w: number, h: number, targetPixels: number, maxPixels: number, multiple = 8): { width: number; height: number } {
+  const scale = Math.sqrt(Math.min(targetPixels, maxPixels) / (w * h));
+  let gw = Math.max(64, Math.round((w * scale) / multiple) * multiple);
+  let gh = Math.max(64, Math.round((h * scale) / multiple) * multiple);
+  while (gw * gh > maxPixels) {
+    if (gw >= gh) gw -= multiple;
+    else gh -= multiple;
+  }
+  return { width: gw, height: gh };
+}
+
+/**
+ * Puts `patch` (rect-sized) into a copy of `base` at `rect`. With a mask (rect-sized, 255 = patch) the
+ * two are blended, so pixels outside the selection stay exactly as they were.
+ */
+export function pasteBack(base: RgbaImage, patch: RgbaImage, rect: Rect, mask?: MaskImage): RgbaImage {
+  if (patch.width !== rect.width || patch.height !== rect.height) throw new ImageError(`patch ${patch.width}x${patch.height} does not fit the ${rect.width}x${rect.height} region`);
+  if (mask && (mask.width !== rect.width || mask.height !== rect.height)) throw new ImageError('mask does not match the region');
+  const out = new Uint8Array(base.data);
+  const p = patch.data;
+  for (let y = 0; y < rect.height; y++) {
+    let o = ((rect.y + y) * base.width + rect.x) * 4;
+    let s = y * rect.width * 4;
+    let m = y * rect.width;
+    for (let x = 0; x < rect.width; x++, o += 4, s += 4, m++) {
+      const a = mask ? mask.data[m] : 255;
+      if (a === 255) {
+        out[o] = p[s]; out[o + 1] = p[s + 1]; out[o + 2] = p[s + 2]; out[o + 3] = p[s + 3];
+      } else if (a !== 0) {
+        const na = 255 - a;
+        out[o] = (p[s] * a + out[o] * na + 127) / 255;
+        out[o + 1] = (p[s + 1] * a + out[o + 1] * na + 127) / 255;
+        out[o + 2] = (p[s + 2] * a + out[o + 2] * na + 127) / 255;
+        out[o + 3] = (p[s + 3] * a + out[o + 3] * na + 127) / 255;
+      }
+    }
+  }
+  return { width: base.width, height: base.height, data: out };
+}
+
+/** sRGB 8-bit PNG. Low zlib effort: results are large and sent over loopback. */
+export async function encodePng(img: RgbaImage): Promise<Uint8Array> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 } }).png({ compressionLevel: 3 }).toBuffer();
+}
+
+/** Reads any image file sharp knows into 8-bit sRGB RGBA (CLI inputs). */
+export async function readImageFile(path: string, maxPixels: number): Promise<RgbaImage> {
+  const { data, info } = await sharp(path, { limitInputPixels: maxPixels }).rotate().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data };
+}

@@ -1,0 +1,208 @@
+/**
+ * From a validated job and its decoded images to the engine's GenerateRequest, and from the engine's
+ * images back to what the client gets. Knows nothing about sockets: the daemon and `generate --local`
+ * both use it.
+ *
+ * With an init image the result has the init image's size: the area to generate (the whole image, or the
+ * mask's bounding box plus padding with `mask.crop`) is resized to the model's grid, generated, resized
+ * back and pasted in — through the feathered mask, so pixels outside the selection stay exactly as sent.
+ */
+import type { ControlInput, GenerateRequest, GenerateResult, MaskImage, RgbaImage, StyleReference } from '../engine/api.ts';
+import type { InputHashes, ResultMetadata } from '../shared/protocol/messages.ts';
+import type { NormalizedJob } from '../shared/protocol/validate.ts';
+import { crop, featherMask, fitToGrid, flatten, maskBounds, padRect, pasteBack, resize, toMask, type Pixels, type Rect } from './image.ts';
+import { renderPose } from './pose.ts';
+
+/** SD1.5's native area: generation sizes derived from an init image aim for about this many pixels. */
+export const TARGET_PIXELS = 512 * 512;
+/** References only feed CLIP (224²) / face detection: bigger ones are shrunk to save memory. */
+const MAX_REFERENCE_SIDE = 1024;
+
+const WHITE = [255, 255, 255] as const;
+const BLACK = [0, 0, 0] as const;
+
+export interface DecodedInputs {
+  init?: Pixels;
+  mask?: Pixels;
+  references: Pixels[];
+  /** null where the control came as keypoints. */
+  controls: Array<Pixels | null>;
+  hashes: InputHashes;
+}
+
+/** Something the client sent that cannot be used; `field` is its path in the job message. */
+export class JobInputError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'JobInputError';
+  }
+}
+
+export interface PreparedJob {
+  request: GenerateRequest;
+  /** Flattened init at full size, for pasting back. */
+  base?: RgbaImage;
+  region?: Rect;
+  /** Region-sized, feathered: where the generated pixels replace the init's. */
+  pasteMask?: MaskImage;
+  outputWidth: number;
+  outputHeight: number;
+}
+
+export interface PrepareOptions {
+  maxPixels: number;
+  /** Used when the job gives no seed. */
+  seed: number;
+}
+
+export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts: PrepareOptions): Promise<PreparedJob> {
+  const p = job.params;
+  let width = p.width;
+  let height = p.height;
+  let base: RgbaImage | undefined;
+  let region: Rect | undefined;
+  let pasteMask: MaskImage | undefined;
+  let init: RgbaImage | undefined;
+  let mask: MaskImage | undefined;
+
+  if (inputs.init) {
+    base = flatten(inputs.init, WHITE);
+    region = { x: 0, y: 0, width: base.width, height: base.height };
+    if (inputs.mask && job.mask) {
+      const hard = toMask(inputs.mask, job.mask.invert);
+      if (hard.width !== base.width || hard.height !== base.height) {
+        throw new JobInputError('mask', `the mask is ${hard.width}x${hard.height} but the init image is ${base.width}x${base.height}; send them at the same size`);
+      }
+      const bounds = maskBounds(hard);
+      if (!bounds) throw new JobInputError('mask', 'the mask is empty: nothing to repaint (white = repaint, or set mask.invert)');
+      if (job.mask.crop) region = padRect(bounds, job.mask.padding + Math.ceil(job.mask.feather), base.width, base.height);
+      pasteMask = crop(await featherMask(crop(hard, featherArea(region, job.mask.feather, base)), job.mask.feather), relative(region, featherArea(region, job.mask.feather, base)));
+    }
+    if (width === undefined || height === undefined) ({ width, height } = fitToGrid(region.width, region.height, TARGET_PIXELS, opts.maxPixels));
+    init = await resize(crop(base, region), width, height);
+    if (pasteMask) mask = await resize(pasteMask, width, height);
+  }
+  if (width === undefined || height === undefined) throw new JobInputError('width', 'width and height are needed without an init image');
+  const gw = width, gh = height;
+
+  const references: StyleReference[] = await Promise.all(job.references.map(async (r, i) => ({
+    image: await shrinkReference(flatten(inputs.references[i], WHITE)),
+    adapter: r.adapter,
+    scale: r.scale,
+    preset: r.preset,
+    range: r.range,
+    ...(inputs.hashes.references[i] ? { hash: inputs.hashes.references[i]! } : {}),
+    ...(r.model ? { model: r.model } : {}),
+  })));
+
+  const controls: ControlInput[] = await Promise.all(job.controls.map(async (c, i) => {
+    const src = c.from.source === 'keypoints'
+      ? controlFromKeypoints(c.from.keypoints, base, region, gw, gh)
+      : flatten(inputs.controls[i]!, BLACK);
+    // A control layer at the init's full size is cut to the same region as the init.
+    const cut = base && region && src.width === base.width && src.height === base.height ? crop(src, region) : src;
+    return {
+      image: await resize(cut, gw, gh),
+      type: c.type,
+      preprocess: c.preprocess,
+      scale: c.scale,
+      range: c.range,
+      guessMode: c.guessMode,
+      ...(c.model ? { model: c.model } : {}),
+      ...(inputs.hashes.controls[i] ? { hash: inputs.hashes.controls[i]! } : {}),
+      ...(c.low !== undefined ? { low: c.low } : {}),
+      ...(c.high !== undefined ? { high: c.high } : {}),
+    };
+  }));
+
+  const request: GenerateRequest = {
+    params: {
+      prompt: p.prompt,
+      negativePrompt: p.negativePrompt,
+      seed: p.seed ?? opts.seed,
+      steps: p.steps,
+      sampler: p.sampler,
+      guidance: p.guidance,
+      width: gw,
+      height: gh,
+      strength: p.strength,
+      batchSize: p.batchSize,
+      clipSkip: p.clipSkip,
+      ...(p.variationSeed !== undefined ? { variationSeed: p.variationSeed } : {}),
+      ...(p.variationStrength !== undefined ? { variationStrength: p.variationStrength } : {}),
+      ...(p.checkpoint ? { checkpoint: p.checkpoint } : {}),
+      ...(p.loras.length ? { loras: p.loras } : {}),
+    },
+    ...(init ? { init } : {}),
+    ...(mask ? { mask } : {}),
+    references,
+    controls,
+  };
+  const full = base && region && region.width === base.width && region.height === base.height;
+  return {
+    request,
+    base,
+    region: base && !full ? region : undefined,
+    pasteMask,
+    outputWidth: base ? base.width : gw,
+    outputHeight: base ? base.height : gh,
+  };
+}
+
+/** Engine images (generation size) → output images (the init's size, pasted back through the mask). */
+export async function finishImages(prep: PreparedJob, images: readonly RgbaImage[]): Promise<RgbaImage[]> {
+  const base = prep.base;
+  if (!base) return [...images];
+  const region = prep.region ?? { x: 0, y: 0, width: base.width, height: base.height };
+  return Promise.all(images.map(async (img) => {
+    const sized = await resize(img, region.width, region.height);
+    if (!prep.pasteMask && !prep.region) return sized;
+    return pasteBack(base, sized, region, prep.pasteMask);
+  }));
+}
+
+/** The metadata a client stores with the layer to regenerate it later. */
+export function resultMetadata(job: NormalizedJob, prep: PreparedJob, res: GenerateResult, hashes: InputHashes, timings: Record<string, number>): ResultMetadata {
+  const p = prep.request.params;
+  return {
+    params: {
+      ...p,
+      loras: p.loras ? p.loras.map((l) => ({ model: l.model, strength: l.strength })) : [],
+    },
+    references: job.references.map((r, i) => ({ adapter: r.adapter, scale: r.scale, preset: r.preset, range: r.range, ...(r.model ? { model: r.model } : {}), hash: hashes.references[i] ?? null })),
+    controls: job.controls.map((c, i) => ({
+      type: c.type, preprocess: c.preprocess, scale: c.scale, range: c.range, guessMode: c.guessMode,
+      ...(c.model ? { model: c.model } : {}), ...(c.low !== undefined ? { low: c.low } : {}), ...(c.high !== undefined ? { high: c.high } : {}),
+      hash: hashes.controls[i] ?? null,
+    })),
+    models: { ...res.metadata.models },
+    timings: { ...res.metadata.timings, ...timings },
+    engine: res.metadata.engine,
+    ...(prep.region ? { region: prep.region } : {}),
+    outputWidth: prep.outputWidth,
+    outputHeight: prep.outputHeight,
+    inputs: hashes,
+  };
+}
+
+/** Keypoints given in the init's full-size coordinates are drawn there and cut like the init; others at generation size. */
+function controlFromKeypoints(kp: Parameters<typeof renderPose>[0], base: RgbaImage | undefined, region: Rect | undefined, gw: number, gh: number): RgbaImage {
+  if (base && region && kp.canvas_width === base.width && kp.canvas_height === base.height) return renderPose(kp, base.width, base.height);
+  return renderPose(kp, gw, gh);
+}
+
+async function shrinkReference(img: RgbaImage): Promise<RgbaImage> {
+  const side = Math.max(img.width, img.height);
+  if (side <= MAX_REFERENCE_SIDE) return img;
+  const k = MAX_REFERENCE_SIDE / side;
+  return resize(img, Math.max(1, Math.round(img.width * k)), Math.max(1, Math.round(img.height * k)));
+}
+
+/** The region grown by the blur's reach, so feathering near the region's edge sees the real mask beyond it. */
+function featherArea(region: Rect, feather: number, base: RgbaImage): Rect {
+  return padRect(region, Math.ceil(feather * 1.5), base.width, base.height);
+}
+
+function relative(inner: Rect, outer: Rect): Rect {
+  return { x: inner.x - outer.x, y: inner.y - outer.y, width: inner.width, height: inner.height };
+}

@@ -1,0 +1,311 @@
+/**
+ * Message shapes of the wire protocol (JSON text frames). Binary frames are in frame.ts.
+ * No Node APIs: the Photoshop and Figma plugins import this file.
+ */
+
+export type SamplerName = 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m' | 'dpmpp-2m-karras' | 'lcm' | 'unipc';
+export const SAMPLERS: readonly SamplerName[] = ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'unipc'];
+
+export type AdapterKind = 'base' | 'plus' | 'faceid' | 'faceid-plus' | 'faceid-plusv2' | 'portrait';
+export const ADAPTER_KINDS: readonly AdapterKind[] = ['base', 'plus', 'faceid', 'faceid-plus', 'faceid-plusv2', 'portrait'];
+
+export type BlockPreset = 'reference' | 'style' | 'composition';
+export const BLOCK_PRESETS: readonly BlockPreset[] = ['reference', 'style', 'composition'];
+
+export type ControlType = 'pose' | 'canny' | 'depth';
+export const CONTROL_TYPES: readonly ControlType[] = ['pose', 'canny', 'depth'];
+
+export type ControlPreprocess = 'none' | 'pose-detect' | 'canny' | 'depth';
+export const CONTROL_PREPROCESS: readonly ControlPreprocess[] = ['none', 'pose-detect', 'canny', 'depth'];
+
+export type OutputFormat = 'png' | 'raw-rgba8';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['png', 'raw-rgba8'];
+
+/** Fraction of the denoising schedule: 0 = first step, 1 = last. start < end. */
+export interface StepRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Where an input image comes from: a binary frame sent right after the job message (header names the
+ * job id, role and index), or a blob the daemon already holds, named by the sha256 of its frame payload.
+ */
+export type ImageSource = { source: 'frame' } | { source: 'hash'; hash: string };
+
+export interface MaskSpec {
+  source: 'frame' | 'hash';
+  hash?: string;
+  /** Gaussian feather radius in pixels of the mask as sent (0 = hard edge). */
+  feather?: number;
+  /** Generate only the mask's bounding box plus `padding`, then paste back into the init image. */
+  crop?: boolean;
+  padding?: number;
+  /** Treat black as "repaint" instead of white. */
+  invert?: boolean;
+}
+
+export interface ReferenceSpec {
+  source: 'frame' | 'hash';
+  hash?: string;
+  adapter?: AdapterKind;
+  /** 0 = off, 0.3–0.5 weak, 0.7–1.0 strong, >1 overrides the text. */
+  scale?: number;
+  preset?: BlockPreset;
+  range?: StepRange;
+  /** Model file name in the registry; otherwise the default for `adapter`. */
+  model?: string;
+}
+
+/** OpenPose keypoint JSON (as written by OpenPose / ControlNet editors), accepted instead of an image. */
+export interface PoseKeypoints {
+  canvas_width: number;
+  canvas_height: number;
+  people: Array<{ pose_keypoints_2d: number[] }>;
+}
+
+export interface ControlSpec {
+  source: 'frame' | 'hash' | 'keypoints';
+  hash?: string;
+  keypoints?: PoseKeypoints;
+  type: ControlType;
+  preprocess?: ControlPreprocess;
+  scale?: number;
+  range?: StepRange;
+  guessMode?: boolean;
+  model?: string;
+  /** Canny thresholds, 0–255, low ≤ high. */
+  low?: number;
+  high?: number;
+}
+
+export interface OutputSpec {
+  format?: OutputFormat;
+  /** Send a small preview (binary frame, role `preview`) with each progress event. */
+  preview?: boolean;
+  /** Also return the processed control images (e.g. the detected pose skeleton). */
+  controlImages?: boolean;
+}
+
+export interface LoraSpec {
+  model: string;
+  strength: number;
+}
+
+/** Generation parameters shared by the job message and the result metadata. */
+export interface JobParams {
+  prompt: string;
+  negativePrompt?: string;
+  /** 0 … 2^32-1; omitted = the daemon picks one and reports it in the result. */
+  seed?: number;
+  steps?: number;
+  sampler?: SamplerName;
+  guidance?: number;
+  /** Generation size, multiples of 8. Optional when an init image is given (derived from it). */
+  width?: number;
+  height?: number;
+  strength?: number;
+  batchSize?: number;
+  clipSkip?: number;
+  variationSeed?: number;
+  variationStrength?: number;
+  checkpoint?: string;
+  loras?: LoraSpec[];
+}
+
+// ---------------------------------------------------------------- client → server
+
+export interface HelloMessage {
+  type: 'hello';
+  protocol: number;
+  client?: { name?: string; version?: string; /** stable per installation; used for queue fairness */ id?: string };
+}
+
+export interface JobMessage extends JobParams {
+  type: 'job';
+  /** Client-chosen, 1–64 chars of [A-Za-z0-9._:-]; unique among the daemon's live and retained jobs. */
+  jobId: string;
+  init?: ImageSource;
+  mask?: MaskSpec;
+  references?: ReferenceSpec[];
+  controls?: ControlSpec[];
+  output?: OutputSpec;
+}
+
+export interface CancelMessage {
+  type: 'cancel';
+  jobId: string;
+}
+
+/** Re-attach to a job (queued, running or finished and retained), e.g. after a reconnect. */
+export interface ResumeMessage {
+  type: 'resume';
+  jobId: string;
+}
+
+/** The client has the result; the daemon may forget it now instead of at TTL. */
+export interface ReleaseMessage {
+  type: 'release';
+  jobId: string;
+}
+
+export interface PingMessage {
+  type: 'ping';
+  nonce?: string | number;
+}
+
+export type ClientMessage = HelloMessage | JobMessage | CancelMessage | ResumeMessage | ReleaseMessage | PingMessage;
+export type ClientMessageType = ClientMessage['type'];
+export const CLIENT_MESSAGE_TYPES: readonly ClientMessageType[] = ['hello', 'job', 'cancel', 'resume', 'release', 'ping'];
+
+// ---------------------------------------------------------------- server → client
+
+export interface ModelInfo {
+  name: string;
+  kind: string;
+  bytes?: number;
+}
+
+export type Feature =
+  | 'txt2img' | 'img2img' | 'inpaint' | 'crop-to-mask' | 'ip-adapter' | 'controlnet' | 'pose-keypoints'
+  | 'preview' | 'resume' | 'blob-hash' | 'control-images';
+
+export interface Capabilities {
+  models: ModelInfo[];
+  /** Largest width*height the daemon generates at. */
+  maxPixels: number;
+  /** Largest width*height of an input image (decoded). */
+  maxInputPixels: number;
+  /** Largest message (frame) in bytes; bigger closes the connection with 1009. */
+  maxPayload: number;
+  maxBatch: number;
+  samplers: SamplerName[];
+  adapters: AdapterKind[];
+  controls: ControlType[];
+  features: Feature[];
+  /** Execution provider in use ("cpu", "cuda"), or null when the engine failed to load. */
+  provider: string | null;
+  /** Why the engine is unavailable (jobs will fail with `engine-unavailable`). */
+  engineError?: string;
+}
+
+export interface WelcomeMessage {
+  type: 'welcome';
+  protocol: number;
+  server: { name: string; version: string };
+  capabilities: Capabilities;
+}
+
+/** Content hashes of the job's inputs, so the client can send `{source:'hash'}` next time. */
+export interface InputHashes {
+  init?: string;
+  mask?: string;
+  references: Array<string | null>;
+  controls: Array<string | null>;
+}
+
+export interface AcceptedMessage {
+  type: 'accepted';
+  jobId: string;
+  /** Jobs ahead of this one (0 = runs next or is running). */
+  position: number;
+  inputs: InputHashes;
+}
+
+/** Queue position changed (another client's job was scheduled ahead fairly, or one ahead finished). */
+export interface QueuedMessage {
+  type: 'queued';
+  jobId: string;
+  position: number;
+}
+
+export interface StartedMessage {
+  type: 'started';
+  jobId: string;
+  width: number;
+  height: number;
+  steps: number;
+}
+
+export interface ProgressMessage {
+  type: 'progress';
+  jobId: string;
+  step: number;
+  total: number;
+  /** Estimated milliseconds until the images are ready. */
+  etaMs: number;
+  elapsedMs: number;
+  /** Present when a binary `preview` frame (index = step) follows this message. */
+  preview?: { width: number; height: number };
+}
+
+export interface ImageDescriptor {
+  index: number;
+  width: number;
+  height: number;
+  format: OutputFormat;
+  /** sha256 hex of the binary frame's payload. */
+  hash: string;
+  bytes: number;
+}
+
+export interface ResultMetadata {
+  /** Every parameter as used (seed filled in, defaults applied): send them back to regenerate. */
+  params: Required<Pick<JobParams, 'prompt' | 'negativePrompt' | 'seed' | 'steps' | 'sampler' | 'guidance' | 'width' | 'height' | 'strength' | 'batchSize' | 'clipSkip'>> & JobParams;
+  references: Array<Omit<ReferenceSpec, 'source' | 'hash'> & { hash: string | null }>;
+  controls: Array<Omit<ControlSpec, 'source' | 'keypoints' | 'hash'> & { hash: string | null }>;
+  /** Model role → file name and sha256, as reported by the engine. */
+  models: Record<string, { name: string; sha256: string }>;
+  /** Milliseconds per phase (engine phases plus `queue`, `decode`, `encode`, `total`). */
+  timings: Record<string, number>;
+  engine: string;
+  /** Where the generated area sits in the init image, and the size of the returned image. */
+  region?: { x: number; y: number; width: number; height: number };
+  outputWidth: number;
+  outputHeight: number;
+  inputs: InputHashes;
+}
+
+/** Followed by one binary frame per image (role `result`) and per control image (role `control-result`). */
+export interface ResultMessage {
+  type: 'result';
+  jobId: string;
+  images: ImageDescriptor[];
+  controlImages: ImageDescriptor[];
+  metadata: ResultMetadata;
+}
+
+export type ErrorCode =
+  | 'bad-json' | 'bad-message' | 'invalid-field' | 'hello-required' | 'version-mismatch'
+  | 'bad-frame' | 'unexpected-frame' | 'hash-mismatch' | 'blob-missing' | 'image-decode' | 'frames-timeout'
+  | 'duplicate-job' | 'unknown-job' | 'rate-limited' | 'queue-full'
+  | 'engine-unavailable' | 'engine-error' | 'internal' | 'shutting-down';
+
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  jobId?: string;
+  /** Path of the offending field in the job message, e.g. `references[0].scale`. */
+  field?: string;
+  /** For `version-mismatch`: the protocol the daemon speaks. */
+  serverProtocol?: number;
+}
+
+export type CancelReason = 'client' | 'disconnected' | 'shutdown';
+
+export interface CancelledMessage {
+  type: 'cancelled';
+  jobId: string;
+  reason: CancelReason;
+}
+
+export interface PongMessage {
+  type: 'pong';
+  nonce?: string | number;
+}
+
+export type ServerMessage =
+  | WelcomeMessage | AcceptedMessage | QueuedMessage | StartedMessage | ProgressMessage | ResultMessage
+  | ErrorMessage | CancelledMessage | PongMessage;
+export type ServerMessageType = ServerMessage['type'];
