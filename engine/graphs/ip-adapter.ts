@@ -344,8 +344,8 @@ export type IpLayerPreset = 'reference' | 'style' | 'composition' | 'strong-styl
 
 /**
  * Per-layer IP scales (16 numbers, IP_ATTN2_LAYERS order) for a preset, following
- * ComfyUI_IPAdapter_plus's SD1.5 weight types (IPAdapterPlus.py `ipadapter_execute`, unchanged
- * through its last commit 9d076a3, 2025-02-26). ComfyUI keys its SD1.5 dicts by
+ * ComfyUI_IPAdapter_plus's SD1.5 weight types (IPAdapterPlus.py `ipadapter_execute`; SD1.5 dicts
+ * added in b334a5c, 2024-04-09, unchanged through its last commit 9d076a3, 2025-02-26). ComfyUI keys its SD1.5 dicts by
  * `transformer_index`, the execution-order index of the SpatialTransformer: 0-5 the down blocks'
  * attentions (input blocks 1,2,4,5,7,8), 6 the mid block, 7-15 the up blocks' (output blocks 3-11);
  * layers not in the dict get 0. Mapped to the h94 order used here (mid block last):
