@@ -13,8 +13,9 @@
  * config argument (SD1.5 default 32). The pixel conversion (image -> RGB(A) uint8 and back) is
  * plain TypeScript below.
  *
- * Tiled decode/encode for large images (beyond what the single mid-block attention over H*W/64
- * tokens fits in memory) is not implemented yet; see `VAE_TILING_NOTE`.
+ * Large images: `runTiled` runs a VAE graph tile by tile (overlapping tiles, linear feathering)
+ * to bound memory; the mid-block attention and GroupNorm statistics are then per tile, so the
+ * result differs slightly from a whole-image pass (as with diffusers' enable_tiling).
  */
 import { GraphBuilder, float, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
@@ -32,10 +33,6 @@ export interface VaeConfig {
 }
 
 export const SD15_VAE: VaeConfig = { scalingFactor: 0.18215, shiftFactor: 0, groups: 32, eps: 1e-6 };
-
-export const VAE_TILING_NOTE =
-  'Future work: tiled VAE decode/encode (overlapping latent tiles blended linearly, as diffusers enable_tiling) ' +
-  'to bound memory at 1024px+; the mid-block attention and GroupNorm statistics are global, so tiles differ slightly from a whole-image pass.';
 
 /** The architecture as the tensors describe it. */
 export interface VaeShape {
@@ -261,3 +258,102 @@ export function rgbaToImage(pixels: ArrayLike<number>, width: number, height: nu
   return out;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Tiling
+
+export interface Planar {
+  readonly data: Float32Array;
+  /** [N, C, H, W] */
+  readonly shape: readonly number[];
+}
+
+/** Runs a graph on one NCHW tile; every output has the same spatial size (input size * scale). */
+export type TileRunner = (tile: Planar) => Promise<Record<string, Planar>>;
+
+export interface TileOptions {
+  /** Tile edge in input pixels (decode: latent pixels, e.g. 64 = 512 px; encode: image pixels, multiple of 8). */
+  readonly tile: number;
+  /** Overlap between neighbouring tiles in input pixels (< tile). */
+  readonly overlap: number;
+  /** Output size / input size: 8 for the SD decoder, 1/8 for the encoder. */
+  readonly scale: number;
+}
+
+function tileStarts(size: number, tile: number, overlap: number): number[] {
+  if (size <= tile) return [0];
+  const stride = tile - overlap;
+  const starts: number[] = [];
+  for (let s = 0; s + tile < size; s += stride) starts.push(s);
+  starts.push(size - tile); // last tile flush with the edge
+  return [...new Set(starts)];
+}
+
+/** Linear ramp over `ramp` pixels at the edges that touch another tile. */
+function feather(len: number, ramp: number, rampStart: boolean, rampEnd: boolean): Float32Array {
+  const w = new Float32Array(len).fill(1);
+  if (ramp <= 0) return w;
+  for (let i = 0; i < len; i++) {
+    if (rampStart && i < ramp) w[i] = Math.min(w[i], (i + 0.5) / ramp);
+    if (rampEnd && i >= len - ramp) w[i] = Math.min(w[i], (len - i - 0.5) / ramp);
+  }
+  return w;
+}
+
+/**
+ * Runs `run` over overlapping tiles of `input` and blends the outputs with linear feathering in the
+ * overlaps. With one tile (input no larger than `tile`) it is exactly `run(input)`.
+ */
+export async function runTiled(run: TileRunner, input: Planar, opts: TileOptions): Promise<Record<string, Planar>> {
+  const [n, c, h, w] = input.shape;
+  const { tile, overlap, scale } = opts;
+  if (!(overlap >= 0 && overlap < tile)) throw new Error(`runTiled: overlap ${overlap} must be in [0, tile ${tile})`);
+  if (!Number.isInteger(tile * scale) || !Number.isInteger(overlap * scale) || !Number.isInteger(h * scale) || !Number.isInteger(w * scale)) {
+    throw new Error(`runTiled: tile ${tile}, overlap ${overlap} and size ${h}x${w} must map to whole output pixels at scale ${scale}`);
+  }
+  const ys = tileStarts(h, tile, overlap);
+  const xs = tileStarts(w, tile, overlap);
+  if (ys.length === 1 && xs.length === 1) return run(input);
+  const oh = h * scale;
+  const ow = w * scale;
+  const ramp = overlap * scale;
+  const acc: Record<string, { data: Float32Array; channels: number }> = {};
+  const weight = new Float32Array(oh * ow);
+  for (const y0 of ys) {
+    for (const x0 of xs) {
+      const th = Math.min(tile, h);
+      const tw = Math.min(tile, w);
+      const t = new Float32Array(n * c * th * tw);
+      for (let b = 0; b < n * c; b++) {
+        for (let y = 0; y < th; y++) t.set(input.data.subarray(b * h * w + (y0 + y) * w + x0, b * h * w + (y0 + y) * w + x0 + tw), b * th * tw + y * tw);
+      }
+      const out = await run({ data: t, shape: [n, c, th, tw] });
+      const toh = th * scale;
+      const tow = tw * scale;
+      const wy = feather(toh, ramp, y0 > 0, y0 + th < h);
+      const wx = feather(tow, ramp, x0 > 0, x0 + tw < w);
+      const oy0 = y0 * scale;
+      const ox0 = x0 * scale;
+      for (let y = 0; y < toh; y++) for (let x = 0; x < tow; x++) weight[(oy0 + y) * ow + ox0 + x] += wy[y] * wx[x];
+      for (const [name, o] of Object.entries(out)) {
+        const [on, oc, ph, pw] = o.shape;
+        if (on !== n || ph !== toh || pw !== tow) throw new Error(`runTiled: output "${name}" is [${o.shape}], expected [${n},C,${toh},${tow}]`);
+        const a = (acc[name] ??= { data: new Float32Array(n * oc * oh * ow), channels: oc });
+        for (let b = 0; b < n * oc; b++) {
+          for (let y = 0; y < toh; y++) {
+            const src = b * toh * tow + y * tow;
+            const dst = b * oh * ow + (oy0 + y) * ow + ox0;
+            const wyy = wy[y];
+            for (let x = 0; x < tow; x++) a.data[dst + x] += o.data[src + x] * wyy * wx[x];
+          }
+        }
+      }
+    }
+  }
+  const result: Record<string, Planar> = {};
+  for (const [name, a] of Object.entries(acc)) {
+    for (let b = 0; b < n * a.channels; b++) for (let p = 0; p < oh * ow; p++) a.data[b * oh * ow + p] /= weight[p];
+    result[name] = { data: a.data, shape: [n, a.channels, oh, ow] };
+  }
+  return result;
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TensorType } from '../../engine/onnx/builder.ts';
-import { buildVaeDecoder, buildVaeEncoder, imageToRgba, imageToUint8NHWC, inspectVae, rgbaToImage, vaeScale } from '../../engine/graphs/vae.ts';
+import { buildVaeDecoder, buildVaeEncoder, imageToRgba, imageToUint8NHWC, inspectVae, rgbaToImage, runTiled, vaeScale, type Planar } from '../../engine/graphs/vae.ts';
 import { loadCase } from '../../engine/parity/fixture.ts';
 import { runOnce, vaeConfigFromCase, vaeDecoderChecks, vaeEncoderChecks } from '../../engine/parity/kinds/vae.ts';
 import { diffusersSource, ldmVaeSource } from '../../engine/weights/names.ts';
@@ -92,4 +92,40 @@ test('the SD1.5 defaults apply without a config; groups that do not divide the c
   assert.match(Buffer.from(buildVaeDecoder(ldmVae(), { config: { groups: 4 } }).model).toString('latin1'), /scaling 0\.18215/);
   // The tiny VAE has 8/16 channels: SD's default 32 groups cannot apply.
   assert.throws(() => buildVaeDecoder(diffusersVae()), /vae\.safetensors: GroupNorm with 32 groups cannot normalise (8|16) channels \(decoder\./);
+});
+
+test('tiled runs blend overlapping tiles exactly for a context-free op', async () => {
+  // out = nearest 8x upsampling of 2x+1: any correct tiling/blending reproduces it exactly.
+  const op = async (t: Planar): Promise<Record<string, Planar>> => {
+    const [n, c, h, w] = t.shape;
+    const o = new Float32Array(n * c * h * 8 * w * 8);
+    for (let b = 0; b < n * c; b++) for (let y = 0; y < h * 8; y++) for (let x = 0; x < w * 8; x++) o[(b * h * 8 + y) * w * 8 + x] = 2 * t.data[(b * h + (y >> 3)) * w + (x >> 3)] + 1;
+    return { image: { data: o, shape: [n, c, h * 8, w * 8] } };
+  };
+  const input: Planar = { data: new Float32Array(2 * 3 * 20 * 28).map((_, i) => Math.cos(i * 0.37)), shape: [2, 3, 20, 28] };
+  const whole = (await op(input)).image;
+  const tiled = (await runTiled(op, input, { tile: 8, overlap: 4, scale: 8 })).image;
+  assert.deepEqual(tiled.shape, whole.shape);
+  let max = 0;
+  for (let i = 0; i < whole.data.length; i++) max = Math.max(max, Math.abs(whole.data[i] - tiled.data[i]));
+  assert.ok(max < 1e-5, `max diff ${max}`);
+  await assert.rejects(runTiled(op, input, { tile: 8, overlap: 8, scale: 8 }), /overlap/);
+});
+
+test('tiled decode and encode with the real graphs', async () => {
+  const cfg = { config: vaeConfigFromCase(decCase) };
+  const dec = buildVaeDecoder(diffusersVae(), cfg);
+  const runner = (name: string, g: typeof dec) => async (t: Planar) => runOnce(g, { [name]: new ort.Tensor('float32', t.data, [...t.shape]) });
+  const lat: Planar = { data: decCase.io!.readFloat32('in.latents'), shape: [1, 4, 8, 8] };
+  const one = await runTiled(runner('latents', dec), lat, { tile: 8, overlap: 2, scale: 8 });
+  const whole = await runOnce(dec, { latents: new ort.Tensor('float32', lat.data, [1, 4, 8, 8]) });
+  assert.deepEqual(Buffer.from(one.image.data.buffer), Buffer.from(whole.image.data.buffer), 'one tile = the whole-image pass');
+  const four = await runTiled(runner('latents', dec), lat, { tile: 6, overlap: 4, scale: 8 });
+  assert.deepEqual(four.image.shape, [1, 3, 64, 64]);
+  assert.ok(four.image.data.every(Number.isFinite));
+
+  const enc = buildVaeEncoder(diffusersVae(), cfg);
+  const img: Planar = { data: encCase.io!.readFloat32('in.image'), shape: [1, 3, 64, 64] };
+  const e = await runTiled(runner('image', enc), img, { tile: 48, overlap: 32, scale: 1 / 8 });
+  for (const k of ['latent_mean', 'latent_logvar', 'latents_scaled']) assert.deepEqual(e[k].shape, [1, 4, 8, 8]);
 });
