@@ -130,6 +130,8 @@ async function hubRequest(
   signal: AbortSignal,
   /** Sees the hub's metadata before a redirect leaves the hub; may throw to stop there. */
   beforeLeavingHub?: (meta: HubFileMeta) => void,
+  /** Metadata only: answer with the hub's redirect instead of following it to the CDN. */
+  stayOnHub = false,
 ): Promise<HubResponse> {
   const hubOrigin = new URL(url).origin;
   let meta: HubFileMeta = {};
@@ -151,8 +153,9 @@ async function hubRequest(
     }
     const location = res.headers.get('location');
     if (REDIRECTS.has(res.status) && location) {
-      await res.body?.cancel();
       const next = new URL(location, current);
+      if (next.origin !== hubOrigin && stayOnHub) return { res, meta, url: current };
+      await res.body?.cancel();
       if (next.origin !== hubOrigin) beforeLeavingHub?.(meta);
       current = next.toString();
       continue;
@@ -216,9 +219,9 @@ async function checkExisting(req: DownloadRequest, url: string, opts: DownloadOp
     expected = { sha256: req.sha256, source: 'pinned' };
   } else {
     const ctl = new AbortController();
-    const { res, meta } = await hubRequest(url, 'HEAD', opts, 0, ctl.signal);
+    const { res, meta } = await hubRequest(url, 'HEAD', opts, 0, ctl.signal, undefined, true);
     await res.body?.cancel();
-    if (!res.ok) throw statusError(res.status, res.headers, req);
+    if (!res.ok && !REDIRECTS.has(res.status)) throw statusError(res.status, res.headers, req);
     expected = expectedHash(req, meta, url);
   }
   const bytes = fileSize(req.dest);

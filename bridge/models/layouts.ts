@@ -119,7 +119,8 @@ export function detectLayout(rootPath: string): Layout {
   if (!isDir(root)) return { kind: 'flat', root, dirs: [] };
   // Install folders first: they hold a models/ folder with the app's signature inside.
   if (isDir(join(root, 'models', 'Stable-diffusion')) || isDir(join(root, 'extensions', 'sd-webui-controlnet'))) return a1111Install(root);
-  if (isDir(join(root, 'models', 'checkpoints')) || existsSync(join(root, 'comfy')) || isDir(join(root, 'custom_nodes'))) return comfyInstall(root);
+  const comfyModels = COMFY_MODELS.some(([name]) => isDir(join(root, 'models', name)));
+  if (comfyModels || existsSync(join(root, 'comfy')) || isDir(join(root, 'custom_nodes'))) return comfyInstall(root);
   // A webui or ComfyUI "models" folder given directly.
   if (isDir(join(root, 'Stable-diffusion'))) {
     const layout = a1111Install(dirname(root));

@@ -82,7 +82,7 @@ export class ModelRegistry {
       throw new WrongModelError(role, name, `model "${name}" cannot be used: ${other.detection.reason ?? 'unsupported'} (${other.path})`);
     }
     if (other) {
-      throw new WrongModelError(role, name, `model "${name}" is a ${describeRole(other.role)} (${other.role}), not a ${describeRole(role)} (${role})`);
+      throw new WrongModelError(role, name, `model "${name}" is a ${other.role} model (${describeRole(other.role)}); this needs ${role} (${describeRole(role)})`);
     }
     const pull = this.pullCommand(role);
     throw new MissingModelError(role, `model "${name}" was not found in ${this.whereText()}${pull ? `; the default ${describeRole(role)} is fetched with: ${pull}` : ''}`, pull);
