@@ -67,7 +67,7 @@ test('pull a preset from a local hub, list it, pull again without downloading', 
   ];
   const hub = await startHub({ files });
   try {
-    const env = { ...envFor(), HF_ENDPOINT: hub.endpoint };
+    const env: Record<string, string> = { ...envFor(), HF_ENDPOINT: hub.endpoint };
     const pull = io(env);
     assert.equal(await runModelsCommand(['pull', 'annotators'], pull), 0, pull.err());
     assert.match(pull.out(), /✓ downloaded {2}annotators\/dwpose\/yolox_l\.onnx .*verified against the hub/);
