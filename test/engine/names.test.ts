@@ -10,7 +10,7 @@ import {
   ldmTextMap, ldmUnetLayout, ldmUnetMap, ldmUnetSource, ldmVaeMap, ldmVaeSource, ldmTextSource, roleSource, type NameEntry,
 } from '../../engine/weights/names.ts';
 import { safetensorsSource, type WeightSource } from '../../engine/weights/source.ts';
-import { controlNetSpecs, unetSpecs, vaeSpecs, type TensorSpec } from '../../engine/synthetic/specs.ts';
+import { SD15_VAE_SPEC, controlNetSpecs, unetSpecs, vaeSpecs, type TensorSpec } from '../../engine/synthetic/specs.ts';
 
 const fixtures = process.env.IPA_FIXTURES ?? join(import.meta.dirname, '../../../shared/fixtures');
 const ldmDir = join(fixtures, 'weights-ldm');
@@ -152,6 +152,7 @@ function checkRoundTrip(specs: TensorSpec[], toLdm: (n: string) => string, map: 
 for (const cfg of [
   { blockChannels: [8, 16, 16], layersPerBlock: 1, attnDown: [true, true, false] },
   { blockChannels: [8, 8, 16, 16, 16], layersPerBlock: 3, attnDown: [true, false, true, true, false] },
+  { blockChannels: [320, 640, 1280, 1280], layersPerBlock: 2, attnDown: [true, true, true, false] }, // SD1.5 itself
 ]) {
   test(`layer counts are read off the keys: UNet / ControlNet with ${cfg.blockChannels.length} blocks x ${cfg.layersPerBlock} layers`, () => {
     const spec = { ...cfg, crossAttentionDim: 8, inChannels: 4, outChannels: 4 };
@@ -173,9 +174,9 @@ for (const cfg of [
   });
 }
 
-test('VAE up blocks are reversed whatever their number; attention projections viewed as [C,C]', () => {
-  const specs = vaeSpecs({ blockChannels: [4, 8, 8], layersPerBlock: 1, latentChannels: 4 });
-  const U = 3;
+for (const vcfg of [{ blockChannels: [4, 8, 8], layersPerBlock: 1, latentChannels: 4 }, SD15_VAE_SPEC]) test(`VAE up blocks are reversed whatever their number (${vcfg.blockChannels.length} blocks); attention projections viewed as [C,C]`, () => {
+  const specs = vaeSpecs(vcfg);
+  const U = vcfg.blockChannels.length;
   const toLdm = (n: string) => n
     .replace(/^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\./, 'encoder.down.$1.block.$2.')
     .replace(/^encoder\.down_blocks\.(\d+)\.downsamplers\.0\./, 'encoder.down.$1.downsample.')
