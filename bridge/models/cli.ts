@@ -223,7 +223,7 @@ function presetsCommand(args: Args, io: CliIo): number {
   }
   for (const p of presets) {
     io.stdout.write(`\n${p.name}  (${p.files.length} files, ${presetSize(p)})\n  ${p.description}\n`);
-    const rows = p.files.map((f) => [`  ${f.role}`, f.dest, `${f.repo}/${f.path}`, f.sha256 ? 'sha256 pinned' : 'sha256 from hub']);
+    const rows = p.files.map((f) => [`  ${f.role}`, f.dest, `${f.repo}/${f.path}`, f.sha256 ? 'sha256 pinned' : 'sha256 from hub', f.license ?? '']);
     io.stdout.write(table(rows));
   }
   io.stdout.write('\nFetch one with: npx ipa-bridge models pull <preset>\n');

@@ -133,3 +133,8 @@ export async function listModels(roots: readonly string[], opts: { readonly hash
   await reg.hash(opts.hash ?? 'compute', opts.cache);
   return reg.summaries();
 }
+
+/** One-shot lookup: scans `roots` and returns the model for `role` (or throws MissingModelError). */
+export function findModel(roots: readonly string[], role: Role, opts: { readonly name?: string } = {}): ModelEntry {
+  return ModelRegistry.scan(roots).find(role, opts);
+}

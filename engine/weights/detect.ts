@@ -443,13 +443,14 @@ function faceIdLoraVariant(lowerName: string): string | undefined {
 
 function detectLora(t: Tensors, lowerName: string): Found | null {
   const kohya = t.any('lora_unet_') || t.any('lora_te_') || t.any('lora_te1_') || t.any('lora_te2_');
-  const peft = t.find(/\.lora_A(\.default)?\.weight$|\.lora\.down\.weight$|\.lora_linear_layer\.down\.weight$/) !== undefined;
+  // peft (.lora_A), diffusers (.lora.down, .lora_linear_layer.down) and old attn-processor (to_k_lora.down) names.
+  const peft = t.find(/\.lora_A(\.default)?\.weight$|[._]lora\.down\.weight$|\.lora_linear_layer\.down\.weight$/) !== undefined;
   if (!kohya && !peft) return null;
   if (t.find(/\.hada_w1_a$|\.lokr_w1$|\.lokr_w1_a$/)) {
     return { kind: 'lora', base: null, format: 'kohya', details: {}, evidence: 'keys', supported: false, reason: 'LyCORIS LoHa/LoKr files are not supported; use a plain LoRA' };
   }
-  const down = t.find(/\.lora_down\.weight$|\.lora_A(\.default)?\.weight$|\.lora\.down\.weight$|\.lora_linear_layer\.down\.weight$/);
-  const toKDown = t.find(/attn2[._]to_k(\.|_)?(lora_down|lora_A|lora\.down|lora_linear_layer\.down)/);
+  const down = t.find(/\.lora_down\.weight$|\.lora_A(\.default)?\.weight$|[._]lora\.down\.weight$|\.lora_linear_layer\.down\.weight$/);
+  const toKDown = t.find(/attn2[._](processor\.)?to_k(\.|_)?(lora_down|lora_A|lora\.down|lora_linear_layer\.down)/);
   const crossDim = toKDown === undefined ? undefined : t.dim(toKDown, 1);
   const base: BaseModel = t.any('lora_te2_') || t.any('text_encoder_2.') ? 'sdxl' : baseFromCrossDim(crossDim);
   const variant = faceIdLoraVariant(lowerName);
