@@ -1,7 +1,7 @@
 /** The name table: LDM / lllyasviel / diffusers naming onto canonical diffusers keys. */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linkSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile, encodeSafetensors } from '../../engine/weights/safetensors.ts';
@@ -18,6 +18,7 @@ const model = SafetensorsFile.open(join(ldmDir, 'model.safetensors'));
 const cnPlain = SafetensorsFile.open(join(ldmDir, 'controlnet_ldm.safetensors'));
 const cnPrefixed = SafetensorsFile.open(join(ldmDir, 'controlnet_ldm_control_model.safetensors'));
 const tmp = mkdtempSync(join(tmpdir(), 'ipa-names-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const shapesOf = (f: SafetensorsFile) => new Map([...f.tensors].map(([k, t]) => [k, t.shape] as const));
 const shapesFrom = (names: Iterable<string>, shape: readonly number[] = [1]) => new Map([...names].map((n) => [n, shape] as const));
