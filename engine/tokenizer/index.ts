@@ -1,6 +1,8 @@
 /** CLIP tokenizer and the A1111-style prompt syntax (docs/prompts.md). */
 export { BOS_ID, CONTEXT_LENGTH, ClipTokenizer, EOS_ID, bytesToUnicode, frameIds } from './clip.ts';
-export { htmlUnescape, normalizePrompt } from './normalize.ts';
+export { fixText } from './ftfy.ts';
+export { htmlUnescape } from './html.ts';
+export { normalizePrompt } from './normalize.ts';
 export {
   applyPromptWeights, emptyChunk, encodePrompt, padChunks, parsePromptAttention,
   type EncodePromptOptions, type EncodedPrompt, type PromptChunk, type PromptFragment,

@@ -1,75 +1,27 @@
 /**
  * Prompt text normalisation of the CLIP tokenizer (OpenAI simple_tokenizer with ftfy, as SD1.5 uses it):
- * NFC, html.unescape twice, strip, whitespace runs -> one space, lowercase. ftfy's mojibake / quote / width repairs
- * are not applied (the reference fixtures need none; see ../shared/fixtures/README.md).
+ * ftfy.fix_text (character repairs and NFC; ./ftfy.ts), html.unescape twice, strip, whitespace runs -> one space,
+ * lowercase (../shared/fixtures/README.md).
  */
-import { LEGACY_ENTITY_NAMES, namedEntities } from './html-entities.ts';
+import { fixText } from './ftfy.ts';
+import { htmlUnescape } from './html.ts';
 
 /** Python's str.isspace() set, which `\s` of Python's re and str.strip() use (JS `\s` differs slightly). */
 export const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const WS_RUN = new RegExp(`[${PY_WHITESPACE}]+`, 'gu');
 const WS_EDGES = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'gu');
 
-const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/g;
-
-/** windows-1252 decoding of 0x80..0x9f (undefined bytes stay themselves), which Python applies to numeric references. */
-const CP1252_80_9F = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
-
-/** Python's remapping of numeric references 0x80..0x9f, NUL and CR. */
-function invalidCharref(num: number): string | undefined {
-  if (num === 0) return '\ufffd';
-  if (num === 0x0d) return '\r';
-  if (num >= 0x80 && num <= 0x9f) return CP1252_80_9F[num - 0x80];
-  return undefined;
-}
-
-/** Code points Python's html.unescape drops from numeric references. */
-function isDroppedCodepoint(n: number): boolean {
-  return (n >= 0x1 && n <= 0x8) || n === 0xb || (n >= 0xe && n <= 0x1f) || (n >= 0x7f && n <= 0x9f) ||
-    (n >= 0xfdd0 && n <= 0xfdef) || (n & 0xfffe) === 0xfffe;
-}
-
-function numericRef(s: string): string {
-  const hex = s[1] === 'x' || s[1] === 'X';
-  const digits = s.slice(hex ? 2 : 1).replace(/;$/, '');
-  const num = parseInt(digits, hex ? 16 : 10);
-  const special = invalidCharref(num);
-  if (special !== undefined) return special;
-  if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\ufffd';
-  if (isDroppedCodepoint(num)) return '';
-  return String.fromCodePoint(num);
-}
-
-function namedRef(s: string): string {
-  const table = namedEntities();
-  if (s.endsWith(';')) {
-    const v = table.get(s.slice(0, -1));
-    if (v !== undefined) return v;
-  } else if (LEGACY_ENTITY_NAMES.has(s)) {
-    return table.get(s)!;
-  }
-  // Longest legacy name prefix ("&ampfoo" -> "&foo"), as Python does.
-  for (let x = s.length - 1; x > 1; x--) {
-    const name = s.slice(0, x);
-    if (LEGACY_ENTITY_NAMES.has(name)) return table.get(name)! + s.slice(x);
-  }
-  return `&${s}`;
-}
-
-/** Python's html.unescape: numeric and HTML5 named character references. */
-export function htmlUnescape(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(CHARREF, (_m, s: string) => (s[0] === '#' ? numericRef(s) : namedRef(s)));
-}
-
 /** Python's str.strip() (its whitespace set). */
 export function pyStrip(text: string): string {
   return text.replace(WS_EDGES, '');
 }
 
-/** The full CLIP normalisation; the result is what the pre-tokenizer regex splits. */
-export function normalizePrompt(text: string): string {
-  let t = text.normalize('NFC');
+/**
+ * The full CLIP normalisation; the result is what the pre-tokenizer regex splits. `ftfy: false` replaces the ftfy
+ * repairs by plain NFC (transformers' path without ftfy, minus its per-ideograph CJK split).
+ */
+export function normalizePrompt(text: string, opts: { readonly ftfy?: boolean } = {}): string {
+  let t = opts.ftfy === false ? text.normalize('NFC') : fixText(text);
   t = pyStrip(htmlUnescape(htmlUnescape(t)));
   t = pyStrip(t.replace(WS_RUN, ' '));
   return t.toLowerCase();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BOS_ID, ClipTokenizer, EOS_ID, applyPromptWeights, emptyChunk, encodePrompt, htmlUnescape, normalizePrompt, padChunks,
+  BOS_ID, ClipTokenizer, EOS_ID, applyPromptWeights, emptyChunk, encodePrompt, fixText, htmlUnescape, normalizePrompt, padChunks,
   parsePromptAttention, type PromptFragment,
 } from '../../engine/tokenizer/index.ts';
 
@@ -69,10 +69,28 @@ test('html unescape matches Python html.unescape', () => {
   for (const [input, want] of cases) assert.equal(htmlUnescape(input), want, input);
 });
 
-test('normalisation: NFC, double unescape, whitespace (Python set), lowercase', () => {
-  assert.equal(normalizePrompt('  A\u3000B\x1cC\t\n D  '), 'a b c d');
+test('normalisation: ftfy repairs, double unescape, whitespace (Python set), lowercase', () => {
+  // Expected values from ftfy 6.1.1 fix_text + html.unescape x2 + re.sub(r'\s+') + strip + lower.
+  assert.equal(normalizePrompt('  A\u3000B\x1cC\t\n D  '), 'a bc d');
   assert.equal(normalizePrompt('&amp;lt;Cafe\u0301&amp;gt;'), '<café>');
-  assert.equal(normalizePrompt('x\ufeffy'), 'x\ufeffy');
+  assert.equal(normalizePrompt('x\ufeffy'), 'xy');
+  assert.equal(normalizePrompt('x\ufeffy', { ftfy: false }), 'x\ufeffy');
+});
+
+test('ftfy character repairs match ftfy.fix_text (mojibake repair aside)', () => {
+  const cases: Array<[string, string]> = [
+    ['\u201cHello\u201d \u2018world\u2019 \ufb01ne', '"Hello" \'world\' fine'],
+    ['\uff08\uff4d\uff41\uff53\uff54\uff45\uff52\uff50\uff49\uff45\uff43\uff45\uff1a\uff11\uff0e\uff12\uff09\u3001\uff76\uff80\uff76\uff85', '(masterpiece:1.2)\u3001\u30ab\u30bf\u30ab\u30ca'],
+    ['e&#769;', '\u00e9'],
+    ['&amp;amp;amp;', '&'],
+    ['P&EACUTE;REZ', 'P\u00c9REZ'],
+    ['a<b &amp;amp; c\n&amp;amp;', 'a<b &amp;amp; c\n&amp;amp;'],
+    ['\x1b[31mred\x1b[0m', 'red'],
+    ['caf\x82 \x93q\x94', 'caf\' "q"'],
+  ];
+  for (const [input, want] of cases) assert.equal(fixText(input), want, JSON.stringify(input));
+  // Fullwidth emphasis syntax typed with a Japanese IME tokenizes like ASCII.
+  assert.deepEqual(hf.encode('\uff08cat\uff09'), hf.encode('(cat)'));
 });
 
 function flat(fs: PromptFragment[]): Array<[string, number] | 'BREAK'> {
