@@ -85,7 +85,7 @@ test('a dropped connection is resumed automatically within one call', async () =
     const ranges = hub.requests.filter((q) => q.server === 'cdn').map((q) => q.range);
     assert.equal(ranges.length, 3);
     assert.equal(ranges[0], undefined);
-    assert.match(ranges[2] ?? '', /^bytes=\d+-$/);
+    assert.ok(ranges.slice(1).some((r) => /^bytes=[1-9]\d*-$/.test(r ?? '')), `a retry resumed with Range (${ranges.join(', ')})`);
   } finally {
     await hub.close();
   }

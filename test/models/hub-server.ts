@@ -82,7 +82,8 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, body: Buffer, hea
     return;
   }
   if (cut !== undefined && cut < slice.length) {
-    res.write(slice.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+    // The pause lets the client drain what it got before the drop (a stream error discards unread chunks).
+    res.write(slice.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 150));
     return;
   }
   res.end(slice);
