@@ -99,8 +99,8 @@ export function interpIndex(x: number, fp: ArrayLike<number>): number {
   if (x >= last) return fp[last];
   const j = Math.floor(x);
   if (x === j) return fp[j];
-  const slope = (fp[j + 1] - fp[j]) / 1;
-  return slope * (x - j) + fp[j];
+  // Unit spacing of xp: the slope is the difference of neighbours (numpy's formula otherwise).
+  return (fp[j + 1] - fp[j]) * (x - j) + fp[j];
 }
 
 /** Karras et al. (2022) rho = 7 sigma ramp from sigmaMax down to sigmaMin, n values. */
