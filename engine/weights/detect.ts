@@ -287,10 +287,12 @@ function detectLdmCheckpoint(t: Tensors): Found | null {
 // IP-Adapter (h94 layout)
 
 function detectIpAdapter(t: Tensors, lowerName: string): Found | null {
-  if (!t.any('image_proj.') || !t.any('ip_adapter.')) return null;
-  const ipLayers = t.indices(/^ip_adapter\.(\d+)\.to_k_ip\.weight$/);
-  const crossDim = firstDim(t, /^ip_adapter\.\d+\.to_k_ip\.weight$/, 1);
-  const loraDown = t.find(/^ip_adapter\.\d+\.to_q_lora\.down\.weight$/);
+  // Training checkpoints name the attention processors `adapter_modules.*` instead of `ip_adapter.*`.
+  const mod = t.any('ip_adapter.') ? 'ip_adapter' : t.any('adapter_modules.') ? 'adapter_modules' : undefined;
+  if (!t.any('image_proj.') || !mod) return null;
+  const ipLayers = t.indices(new RegExp(`^${mod}\\.(\\d+)\\.to_k_ip\\.weight$`));
+  const crossDim = firstDim(t, new RegExp(`^${mod}\\.\\d+\\.to_k_ip\\.weight$`), 1);
+  const loraDown = t.find(new RegExp(`^${mod}\\.\\d+\\.to_q_lora\\.down\\.weight$`));
   // SD1.5 has 16 attn2 layers; SDXL 70. Tiny test models keep the SD1.5 topology.
   const base: BaseModel = crossDim === 2048 || ipLayers.length === 70 ? 'sdxl' : baseFromCrossDim(crossDim);
   const v = ipAdapterVariant(t, lowerName, crossDim);
