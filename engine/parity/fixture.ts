@@ -38,7 +38,9 @@ interface CaseJson {
 export function loadCase(dir: string): FixtureCase {
   const path = join(dir, 'case.json');
   if (!existsSync(path)) throw new Error(`${dir}: no case.json`);
-  const json = JSON.parse(readFileSync(path, 'utf8')) as CaseJson;
+  // Python's json writes -Infinity / Infinity / NaN bare; -1e999 parses as -Infinity.
+  const text = readFileSync(path, 'utf8').replace(/:\s*(-?)Infinity\b/g, ': $11e999').replace(/:\s*NaN\b/g, ': null');
+  const json = JSON.parse(text) as CaseJson;
   if (typeof json.kind !== 'string') throw new Error(`${path}: "kind" missing`);
   const weights: Record<string, string> = {};
   for (const [role, rel] of Object.entries(json.weights ?? {})) weights[role] = resolve(dir, rel);
