@@ -53,6 +53,7 @@ export async function decodePixels(payload: Uint8Array, format: FrameFormat, wid
     out = await sharp(payload, { limitInputPixels: opts.maxPixels, failOn: 'error' })
       .rotate() // EXIF orientation
       .toColourspace('srgb')
+      .withIccProfile('srgb') // transforms from an embedded profile (Display P3, Adobe RGB, ...); raw output alone would not
       .ensureAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -128,7 +129,7 @@ export function toMask(img: Pixels, invert = false): MaskImage {
     for (let i = 0, j = 0; i < n; i++, j += 4) {
       // Rec. 709 luma in fixed point, then weighted by alpha.
       const y = (d[j] * 54 + d[j + 1] * 183 + d[j + 2] * 19) >> 8;
-      const m = (y * d[j + 3] + 127) / 255;
+      const m = ((y * d[j + 3] + 127) / 255) | 0;
       o[i] = invert ? 255 - m : m;
     }
   }
@@ -139,7 +140,8 @@ export function toMask(img: Pixels, invert = false): MaskImage {
 export async function featherMask(mask: MaskImage, radius: number): Promise<MaskImage> {
   if (radius <= 0) return mask;
   const sigma = Math.max(0.3, radius / 2);
-  const data = await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).blur(sigma).raw().toBuffer();
+  // toColourspace('b-w'): sharp would otherwise write one channel out as three.
+  const data = await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).blur(sigma).toColourspace('b-w').raw().toBuffer();
   return { width: mask.width, height: mask.height, data };
 }
 
@@ -188,10 +190,9 @@ export function crop<T extends { width: number; height: number; data: Uint8Array
 export async function resize<T extends { width: number; height: number; data: Uint8Array }>(img: T, width: number, height: number): Promise<T> {
   if (img.width === width && img.height === height) return img;
   const channels = (img.data.length / (img.width * img.height)) as 1 | 4;
-  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels } })
-    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer();
+  let pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels } }).resize(width, height, { fit: 'fill', kernel: 'lanczos3' });
+  if (channels === 1) pipeline = pipeline.toColourspace('b-w'); // keep one channel out
+  const data = await pipeline.raw().toBuffer();
   return { ...img, width, height, data };
 }
 
@@ -246,6 +247,6 @@ export async function encodePng(img: RgbaImage): Promise<Uint8Array> {
 
 /** Reads any image file sharp knows into 8-bit sRGB RGBA (CLI inputs). */
 export async function readImageFile(path: string, maxPixels: number): Promise<RgbaImage> {
-  const { data, info } = await sharp(path, { limitInputPixels: maxPixels }).rotate().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(path, { limitInputPixels: maxPixels }).rotate().toColourspace('srgb').withIccProfile('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data };
 }

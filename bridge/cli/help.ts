@@ -39,6 +39,7 @@ Limits (defaults in brackets):
   --job-rate N        sustained jobs per second per connection [2] (--job-burst N at once [10])
   --ping-interval MS  ping clients; drop those that miss a pong [30000]
   --grace MS          cancel a disconnected client's queued jobs after this [60000]
+  --frame-timeout MS  how long a job's image frames may take to arrive [60000]
   --result-ttl MS     keep finished results for reconnecting clients [900000]
   --result-cache MB   memory for kept results [1024]; --blob-cache MB for input images by hash [512]
 

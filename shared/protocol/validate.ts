@@ -380,7 +380,7 @@ function bool(v: unknown, path: string): boolean {
 
 function str(v: unknown, path: string, min: number, max: number): string {
   if (typeof v !== 'string') throw new Invalid(path, `${path} must be a string, got ${describe(v)}`);
-  if (v.length < min) throw new Invalid(path, `${path} must not be empty`);
+  if (v.length < min) throw new Invalid(path, min === 1 ? `${path} must not be empty` : `${path} needs at least ${min} characters`);
   if (v.length > max) throw new Invalid(path, `${path} is ${v.length} characters; at most ${max}`);
   return v;
 }
@@ -405,7 +405,7 @@ function jobIdField(v: unknown, path: string): string {
 }
 
 function hashField(v: unknown, path: string): string {
-  const s = str(v, path, 64, 64);
+  const s = str(v, path, 0, 64);
   if (!L.HASH_PATTERN.test(s)) throw new Invalid(path, `${path} must be a sha256 in lowercase hex (64 digits)`);
   return s;
 }
