@@ -102,6 +102,11 @@ export class JobManager {
     return this.queue.length + this.reserved.size >= this.opts.maxQueue;
   }
 
+  /** Drops expired results (the cache also prunes on access; this frees memory when nobody asks). */
+  prune(): void {
+    this.outcomes.prune();
+  }
+
   stats(): { queued: number; running: number; retained: number; retainedBytes: number } {
     this.outcomes.prune();
     return { queued: this.queue.length, running: this.running ? 1 : 0, retained: this.outcomes.size, retainedBytes: this.outcomes.bytes };

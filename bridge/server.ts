@@ -112,6 +112,8 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
     }
   }, config.pingIntervalMs);
   heartbeat.unref();
+  const pruner = setInterval(() => jobs.prune(), 60_000);
+  pruner.unref();
 
   const handle: DaemonHandle = {
     port,
@@ -122,6 +124,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
       if (closing) return;
       closing = true;
       clearInterval(heartbeat);
+      clearInterval(pruner);
       for (const s of servers) s.close();
       await jobs.shutdown();
       for (const ws of wss.clients) ws.close(1001, 'daemon shutting down');

@@ -5,13 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame, FRAME_FIXED_HEADER, PROTOCOL_VERSION, type ErrorMessage } from '../../shared/protocol/index.ts';
+import { connect } from 'node:net';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { TestClient, upgradeStatus } from '../helpers/ws-client.ts';
 
 let d: TestDaemon;
 
 before(async () => {
-  d = await startTestDaemon({ args: ['--max-payload', '65536', '--max-connections', '4', '--job-burst', '1000'] });
+  d = await startTestDaemon({ args: ['--max-payload', '65536', '--max-connections', '4', '--job-burst', '1000', '--ping-interval', '250'] });
 });
 
 after(async () => {
@@ -55,6 +56,22 @@ test('a message over --max-payload closes the connection with 1009', async () =>
   c.sendBinary(new Uint8Array(70_000));
   const closed = await c.closed;
   assert.equal(closed.code, 1009);
+});
+
+test('a client that stops answering pings is dropped', async () => {
+  // A raw socket that completes the upgrade and then ignores everything (no pong, no hello).
+  const sock = connect(d.port, '127.0.0.1');
+  sock.write(`GET /?token=${d.token} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  sock.on('data', () => undefined);
+  const t0 = Date.now();
+  await new Promise((resolve) => sock.once('close', resolve));
+  assert.ok(Date.now() - t0 < 2000, `dropped after ${Date.now() - t0} ms`);
+  // A live ws client answers pings automatically and stays.
+  const { c } = await TestClient.connect(d.url());
+  await new Promise((r) => setTimeout(r, 700));
+  c.send({ type: 'ping', nonce: 1 });
+  await c.expect('pong');
+  c.close();
 });
 
 test('protocol version mismatch: a clear error naming what to update, then close 4001', async () => {
