@@ -136,8 +136,7 @@ export function toCompute(g: GraphBuilder, x: string): string {
 }
 
 export function outputFloat32(g: GraphBuilder, name: string, x: string, dims: ReadonlyArray<number | string>): void {
-  const v = g.computeType === TensorType.FLOAT ? x : g.op('Cast', [x], { to: TensorType.FLOAT });
-  g.output(name, v, TensorType.FLOAT, dims);
+  g.floatOutput(name, x, dims);
 }
 
 /** Input and output names of the text encoder graph. */

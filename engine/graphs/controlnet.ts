@@ -41,15 +41,14 @@ export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; confi
   }
   const shp = inspectUNet(w);
   const g = new GraphBuilder('controlnet', opts.flavour);
-  const T = g.computeType;
   const ctx = { g, w, cfg, norm: { groups: cfg.normGroups, eps: cfg.normEps } };
-  const sample = g.input('sample', T, ['batch', shp.inChannels, 'height', 'width']);
+  const sample = g.floatInput('sample', ['batch', shp.inChannels, 'height', 'width']);
   const timestep = g.input('timestep', TensorType.FLOAT, ['batch']);
-  const context = g.input('encoder_hidden_states', T, ['batch', 'tokens', shp.crossAttentionDim]);
+  const context = g.floatInput('encoder_hidden_states', ['batch', 'tokens', shp.crossAttentionDim]);
   const condChannels = shape(ctx, 'controlnet_cond_embedding.conv_in.weight')[1];
-  const cond = g.input('controlnet_cond', T, ['batch', condChannels, 'cond_height', 'cond_width']);
+  const cond = g.floatInput('controlnet_cond', ['batch', condChannels, 'cond_height', 'cond_width']);
   const nResiduals = countSkips(shp) + 1;
-  const scales = g.input('conditioning_scale', T, [nResiduals]);
+  const scales = g.floatInput('conditioning_scale', [nResiduals]);
 
   const temb = timeEmbedding(ctx, timestep, shape(ctx, 'time_embedding.linear_1.weight')[1]);
   const tembSilu = siluOf(g, temb);
@@ -58,10 +57,10 @@ export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; confi
   const scaleAt = (k: number) => g.op('Gather', [scales, g.ints([k])], { axis: 0 });
   skips.forEach((s, k) => {
     const r = g.op('Mul', [conv2d(ctx, join('controlnet_down_blocks', k), s, { padding: 0 }), scaleAt(k)]);
-    g.output(`down_residual_${k}`, r, T, ['batch', shape(ctx, skipChannelsKey(shp, k))[0], `h${k}`, `w${k}`]);
+    g.floatOutput(`down_residual_${k}`, r, ['batch', shape(ctx, skipChannelsKey(shp, k))[0], `h${k}`, `w${k}`]);
   });
   const m = g.op('Mul', [conv2d(ctx, 'controlnet_mid_block', mid, { padding: 0 }), scaleAt(skips.length)]);
-  g.output('mid_residual', m, T, ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm']);
+  g.floatOutput('mid_residual', m, ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm']);
   return g.build(`ControlNet (${shp.blockChannels.join(',')}), ${nResiduals} residuals`);
 }
 

@@ -152,7 +152,7 @@ function imageAttention(ctx: UNetCtx, prefix: string, q: string, ipK: string, ip
     const kh = g.op('Transpose', [g.op('Reshape', [ipK, g.ints([0, 0, 0, h, dimHead])])], { perm: [0, 1, 3, 4, 2] }); // [B,A,H,D,T]
     const vh = g.op('Transpose', [g.op('Reshape', [ipV, g.ints([0, 0, 0, h, dimHead])])], { perm: [0, 1, 3, 2, 4] }); // [B,A,H,T,D]
     let scores = g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(1 / Math.sqrt(dimHead))]); // [B,A,H,Lq,T]
-    scores = g.op('Add', [scores, g.op('Reshape', [ip.bias, g.ints([1, 0, 1, 1, -1])])]);
+    scores = g.op('Add', [scores, g.op('Unsqueeze', [ip.bias, g.ints([0, 2, 3])])]); // [1,A,1,1,T]
     const probs = g.op('Softmax', [scores], { axis: -1 });
     const perAdapter = g.op('MatMul', [probs, vh]); // [B,A,H,Lq,D]
     const scale = g.op('Reshape', [g.op('Gather', [ip.scale, g.ints([layer])], { axis: 0 }), g.ints([1, -1, 1, 1, 1])]);
@@ -230,10 +230,9 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
   const cfg = { ...SD15_UNET, ...opts.config };
   const shp = inspectUNet(w);
   const g = new GraphBuilder(`unet${opts.control ? '-control' : ''}${opts.ip ? '-ip' : ''}`, opts.flavour);
-  const T = g.computeType;
-  const sample = g.input('sample', T, ['batch', shp.inChannels, 'height', 'width']);
+  const sample = g.floatInput('sample', ['batch', shp.inChannels, 'height', 'width']);
   const timestep = g.input('timestep', TensorType.FLOAT, ['batch']);
-  const context = g.input('encoder_hidden_states', T, ['batch', 'tokens', shp.crossAttentionDim]);
+  const context = g.floatInput('encoder_hidden_states', ['batch', 'tokens', shp.crossAttentionDim]);
 
   let ip: IpInputs | undefined;
   if (opts.ip) {
@@ -241,11 +240,11 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
     const layerIndex = new Map<string, number>();
     shp.attn2Layers.forEach((path, l) => {
       const [c] = w.get(`${path}.to_q.weight`)!.shape;
-      kv.set(path, [g.input(`ip_k.${l}`, T, ['batch', 'adapters', 'ip_tokens', c]), g.input(`ip_v.${l}`, T, ['batch', 'adapters', 'ip_tokens', c])]);
+      kv.set(path, [g.floatInput(`ip_k.${l}`, ['batch', 'adapters', 'ip_tokens', c]), g.floatInput(`ip_v.${l}`, ['batch', 'adapters', 'ip_tokens', c])]);
       layerIndex.set(path, l);
     });
-    const scale = g.input('ip_scale', T, [shp.attn2Layers.length, 'adapters']);
-    const bias = g.input('ip_bias', T, ['adapters', 'ip_tokens']);
+    const scale = g.floatInput('ip_scale', [shp.attn2Layers.length, 'adapters']);
+    const bias = g.floatInput('ip_bias', ['adapters', 'ip_tokens']);
     ip = { kv, scale, bias, layerIndex };
   }
   const ctx: UNetCtx = { g, w, cfg, norm: { groups: cfg.normGroups, eps: cfg.normEps }, ip };
@@ -256,8 +255,8 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
   let { skips, mid } = downAndMid(ctx, shp, h0, tembSilu, context);
 
   if (opts.control) {
-    skips = skips.map((s, i) => g.op('Add', [s, g.input(`down_residual_${i}`, T, ['batch', shape(ctx, skipChannelsKey(shp, i))[0], `h${i}`, `w${i}`])]));
-    mid = g.op('Add', [mid, g.input('mid_residual', T, ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm'])]);
+    skips = skips.map((s, i) => g.op('Add', [s, g.floatInput(`down_residual_${i}`, ['batch', shape(ctx, skipChannelsKey(shp, i))[0], `h${i}`, `w${i}`])]));
+    mid = g.op('Add', [mid, g.floatInput('mid_residual', ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm'])]);
   }
 
   let h = mid;
@@ -279,7 +278,7 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
   });
   h = groupNorm(ctx, 'conv_norm_out', h, cfg.normGroups, cfg.normEps, true);
   h = conv2d(ctx, 'conv_out', h);
-  g.output('noise_pred', h, T, ['batch', shp.outChannels, 'height', 'width']);
+  g.floatOutput('noise_pred', h, ['batch', shp.outChannels, 'height', 'width']);
   return g.build(`SD UNet (${shp.blockChannels.join(',')}), ${shp.attn2Layers.length} attn2 layers${opts.ip ? ', IP-Adapter inputs' : ''}${opts.control ? ', ControlNet residual inputs' : ''}`);
 }
 

@@ -162,9 +162,8 @@ export function buildVaeDecoder(w: WeightSource, opts: VaeGraphOptions = {}): Bu
   const shp = inspectVae(w, 'decoder');
   checkGroups(w, cfg, 'decoder');
   const g = new GraphBuilder('vae-decoder', opts.flavour ?? 'cpu');
-  const T = g.computeType;
   const ctx: VaeCtx = { g, w, norm: { groups: cfg.groups, eps: cfg.eps } };
-  const latents = g.input('latents', T, ['batch', shp.latentChannels, 'height', 'width']);
+  const latents = g.floatInput('latents', ['batch', shp.latentChannels, 'height', 'width']);
   let z = g.op('Div', [latents, g.scalar(cfg.scalingFactor)]);
   if (cfg.shiftFactor !== 0) z = g.op('Add', [z, g.scalar(cfg.shiftFactor)]);
   if (has(ctx, 'post_quant_conv.weight')) z = conv2d(ctx, 'post_quant_conv', z, { padding: 0 });
@@ -176,7 +175,7 @@ export function buildVaeDecoder(w: WeightSource, opts: VaeGraphOptions = {}): Bu
   });
   h = groupNorm(ctx, 'decoder.conv_norm_out', h, cfg.groups, cfg.eps, true);
   h = conv2d(ctx, 'decoder.conv_out', h);
-  g.output('image', h, T, ['batch', shp.imageChannels, 'image_height', 'image_width']);
+  g.floatOutput('image', h, ['batch', shp.imageChannels, 'image_height', 'image_width']);
   return g.build(`SD VAE decoder, ${shp.up.length} up blocks, scaling ${cfg.scalingFactor}`);
 }
 
@@ -186,9 +185,8 @@ export function buildVaeEncoder(w: WeightSource, opts: VaeGraphOptions = {}): Bu
   const shp = inspectVae(w, 'encoder');
   checkGroups(w, cfg, 'encoder');
   const g = new GraphBuilder('vae-encoder', opts.flavour ?? 'cpu');
-  const T = g.computeType;
   const ctx: VaeCtx = { g, w, norm: { groups: cfg.groups, eps: cfg.eps } };
-  const image = g.input('image', T, ['batch', shp.imageChannels, 'height', 'width']);
+  const image = g.floatInput('image', ['batch', shp.imageChannels, 'height', 'width']);
   let h = conv2d(ctx, 'encoder.conv_in', image);
   shp.down.forEach((b, i) => {
     for (let j = 0; j < b.resnets; j++) h = resnetBlock(ctx, `encoder.down_blocks.${i}.resnets.${j}`, h, ctx.norm);
@@ -203,9 +201,9 @@ export function buildVaeEncoder(w: WeightSource, opts: VaeGraphOptions = {}): Bu
   let scaled = cfg.shiftFactor !== 0 ? g.op('Sub', [mean, g.scalar(cfg.shiftFactor)]) : mean;
   scaled = g.op('Mul', [scaled, g.scalar(cfg.scalingFactor)]);
   const dims = ['batch', c, 'latent_height', 'latent_width'];
-  g.output('latent_mean', mean, T, dims);
-  g.output('latent_logvar', logvar, T, dims);
-  g.output('latents_scaled', scaled, T, dims);
+  g.floatOutput('latent_mean', mean, dims);
+  g.floatOutput('latent_logvar', logvar, dims);
+  g.floatOutput('latents_scaled', scaled, dims);
   return g.build(`SD VAE encoder, ${shp.down.length} down blocks, scaling ${cfg.scalingFactor}`);
 }
 

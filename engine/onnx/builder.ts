@@ -100,6 +100,21 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A float32 graph input, returned in the compute type: graph I/O is float32 in both flavours
+   * (the CUDA flavour casts to fp16 inside), so callers never convert tensors.
+   */
+  floatInput(name: string, dims: readonly Dim[]): string {
+    const x = this.input(name, TensorType.FLOAT, dims);
+    return this.computeType === TensorType.FLOAT ? x : this.op('Cast', [x], { to: this.computeType });
+  }
+
+  /** `value` (compute type) as a float32 graph output. */
+  floatOutput(name: string, value: string, dims: readonly Dim[]): void {
+    const v = this.computeType === TensorType.FLOAT ? value : this.op('Cast', [value], { to: TensorType.FLOAT });
+    this.output(name, v, TensorType.FLOAT, dims);
+  }
+
   /** Declares `value` as a graph output named `name` (an Identity if the names differ). */
   output(name: string, value: string, type: TensorType, dims: readonly Dim[]): void {
     if (value !== name) {

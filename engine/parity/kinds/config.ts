@@ -3,7 +3,9 @@ import type { UNetConfig } from '../../graphs/unet.ts';
 import type { FixtureCase } from '../fixture.ts';
 
 export function unetConfigFromCase(c: FixtureCase): Partial<UNetConfig> {
-  const cfg = c.config as Record<string, unknown>;
+  // Cases with several models nest the UNet's config under "unet" (or "controlnet").
+  const nested = (c.config.unet ?? c.config.controlnet) as Record<string, unknown> | undefined;
+  const cfg = nested && typeof nested === 'object' ? nested : (c.config as Record<string, unknown>);
   const out: { -readonly [K in keyof UNetConfig]?: UNetConfig[K] } = {};
   if (typeof cfg.attention_head_dim === 'number') out.heads = cfg.attention_head_dim; // SD1.5 semantics: number of heads
   if (typeof cfg.num_attention_heads === 'number') out.heads = cfg.num_attention_heads;

@@ -1,34 +1,33 @@
 /** Parity for `unet` (optionally with ControlNet residuals) and `unet-ip` cases. */
 import * as ort from 'onnxruntime-node';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { buildIpKvGraph, ipAdapterSource, ipKeyName, ipValueName } from '../../graphs/ip-adapter.ts';
 import { buildUNet, inspectUNet } from '../../graphs/unet.ts';
-import { mergeIpAdapterLora } from '../../weights/lora.ts';
+import { packIpInputs, ipScaleMatrix, type AdapterKv } from '../../pipeline/ip-inputs.ts';
 import { createSession } from '../../runtime/session.ts';
-import { safetensorsSource, layeredSource, type WeightSource } from '../../weights/source.ts';
-
-const ipAdapterSource = (file: string) => safetensorsSource(file, 'ip_adapter.');
+import { mergeIpAdapterLora } from '../../weights/lora.ts';
+import { roleSource } from '../../weights/names.ts';
+import { layeredSource, safetensorsSource, type WeightSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
+import { parityCacheDir, runBuilt } from './clip-text.ts';
 import { unetConfigFromCase } from './config.ts';
 
-const cacheDir = () => process.env.IPA_BRIDGE_CACHE_DIR ?? mkdtempSync(join(tmpdir(), 'ipa-parity-'));
-
-const f32 = (x: { data: Float32Array; shape: number[] }) => new ort.Tensor('float32', x.data, x.shape);
+const f32 = (x: { data: Float32Array; shape: readonly number[] }) => new ort.Tensor('float32', x.data, [...x.shape]);
 
 export async function runUNetCase(c: FixtureCase): Promise<CheckResult[]> {
   const hasIp = c.kind === 'unet-ip';
   const hasControl = !!c.io?.has('in.mid_block_additional_residual');
-  const ipFiles = Object.entries(c.weights).filter(([role]) => role.startsWith('ip_adapter')).sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
-  let unet: WeightSource = safetensorsSource(c.weights.unet);
+  const ipRoles = Object.keys(c.weights).filter((r) => r.startsWith('ip_adapter')).sort();
+  let unet: WeightSource = roleSource(c, 'unet', 'unet');
   const loraScale = typeof c.params.lora_scale === 'number' ? c.params.lora_scale : undefined;
-  if (loraScale !== undefined) unet = layeredSource(unet.description, mergeIpAdapterLora(unet, ipAdapterSource(ipFiles[0]), loraScale), unet);
+  if (loraScale !== undefined) {
+    const ip = safetensorsSource(c.weights[ipRoles[0]], 'ip_adapter.');
+    unet = layeredSource(unet.description, mergeIpAdapterLora(unet, ip, loraScale), unet);
+  }
   const graph = buildUNet(unet, { flavour: 'cpu', control: hasControl, ip: hasIp, config: unetConfigFromCase(c) });
-  const session = await createSession(graph, { provider: 'cpu', cacheDir: cacheDir() });
-  const sample = input(c, 'sample');
+  const session = await createSession(graph, { provider: 'cpu', cacheDir: parityCacheDir() });
   const feeds: Record<string, ort.Tensor> = {
-    sample: f32(sample),
+    sample: f32(input(c, 'sample')),
     timestep: f32(input(c, 'timestep')),
     encoder_hidden_states: f32(input(c, 'encoder_hidden_states')),
   };
@@ -38,20 +37,31 @@ export async function runUNetCase(c: FixtureCase): Promise<CheckResult[]> {
   }
   if (hasIp) {
     const shp = inspectUNet(unet);
-    const tokens = ipFiles.length === 1 ? [input(c, 'image_prompt_tokens')] : ipFiles.map((_, a) => input(c, `image_prompt_tokens_${a}`));
-    const scales: number[][] = shp.attn2Layers.map((_, l) => ipFiles.map((__, a) => {
+    const channels = shp.attn2Layers.map((p) => unet.get(`${p}.to_q.weight`)!.shape[0]);
+    const slots: AdapterKv[] = [];
+    for (const [a, role] of ipRoles.entries()) {
+      const tokens = input(c, ipRoles.length === 1 ? 'image_prompt_tokens' : `image_prompt_tokens_${a}`);
+      const out = await runBuilt(buildIpKvGraph(safetensorsSource(c.weights[role])), { tokens: f32(tokens) });
+      slots.push({ tokens: tokens.shape[1], k: channels.map((_, j) => out[ipKeyName(j)].data), v: channels.map((_, j) => out[ipValueName(j)].data) });
+    }
+    const batch = feeds.sample.dims[0];
+    const packed = packIpInputs(slots, channels, batch);
+    packed.k.forEach((k, l) => {
+      feeds[`ip_k.${l}`] = new ort.Tensor('float32', k, packed.kShape[l]);
+      feeds[`ip_v.${l}`] = new ort.Tensor('float32', packed.v[l], packed.kShape[l]);
+    });
+    const layerScales = slots.map((_, a) => shp.attn2Layers.map((__, l) => {
       if (Array.isArray(c.params.ip_layer_scales)) return Number(c.params.ip_layer_scales[l]);
       if (Array.isArray(c.params.ip_scales)) return Number(c.params.ip_scales[a]);
       return Number(c.params.ip_scale);
     }));
-    const { ipKeyValues } = await import('./ip-kv.ts');
-    const kv = await ipKeyValues(ipFiles.map((f) => ipAdapterSource(f)), tokens, shp);
-    Object.assign(feeds, Object.fromEntries(Object.entries(kv.feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.shape)])));
-    feeds.ip_scale = new ort.Tensor('float32', Float32Array.from(scales.flat()), [shp.attn2Layers.length, ipFiles.length]);
-    feeds.ip_bias = new ort.Tensor('float32', kv.bias.data, kv.bias.shape);
+    feeds.ip_scale = new ort.Tensor('float32', ipScaleMatrix(layerScales, slots.map(() => true), shp.attn2Layers.length), [shp.attn2Layers.length, packed.adapters]);
+    feeds.ip_bias = new ort.Tensor('float32', packed.bias, [packed.adapters, packed.tokens]);
   }
-  const out = await session.run(feeds);
-  await session.release();
-  const r = out.noise_pred;
-  return compareOutputs(c, { sample: { data: r.data as Float32Array, shape: r.dims } });
+  try {
+    const r = (await session.run(feeds)).noise_pred;
+    return compareOutputs(c, { sample: { data: r.data as Float32Array, shape: r.dims } });
+  } finally {
+    await session.release();
+  }
 }
