@@ -72,10 +72,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
     });
   };
 
-  const servers: Server[] = [];
-  const hosts: string[] = [];
-  let port = config.port;
-  for (const host of config.hosts) {
+  const makeServer = (): Server => {
     const server = createServer((_req, res) => {
       // Plain HTTP gets nothing but a pointer: the daemon only speaks WebSocket.
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
@@ -83,21 +80,18 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
     });
     server.on('upgrade', onUpgrade);
     server.on('clientError', (_e, socket) => socket.destroy());
+    return server;
+  };
+  // With --port 0 the first host picks the port; another host may already use it there: pick again.
+  let bound: Bound | undefined;
+  for (let attempt = 0; !bound; attempt++) {
     try {
-      port = await listen(server, host, port);
-      servers.push(server);
-      hosts.push(host);
+      bound = await listenAll(config.hosts, config.port, makeServer, log);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (servers.length > 0 && ['EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EINVAL'].includes(err.code ?? '')) {
-        log.debug(`not listening on ${host}: ${err.code}`); // no IPv6 loopback on this machine
-        continue;
-      }
-      for (const s of servers) s.close();
-      if (err.code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is in use: is another ipa-bridge running? (choose another with --port)`);
-      throw e;
+      if (!(e instanceof PortTaken) || config.port !== 0 || attempt >= 5) throw e instanceof PortTaken ? new Error(e.message) : e;
     }
   }
+  const { servers, hosts, port } = bound;
 
   // Liveness: a client that did not answer the previous ping (nor sent anything) is dropped.
   const heartbeat = setInterval(() => {
@@ -136,6 +130,39 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
     },
   };
   return handle;
+}
+
+class PortTaken extends Error {}
+
+interface Bound {
+  servers: Server[];
+  hosts: string[];
+  port: number;
+}
+
+/** Listens on every host at one port; a host without that address family (no IPv6) is skipped. */
+async function listenAll(wanted: readonly string[], firstPort: number, make: () => Server, log: Logger): Promise<Bound> {
+  const servers: Server[] = [];
+  const hosts: string[] = [];
+  let port = firstPort;
+  for (const host of wanted) {
+    const server = make();
+    try {
+      port = await listen(server, host, port);
+      servers.push(server);
+      hosts.push(host);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (servers.length > 0 && ['EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EINVAL'].includes(err.code ?? '')) {
+        log.debug(`not listening on ${host}: ${err.code}`); // no IPv6 loopback on this machine
+        continue;
+      }
+      for (const s of servers) s.close();
+      if (err.code === 'EADDRINUSE') throw new PortTaken(`port ${port} on ${host} is in use: is another ipa-bridge running? (choose another with --port)`);
+      throw e;
+    }
+  }
+  return { servers, hosts, port };
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
