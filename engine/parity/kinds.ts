@@ -17,6 +17,7 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   'scheduler-img2img': async () => (await import('./kinds/scheduler.ts')).runSchedulerImg2ImgCase,
   unet: async () => (await import('./kinds/unet.ts')).runUNetCase,
   'unet-ip': async () => (await import('./kinds/unet.ts')).runUNetCase,
+  pipeline: async () => (await import('./kinds/pipeline.ts')).runPipelineCase,
   controlnet: async () => (await import('./kinds/controlnet.ts')).runControlNetCase,
   'vae-decoder': async () => (await import('./kinds/vae.ts')).runVaeDecoderCase,
   'vae-encoder': async () => (await import('./kinds/vae.ts')).runVaeEncoderCase,

@@ -1,0 +1,86 @@
+/**
+ * Parity for the `pipeline` case: txt2img + ControlNet + IP-Adapter base with CFG and DDIM, run
+ * through the engine's own conditioning helpers and denoising loop (the code path jobs use).
+ */
+import * as ort from 'onnxruntime-node';
+import { buildClipTextGraph } from '../../graphs/clip-text.ts';
+import { buildClipVisionGraph } from '../../graphs/clip-vision.ts';
+import { buildControlNet, controlScales } from '../../graphs/controlnet.ts';
+import { buildIpKvGraph, buildIpProjectionGraph } from '../../graphs/ip-adapter.ts';
+import { buildUNet, inspectUNet } from '../../graphs/unet.ts';
+import { buildVaeDecoder, imageToUint8NHWC } from '../../graphs/vae.ts';
+import { adapterKeyValues, encodeChunks, projectTokens } from '../../pipeline/conditioning.ts';
+import { denoise } from '../../pipeline/denoise.ts';
+import { packIpInputs } from '../../pipeline/ip-inputs.ts';
+import { SessionCache } from '../../pipeline/sessions.ts';
+import { createScheduler } from '../../schedulers/index.ts';
+import { roleSource } from '../../weights/names.ts';
+import { safetensorsSource } from '../../weights/source.ts';
+import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
+import type { FixtureCase } from '../fixture.ts';
+import { parityCacheDir } from './clip-text.ts';
+import { unetConfigFromCase } from './config.ts';
+
+type Cfg = Record<string, unknown>;
+const num = (o: Cfg | undefined, k: string) => (typeof o?.[k] === 'number' ? (o[k] as number) : undefined);
+
+export async function runPipelineCase(c: FixtureCase): Promise<CheckResult[]> {
+  const cfg = c.config as Record<string, Cfg>;
+  const sessions = new SessionCache({ provider: 'cpu', cacheDir: parityCacheDir() });
+  try {
+    const unetW = roleSource(c, 'unet', 'unet');
+    const unetCfg = unetConfigFromCase(c);
+    const [text, vision, proj, kv, unet, control, vae] = await Promise.all([
+      sessions.get('text', () => buildClipTextGraph(roleSource(c, 'text_encoder', 'text'), { heads: num(cfg.text_encoder, 'num_attention_heads') })),
+      sessions.get('vision', () => buildClipVisionGraph(roleSource(c, 'image_encoder', undefined), { heads: num(cfg.image_encoder, 'num_attention_heads') })),
+      sessions.get('proj', () => buildIpProjectionGraph(safetensorsSource(c.weights.ip_adapter))),
+      sessions.get('kv', () => buildIpKvGraph(safetensorsSource(c.weights.ip_adapter))),
+      sessions.get('unet', () => buildUNet(unetW, { flavour: 'cpu', control: true, ip: true, config: unetCfg })),
+      sessions.get('controlnet', () => buildControlNet(roleSource(c, 'controlnet', 'controlnet'), { flavour: 'cpu', config: unetCfg })),
+      sessions.get('vae', () => buildVaeDecoder(roleSource(c, 'vae', 'vae'), { config: { groups: num(cfg.vae, 'norm_num_groups') ?? 32, scalingFactor: num(cfg.vae, 'scaling_factor') ?? 0.18215 } })),
+    ]);
+    const got: Record<string, GotTensor> = {};
+
+    const ids = (name: string) => Int32Array.from(c.io!.readInt64(`in.${name}`), Number);
+    const [cond, uncond] = await encodeChunks(text, [ids('input_ids'), ids('negative_input_ids')], 1);
+    got.prompt_embeds = { data: cond };
+    got.negative_prompt_embeds = { data: uncond };
+
+    const px = input(c, 'pixel_values');
+    const embeds = (await vision.run({ pixel_values: new ort.Tensor('float32', px.data, px.shape) })).image_embeds;
+    const e = { data: embeds.data as Float32Array, shape: embeds.dims };
+    const tokens = await projectTokens(proj, { image_embeds: e }, { image_embeds: { data: new Float32Array(e.data.length), shape: e.shape } });
+    got.image_prompt_tokens = { data: tokens.cond };
+    got.image_prompt_tokens_uncond = { data: tokens.uncond };
+
+    const shp = inspectUNet(unetW);
+    const channels = shp.attn2Layers.map((p) => unetW.get(`${p}.to_q.weight`)!.shape[0]);
+    const slot = await adapterKeyValues(kv, tokens, channels.length, true);
+    const ipScale = Number(c.params.ip_adapter_scale);
+
+    const steps = Number(c.params.num_inference_steps);
+    const scheduler = createScheduler('ddim', steps);
+    got.timesteps = { data: scheduler.timesteps };
+    const noise = input(c, 'noise');
+    const latents0 = noise.data.map((v) => v * scheduler.initNoiseSigma);
+    const cn = input(c, 'controlnet_cond');
+    const perStep: Float32Array[] = [];
+    const final = await denoise({
+      unet, unetShape: shp, ipChannels: channels,
+      latents: latents0, latentShape: noise.shape as [number, number, number, number],
+      cond, uncond, textShape: [77, cond.length / 77],
+      guidance: Number(c.params.guidance_scale), scheduler, startIndex: 0,
+      ip: { packed: packIpInputs([slot], channels, 2), layerScales: [channels.map(() => ipScale)], ranges: [{ start: 0, end: 1 }] },
+      controls: [{ session: control, cond: cn.data, condShape: cn.shape as [number, number, number, number], scales: controlScales(shp.downBlocks.length * 3 + 1, Number(c.params.controlnet_conditioning_scale), false), range: { start: 0, end: 1 }, guessMode: false }],
+      onStep: (_i, l) => perStep.push(l),
+    });
+    got.latents_per_step = { data: Float32Array.from(perStep.flatMap((l) => [...l])) };
+    got.latents_final = { data: final };
+    const image = await vae.run({ latents: new ort.Tensor('float32', final, [...noise.shape]) });
+    got.image = { data: image.image.data as Float32Array };
+    got.image_uint8 = { data: imageToUint8NHWC(image.image.data as Float32Array, image.image.dims) };
+    return compareOutputs(c, got);
+  } finally {
+    await sessions.releaseAll();
+  }
+}
