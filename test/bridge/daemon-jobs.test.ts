@@ -91,14 +91,16 @@ test('validation errors name the field; the connection stays usable', async () =
 test('cancel mid-job stops within one step', async () => {
   const { c } = await TestClient.connect(d.url());
   c.send({ type: 'job', jobId: 'long', prompt: 'x', steps: 150, ...small });
+  const progressSteps = (): number[] => c.inbox.flatMap((r) => (r.kind === 'json' && r.msg.type === 'progress' ? [r.msg.step] : []));
   await c.json((m) => m.type === 'progress' && m.step >= 3);
+  const stepAtCancel = Math.max(3, ...progressSteps());
   const t0 = Date.now();
   c.send({ type: 'cancel', jobId: 'long' });
   const m = await c.expect('cancelled', 'long');
   assert.equal(m.reason, 'client');
-  assert.ok(Date.now() - t0 < STEP_MS * 5, `cancel took ${Date.now() - t0} ms`);
-  const lastStep = Math.max(...c.inbox.filter((r) => r.kind === 'json' && r.msg.type === 'progress').map((r) => (r.kind === 'json' && r.msg.type === 'progress' ? r.msg.step : 0)));
-  assert.ok(lastStep < 20, `stopped at step ${lastStep}`);
+  assert.ok(Date.now() - t0 < 1000, `cancel took ${Date.now() - t0} ms`);
+  const lastStep = Math.max(stepAtCancel, ...progressSteps());
+  assert.ok(lastStep - stepAtCancel <= 2, `ran on from step ${stepAtCancel} to ${lastStep} after cancel`);
   // The queue moves on.
   c.send({ type: 'job', jobId: 'next', prompt: 'x', steps: 1, ...small });
   await c.expect('result', 'next');
@@ -157,7 +159,8 @@ test("a disconnected client's queued jobs are cancelled after the grace period",
 test('two clients are queued fairly: a batch does not starve a single job', async () => {
   const a = await TestClient.connect(d.url(), 'client-a');
   const b = await TestClient.connect(d.url(), 'client-b');
-  for (const id of ['a1', 'a2', 'a3']) a.c.send({ type: 'job', jobId: id, prompt: id, steps: 3, ...small });
+  // a1 is long enough that b1 arrives while it runs, even on a loaded machine.
+  for (const id of ['a1', 'a2', 'a3']) a.c.send({ type: 'job', jobId: id, prompt: id, steps: id === 'a1' ? 40 : 3, ...small });
   await a.c.expect('accepted', 'a3');
   b.c.send({ type: 'job', jobId: 'b1', prompt: 'b1', steps: 3, ...small });
   const accB = await b.c.expect('accepted', 'b1');
