@@ -5,7 +5,7 @@
  * (its steps are bounded) and its result waits to be fetched.
  */
 import { randomInt } from 'node:crypto';
-import { CancelledError, EngineError, type Engine } from '../engine/api.ts';
+import { CancelledError, EngineError, type Engine, type RgbaImage } from '../engine/api.ts';
 import type { FrameHeader } from '../shared/protocol/frame.ts';
 import type {
   CancelReason, CancelledMessage, ErrorCode, ErrorMessage, ImageDescriptor, InputHashes, ProgressMessage, ResultMessage,
@@ -18,7 +18,6 @@ import type { Logger } from './log.ts';
 import { ByteLru } from './lru.ts';
 import { finishImages, JobInputError, prepareJob, resultMetadata, type DecodedInputs } from './pipeline.ts';
 import { FairQueue } from './queue.ts';
-import type { RgbaImage } from '../engine/api.ts';
 
 /** A connection watching jobs. `droppable` messages may be skipped when the client reads too slowly. */
 export interface Subscriber {

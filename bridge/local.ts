@@ -2,6 +2,7 @@
  * Runs one job on an engine in this process, with exactly the daemon's validation and image pipeline
  * (`generate --local`). The job and its images have the same shape as over the wire.
  */
+import { randomInt } from 'node:crypto';
 import type { Engine, GenerateOptions, RgbaImage } from '../engine/api.ts';
 import type { ImagePayload, JobInputs } from '../shared/protocol/client.ts';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_INPUT_PIXELS } from '../shared/protocol/limits.ts';
@@ -10,7 +11,6 @@ import { validateJob } from '../shared/protocol/validate.ts';
 import { sha256Hex } from './blobs.ts';
 import { decodePixels, type Pixels } from './image.ts';
 import { finishImages, prepareJob, resultMetadata, type DecodedInputs } from './pipeline.ts';
-import { randomInt } from 'node:crypto';
 
 export class LocalJobError extends Error {
   constructor(message: string, readonly field?: string) {

@@ -91,6 +91,8 @@ export interface ClientInfo {
 export class BridgeClient {
   readonly ready: Promise<WelcomeMessage>;
   welcome?: WelcomeMessage;
+  /** Errors that concern no job of this client (e.g. `bad-frame`), for logging. */
+  onUnhandledError?: (e: ErrorMessage) => void;
   /** Blob hashes the daemon confirmed it holds (from `accepted.inputs`). */
   readonly knownHashes = new Set<string>();
   private readonly jobs = new Map<string, PendingJob>();
@@ -235,10 +237,11 @@ export class BridgeClient {
   private onError(m: ErrorMessage): void {
     if (!m.jobId) {
       if (!this.welcome) this.settleReady.reject(new BridgeError(m.code, m.message, m.field));
+      else this.onUnhandledError?.(m);
       return;
     }
     const j = this.jobs.get(m.jobId);
-    if (!j) return;
+    if (!j) return void this.onUnhandledError?.(m);
     if (m.code === 'blob-missing' && j.retry) {
       // The daemon evicted a blob we sent by hash: forget those hashes and send the images themselves.
       this.knownHashes.clear();
