@@ -34,20 +34,8 @@ export async function loadEngineFactory(spec: string | undefined = process.env.I
 }
 
 async function realEngine(): Promise<EngineFactory> {
-  let mod: { createEngine?: unknown };
-  try {
-    // Inside try so esbuild bundles it when present and leaves the import alone while it is missing.
-    // @ts-ignore -- engine/index.ts is written in parallel (the engine issue); remove once it exists.
-    mod = (await import('../engine/index.ts')) as { createEngine?: unknown };
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && /engine[\\/]index\.ts/.test(err.message)) {
-      throw new EngineLoadError('the inference engine (engine/index.ts) is not part of this build yet', { cause: e });
-    }
-    throw new EngineLoadError(`the inference engine failed to load: ${err.message}`, { cause: e });
-  }
-  if (typeof mod.createEngine !== 'function') throw new EngineLoadError('engine/index.ts does not export createEngine(opts)');
-  return mod.createEngine as EngineFactory;
+  const [{ createEngine }, { registryLocator }] = await Promise.all([import('../engine/index.ts'), import('./models/locator.ts')]);
+  return (opts) => createEngine({ provider: opts.provider, models: registryLocator(opts.modelsDir) });
 }
 
 /** The test engine lives in the checkout's test/ folder (from bridge/ or from dist/bridge/). */

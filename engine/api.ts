@@ -146,3 +146,29 @@ export class CancelledError extends Error {
     this.name = 'CancelledError';
   }
 }
+
+/** A model file the engine can load (found by the bridge's registry, or given directly). */
+export interface LocatedModel {
+  readonly name: string;
+  readonly path: string;
+  readonly sha256?: string;
+}
+
+/**
+ * How the engine finds model files. Roles: 'checkpoint', 'tokenizer', 'clip_vision:vit-h',
+ * 'ipadapter:<base|plus|faceid|faceid-plus|faceid-plusv2|portrait>', 'controlnet:<pose|canny|depth>',
+ * 'lora', 'insightface:detector', 'insightface:recognizer', 'dwpose:detector', 'dwpose:pose', 'depth'.
+ * `find` throws an EngineError ('model_missing') naming the model and the command that fetches it.
+ */
+export interface ModelLocator {
+  find(role: string, name?: string): LocatedModel;
+  list(): Promise<ModelSummary[]>;
+}
+
+export interface EngineOptions {
+  readonly provider: 'cpu' | 'cuda';
+  readonly models: ModelLocator;
+  /** Graph and session cache folder (default: the user cache folder). */
+  readonly cacheDir?: string;
+  readonly threads?: number;
+}

@@ -1,0 +1,333 @@
+/**
+ * The engine behind the daemon: turns a GenerateRequest into images. Finds models through the
+ * locator, builds graphs from the users' own weight files (once; sessions stay cached), computes
+ * the conditioning, runs the denoising loop with progress and cancellation, decodes and composes.
+ */
+import * as ort from 'onnxruntime-node';
+import {
+  CancelledError, EngineError,
+  type ControlInput, type Engine, type EngineOptions, type GenerateOptions, type GenerateRequest, type GenerateResult,
+  type GenerationMetadata, type LocatedModel, type ModelSummary, type RgbaImage, type StyleReference,
+} from './api.ts';
+import { buildClipTextGraph } from './graphs/clip-text.ts';
+import { buildClipVisionGraph } from './graphs/clip-vision.ts';
+import { buildControlNet, controlScales, countSkips } from './graphs/controlnet.ts';
+import { buildIpKvGraph, buildIpProjectionGraph, detectIpAdapter, ipLayerScales } from './graphs/ip-adapter.ts';
+import { buildUNet, inspectUNet, type UNetShape } from './graphs/unet.ts';
+import { buildVaeDecoder, buildVaeEncoder } from './graphs/vae.ts';
+import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
+import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
+import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, type TextEmbeddings } from './pipeline/conditioning.ts';
+import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
+import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
+import { latentPreview } from './pipeline/preview.ts';
+import { references as referenceInputs } from './pipeline/references.ts';
+import { fileIdentity, SessionCache } from './pipeline/sessions.ts';
+import { maskToLatent, planarToRgba, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
+import { createScheduler } from './schedulers/index.ts';
+import { ClipTokenizer } from './tokenizer/index.ts';
+import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
+import { layeredSource, safetensorsSource, type WeightSource } from './weights/source.ts';
+import { preprocessControlImage } from './pipeline/controls.ts';
+import { detectFile } from './weights/detect.ts';
+
+const LATENT_FACTOR = 8;
+
+/** Small LRU for embeddings keyed by content hash / prompt. */
+class Lru<V> {
+  private readonly m = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.m.get(k);
+    if (v !== undefined) {
+      this.m.delete(k);
+      this.m.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    while (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
+  }
+}
+
+interface Loaded {
+  readonly ckptModel: LocatedModel;
+  readonly ckpt: Checkpoint;
+  readonly unetW: WeightSource;
+  readonly unetShape: UNetShape;
+  readonly ipChannels: number[];
+}
+
+export class SdEngine implements Engine {
+  readonly provider: string;
+  private readonly sessions: SessionCache;
+  private readonly textCache = new Lru<TextEmbeddings>(32);
+  private readonly tokenCache = new Lru<ImageTokens>(32);
+  private tokenizer?: { path: string; tok: ClipTokenizer };
+
+  constructor(private readonly opts: EngineOptions) {
+    this.provider = opts.provider;
+    this.sessions = new SessionCache({ provider: opts.provider, cacheDir: opts.cacheDir, intraOpThreads: opts.threads });
+  }
+
+  listModels(): Promise<ModelSummary[]> {
+    return this.opts.models.list();
+  }
+
+  async dispose(): Promise<void> {
+    await this.sessions.releaseAll();
+  }
+
+  async generate(req: GenerateRequest, o: GenerateOptions = {}): Promise<GenerateResult> {
+    const t0 = performance.now();
+    const timings: Record<string, number> = {};
+    const lap = (name: string, since: number) => (timings[name] = Math.round(performance.now() - since));
+    const p = req.params;
+    const check = () => {
+      if (o.signal?.aborted) throw new CancelledError();
+    };
+    if (p.width % LATENT_FACTOR || p.height % LATENT_FACTOR) throw new EngineError('bad_size', `width and height must be multiples of ${LATENT_FACTOR}`, 'params.width');
+
+    const models: Record<string, { name: string; sha256: string }> = {};
+    const note = (role: string, m: LocatedModel) => (models[role] = { name: m.name, sha256: m.sha256 ?? '' });
+
+    // Models and graphs.
+    let t = performance.now();
+    const ckptModel = this.opts.models.find('checkpoint', p.checkpoint);
+    note('checkpoint', ckptModel);
+    const ckpt = openCheckpoint(ckptModel.path);
+    const faceIdAdapter = req.references.find((r) => r.adapter.startsWith('faceid') || r.adapter === 'portrait');
+    const unetW = this.unetWeights(ckpt, p.loras ?? [], faceIdAdapter, note);
+    const unetShape = inspectUNet(unetW);
+    const loaded: Loaded = { ckptModel, ckpt, unetW, unetShape, ipChannels: unetShape.attn2Layers.map((a) => unetW.get(`${a}.to_q.weight`)!.shape[0]) };
+    const unetKey = `unet|${fileIdentity(ckptModel.path)}|${JSON.stringify(p.loras ?? [])}|${faceIdAdapter ? this.opts.models.find(`ipadapter:${faceIdAdapter.adapter}`, faceIdAdapter.model).path : ''}`;
+    await this.sessions.prune((k) => !k.startsWith('unet|') || k === unetKey); // one UNet in memory
+    const unet = await this.sessions.get(unetKey, () => buildUNet(unetW, { flavour: this.flavour, control: true, ip: true, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
+    lap('load_unet', t);
+    check();
+
+    // Text.
+    t = performance.now();
+    const text = await this.text(loaded, p.prompt, p.negativePrompt, p.clipSkip, note);
+    lap('text', t);
+    check();
+
+    // Image prompts.
+    t = performance.now();
+    const cfg = p.guidance > 1;
+    const slots: AdapterKv[] = [];
+    for (const [i, ref] of req.references.entries()) {
+      check();
+      slots.push(await this.referenceSlot(loaded, ref, i, cfg, note));
+    }
+    lap('references', t);
+
+    // Controls.
+    t = performance.now();
+    const controlImages: RgbaImage[] = [];
+    const controls: ControlRun[] = [];
+    for (const [i, c] of req.controls.entries()) {
+      check();
+      const { run, image } = await this.control(loaded, c, i, p.width, p.height, note);
+      controls.push(run);
+      controlImages.push(image);
+    }
+    lap('controls', t);
+
+    // Init / mask latents.
+    const h = p.height / LATENT_FACTOR;
+    const w = p.width / LATENT_FACTOR;
+    const latentC = unetShape.outChannels;
+    let x0: Float32Array | undefined;
+    if (req.init) {
+      t = performance.now();
+      x0 = await this.encodeImage(loaded, req.init, p.width, p.height);
+      lap('vae_encode', t);
+    }
+    const latentMask = req.mask ? maskToLatent(resizeMask(req.mask, p.width, p.height), p.width, p.height, LATENT_FACTOR) : undefined;
+
+    const images: RgbaImage[] = [];
+    const decoder = await this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavour, config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
+    for (let b = 0; b < p.batchSize; b++) {
+      check();
+      const seed = p.seed + b;
+      const shape = [1, latentC, h, w] as const;
+      const n = p.variationSeed !== undefined && (p.variationStrength ?? 0) > 0 ? variationNoise(seed, p.variationSeed + b, p.variationStrength!, shape) : seededNoise(seed, shape);
+      const scheduler = createScheduler(p.sampler, p.steps);
+      let startIndex = 0;
+      let latents: Float32Array;
+      if (x0 && p.strength < 1) {
+        startIndex = scheduler.timestepsForStrength(p.strength).startIndex;
+        if (startIndex >= p.steps) startIndex = p.steps - 1; // strength ~0 still runs one step
+        latents = scheduler.addNoise(x0, n, startIndex);
+      } else {
+        latents = n.map((v) => v * scheduler.initNoiseSigma);
+      }
+      const inpaint: InpaintRun | undefined = x0 && latentMask ? { x0, noise: n, mask: latentMask } : undefined;
+      t = performance.now();
+      const total = p.steps - startIndex;
+      const final = await denoise({
+        unet, unetShape, ipChannels: loaded.ipChannels,
+        latents, latentShape: shape, cond: text.cond, uncond: text.uncond, textShape: [text.tokens, text.dim],
+        guidance: p.guidance, scheduler, startIndex,
+        ip: slots.length ? { packed: packIpInputs(slots, loaded.ipChannels, cfg ? 2 : 1), layerScales: req.references.map((r) => ipLayerScales(r.preset, r.scale)), ranges: req.references.map((r) => r.range) } : undefined,
+        controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
+        onStep: (i, lat, denoised) => {
+          const step = b * total + (i - startIndex) + 1;
+          o.onProgress?.({ step, total: total * p.batchSize, preview: o.wantPreview ? latentPreview(denoised ?? lat, w, h) : undefined });
+        },
+      });
+      lap(`denoise_${b}`, t);
+      timings.ms_per_step = Math.round(timings[`denoise_${b}`] / Math.max(1, total));
+      check();
+      t = performance.now();
+      const decoded = await decoder.run({ latents: new ort.Tensor('float32', final, [...shape]) });
+      lap(`vae_decode_${b}`, t);
+      let rgba = planarToRgba(decoded.image.data as Float32Array, p.width, p.height);
+      if (req.init && req.mask) rgba = composeInpaint(rgba, req.init, req.mask, p.width, p.height);
+      images.push({ width: p.width, height: p.height, data: rgba });
+    }
+    timings.total = Math.round(performance.now() - t0);
+    const metadata: GenerationMetadata = {
+      params: p,
+      references: req.references.map(({ image: _i, ...rest }) => rest),
+      controls: req.controls.map(({ image: _i, ...rest }) => rest),
+      models,
+      timings,
+      engine: `ipa-bridge engine (${this.provider}, onnxruntime ${ort.env.versions?.common ?? ''})`,
+    };
+    return { images, metadata, controlImages };
+  }
+
+  private get flavour(): 'cpu' | 'cuda' {
+    return this.opts.provider === 'cuda' ? 'cuda' : 'cpu';
+  }
+
+  /** The UNet weights with LoRAs (and a FaceID adapter's own LoRA) merged in. */
+  private unetWeights(ckpt: Checkpoint, loras: ReadonlyArray<{ model: string; strength: number }>, faceId: StyleReference | undefined, note: (r: string, m: LocatedModel) => void): WeightSource {
+    const base = ckpt.source('unet');
+    const layers: WeightSource[] = [];
+    let current = base;
+    for (const l of loras) {
+      const m = this.opts.models.find('lora', l.model);
+      note(`lora:${l.model}`, m);
+      const deltas = fileLoraDeltas(safetensorsSource(m.path), 'lora_unet_', kohyaTargets(base), l.strength);
+      const merged = mergeDeltas(current, deltas, `${m.name} ×${l.strength}`);
+      layers.unshift(merged);
+      current = layeredSource(base.description, ...layers, base);
+    }
+    if (faceId) {
+      const m = this.opts.models.find(`ipadapter:${faceId.adapter}`, faceId.model);
+      const ip = safetensorsSource(m.path, 'ip_adapter.');
+      if (ip.keys().some((k) => k.includes('_lora.'))) {
+        layers.unshift(mergeIpAdapterLora(current, ip, 1));
+        current = layeredSource(base.description, ...layers, base);
+      }
+    }
+    return current;
+  }
+
+  private async tokenizerFor(): Promise<ClipTokenizer> {
+    const m = this.opts.models.find('tokenizer');
+    if (this.tokenizer?.path !== m.path) this.tokenizer = { path: m.path, tok: await ClipTokenizer.fromDirectory(m.path) };
+    return this.tokenizer.tok;
+  }
+
+  private async text(l: Loaded, prompt: string, negative: string, clipSkip: number, note: (r: string, m: LocatedModel) => void): Promise<TextEmbeddings> {
+    const key = `${fileIdentity(l.ckptModel.path)}|${clipSkip}|${prompt}\u0000${negative}`;
+    const hit = this.textCache.get(key);
+    if (hit) return hit;
+    const tok = await this.tokenizerFor();
+    note('tokenizer', this.opts.models.find('tokenizer'));
+    const session = await this.sessions.get(`text|${fileIdentity(l.ckptModel.path)}`, () => buildClipTextGraph(l.ckpt.source('text'), { flavour: this.flavour, heads: l.ckpt.hints.textHeads }));
+    const emb = await promptEmbeddings(session, tok, prompt, negative, clipSkip);
+    this.textCache.set(key, emb);
+    return emb;
+  }
+
+  private async referenceSlot(l: Loaded, ref: StyleReference, i: number, cfg: boolean, note: (r: string, m: LocatedModel) => void): Promise<AdapterKv> {
+    const adapter = this.opts.models.find(`ipadapter:${ref.adapter}`, ref.model);
+    note(`ipadapter:${i}`, adapter);
+    const src = safetensorsSource(adapter.path);
+    const info = detectIpAdapter(src);
+    const shortcut = /plusv2|plus-v2/i.test(adapter.name);
+    const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}`, () => buildIpProjectionGraph(src, { flavour: this.flavour, shortcut, sScale: shortcut ? 1 : undefined }));
+    const kv = await this.sessions.get(`kv|${fileIdentity(adapter.path)}`, () => buildIpKvGraph(src, { flavour: this.flavour }));
+    const key = `${adapter.path}|${ref.hash ?? ''}`;
+    let tokens = ref.hash ? this.tokenCache.get(key) : undefined;
+    if (!tokens) {
+      const needsVision = info.inputs.some((x) => x.name !== 'faceid_embeds');
+      const vision = needsVision ? await this.visionSession(imageEncoderRole(adapter.path), note) : undefined;
+      const inputs = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role));
+      tokens = await projectTokens(proj, inputs.cond, inputs.uncond);
+      if (ref.hash) this.tokenCache.set(key, tokens);
+    }
+    return adapterKeyValues(kv, tokens, l.ipChannels.length, cfg);
+  }
+
+  private async visionSession(role: string, note: (r: string, m: LocatedModel) => void): Promise<ort.InferenceSession> {
+    const m = this.opts.models.find(role);
+    note('clip_vision', m);
+    const hints = (await import('./pipeline/checkpoint.ts')).readHints(m.path);
+    return this.sessions.get(`vision|${fileIdentity(m.path)}`, () => buildClipVisionGraph(safetensorsSource(m.path), { flavour: this.flavour, heads: hints.visionHeads }));
+  }
+
+  private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void): Promise<{ run: ControlRun; image: RgbaImage }> {
+    const m = this.opts.models.find(`controlnet:${c.type}`, c.model);
+    note(`controlnet:${i}`, m);
+    const src = (await import('./weights/names.ts')).sourceFor(m.path, undefined, 'controlnet');
+    const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavour, config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
+    const processed = await preprocessControlImage(c, (role) => this.opts.models.find(role));
+    const sized = resizeRgba(processed.data, processed.width, processed.height, width, height);
+    const cond = rgbaToPlanar(sized, width, height, (v) => v / 255);
+    const n = countSkips(l.unetShape) + 1;
+    return {
+      run: { session, cond, condShape: [1, 3, height, width], scales: controlScales(n, c.scale, c.guessMode), range: c.range, guessMode: c.guessMode },
+      image: { width, height, data: sized },
+    };
+  }
+
+  private async encodeImage(l: Loaded, img: RgbaImage, width: number, height: number): Promise<Float32Array> {
+    const enc = await this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavour, config: { groups: l.ckpt.hints.vaeGroups ?? 32 } }));
+    const sized = resizeRgba(img.data, img.width, img.height, width, height);
+    const x = rgbaToPlanar(sized, width, height, (v) => v / 127.5 - 1);
+    // The latent mean (not a sample): img2img stays deterministic for a seed.
+    const out = await enc.run({ image: new ort.Tensor('float32', x, [1, 3, height, width]) });
+    return out.latents_scaled.data as Float32Array;
+  }
+}
+
+/** The image encoder an adapter was trained with (ViT-H for SD1.5), read off its input widths. */
+function imageEncoderRole(adapterPath: string): string {
+  const variant = detectFile(adapterPath).details.clipVision;
+  return variant ? `clip_vision:${variant}` : 'clip_vision';
+}
+
+function resizeMask(mask: { width: number; height: number; data: Uint8Array }, width: number, height: number): Uint8Array {
+  if (mask.width === width && mask.height === height) return mask.data;
+  const rgba = new Uint8Array(mask.width * mask.height * 4);
+  for (let i = 0; i < mask.data.length; i++) rgba[i * 4] = mask.data[i];
+  const r = resizeRgba(rgba, mask.width, mask.height, width, height);
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < out.length; i++) out[i] = r[i * 4];
+  return out;
+}
+
+/** Pixels outside the mask come from the original, so only the selection changes. */
+function composeInpaint(gen: Uint8Array, init: RgbaImage, mask: { width: number; height: number; data: Uint8Array }, width: number, height: number): Uint8Array {
+  const orig = resizeRgba(init.data, init.width, init.height, width, height);
+  const m = resizeMask(mask, width, height);
+  const out = new Uint8Array(gen.length);
+  for (let i = 0; i < width * height; i++) {
+    const a = m[i] / 255;
+    for (let c = 0; c < 3; c++) out[i * 4 + c] = Math.round(gen[i * 4 + c] * a + orig[i * 4 + c] * (1 - a));
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+export function createSdEngine(opts: EngineOptions): Engine {
+  return new SdEngine(opts);
+}
