@@ -1,0 +1,240 @@
+/**
+ * Small raster operations plugins need between the editor and the wire: resampling (tent filter: bilinear
+ * when enlarging, area-weighted when shrinking), compositing a piece at fractional document coordinates,
+ * flattening, alpha from a mask. RGBA8 with straight alpha, masks as one 8-bit channel. Pure, no host APIs.
+ */
+import type { Rect } from './region.ts';
+
+export interface Rgba8 {
+  width: number;
+  height: number;
+  /** width*height*4 bytes, rows top to bottom, straight (not premultiplied) alpha. */
+  data: Uint8Array;
+}
+
+export interface Gray8 {
+  width: number;
+  height: number;
+  /** width*height bytes; 255 = fully selected / opaque. */
+  data: Uint8Array;
+}
+
+export function blankRgba(width: number, height: number, rgba: readonly [number, number, number, number] = [0, 0, 0, 0]): Rgba8 {
+  const data = new Uint8Array(width * height * 4);
+  if (rgba.some((v) => v !== 0)) for (let i = 0; i < data.length; i += 4) data.set(rgba, i);
+  return { width, height, data };
+}
+
+export function blankGray(width: number, height: number, value = 0): Gray8 {
+  const data = new Uint8Array(width * height);
+  if (value) data.fill(value);
+  return { width, height, data };
+}
+
+interface Taps {
+  /** First source index per destination index. */
+  first: Int32Array;
+  /** Number of taps per destination index (all share `stride` slots in `w`). */
+  count: Int32Array;
+  stride: number;
+  w: Float32Array;
+}
+
+/** Tent-filter weights from `src` samples to `dst` samples (pixel centres aligned). */
+function taps(src: number, dst: number): Taps {
+  const scale = dst / src;
+  const support = scale < 1 ? 1 / scale : 1;
+  const stride = Math.ceil(support * 2) + 1;
+  const first = new Int32Array(dst);
+  const count = new Int32Array(dst);
+  const w = new Float32Array(dst * stride);
+  for (let i = 0; i < dst; i++) {
+    const centre = (i + 0.5) / scale - 0.5;
+    const lo = Math.max(0, Math.ceil(centre - support));
+    const hi = Math.min(src - 1, Math.floor(centre + support));
+    let sum = 0;
+    let n = 0;
+    for (let s = lo; s <= hi && n < stride; s++, n++) {
+      const k = Math.max(0, 1 - Math.abs(s - centre) / support);
+      w[i * stride + n] = k;
+      sum += k;
+    }
+    if (sum === 0) {
+      // Enlarging past the last sample: repeat the edge.
+      const s = Math.min(src - 1, Math.max(0, Math.round(centre)));
+      first[i] = s;
+      count[i] = 1;
+      w[i * stride] = 1;
+      continue;
+    }
+    for (let k = 0; k < n; k++) w[i * stride + k] /= sum;
+    first[i] = lo;
+    count[i] = n;
+  }
+  return { first, count, stride, w };
+}
+
+/** Separable resample of `channels`-interleaved float data. */
+function resampleFloat(src: Float32Array, channels: number, sw: number, sh: number, dw: number, dh: number): Float32Array {
+  const tx = taps(sw, dw);
+  const ty = taps(sh, dh);
+  const mid = new Float32Array(dw * sh * channels);
+  for (let y = 0; y < sh; y++) {
+    const row = y * sw * channels;
+    const out = y * dw * channels;
+    for (let x = 0; x < dw; x++) {
+      const f = tx.first[x], n = tx.count[x], base = x * tx.stride;
+      for (let c = 0; c < channels; c++) {
+        let acc = 0;
+        for (let k = 0; k < n; k++) acc += src[row + (f + k) * channels + c] * tx.w[base + k];
+        mid[out + x * channels + c] = acc;
+      }
+    }
+  }
+  const dst = new Float32Array(dw * dh * channels);
+  for (let y = 0; y < dh; y++) {
+    const f = ty.first[y], n = ty.count[y], base = y * ty.stride;
+    const out = y * dw * channels;
+    for (let k = 0; k < n; k++) {
+      const wk = ty.w[base + k];
+      const row = (f + k) * dw * channels;
+      for (let i = 0; i < dw * channels; i++) dst[out + i] += mid[row + i] * wk;
+    }
+  }
+  return dst;
+}
+
+/**
+ * Resizes RGBA8. Colour is resampled premultiplied, so transparent pixels do not bleed dark fringes into
+ * a layer's edges.
+ */
+export function resizeRgba(img: Rgba8, width: number, height: number): Rgba8 {
+  width = Math.max(1, Math.round(width));
+  height = Math.max(1, Math.round(height));
+  if (width === img.width && height === img.height) return img;
+  const n = img.width * img.height;
+  const f = new Float32Array(n * 4);
+  const d = img.data;
+  for (let i = 0; i < n * 4; i += 4) {
+    const a = d[i + 3] / 255;
+    f[i] = d[i] * a; f[i + 1] = d[i + 1] * a; f[i + 2] = d[i + 2] * a; f[i + 3] = d[i + 3];
+  }
+  const r = resampleFloat(f, 4, img.width, img.height, width, height);
+  const out = new Uint8Array(width * height * 4);
+  for (let i = 0; i < out.length; i += 4) {
+    const a = r[i + 3];
+    if (a <= 0.5) continue; // fully transparent stays transparent black
+    const k = 255 / a;
+    out[i] = clamp255(r[i] * k); out[i + 1] = clamp255(r[i + 1] * k); out[i + 2] = clamp255(r[i + 2] * k); out[i + 3] = clamp255(a);
+  }
+  return { width, height, data: out };
+}
+
+export function resizeGray(img: Gray8, width: number, height: number): Gray8 {
+  width = Math.max(1, Math.round(width));
+  height = Math.max(1, Math.round(height));
+  if (width === img.width && height === img.height) return img;
+  const r = resampleFloat(Float32Array.from(img.data), 1, img.width, img.height, width, height);
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < out.length; i++) out[i] = clamp255(r[i]);
+  return { width, height, data: out };
+}
+
+function clamp255(v: number): number {
+  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+}
+
+/** Integer pixel box of a fractional rect: edges rounded, so neighbouring pieces meet without gaps. */
+export function pixelBox(r: Rect): Rect {
+  const x0 = Math.round(r.x), y0 = Math.round(r.y);
+  return { x: x0, y: y0, width: Math.round(r.x + r.width) - x0, height: Math.round(r.y + r.height) - y0 };
+}
+
+/**
+ * Draws `src` over `dst` (source-over, straight alpha) scaled into `at` (fractional coordinates in `dst`),
+ * clipped to `dst`. Returns `dst`, changed in place.
+ */
+export function drawRgba(dst: Rgba8, src: Rgba8, at: Rect): Rgba8 {
+  const box = pixelBox(at);
+  if (box.width <= 0 || box.height <= 0) return dst;
+  const piece = resizeRgba(src, box.width, box.height);
+  const x0 = Math.max(0, box.x), y0 = Math.max(0, box.y);
+  const x1 = Math.min(dst.width, box.x + box.width), y1 = Math.min(dst.height, box.y + box.height);
+  const p = piece.data, d = dst.data;
+  for (let y = y0; y < y1; y++) {
+    let s = ((y - box.y) * piece.width + (x0 - box.x)) * 4;
+    let o = (y * dst.width + x0) * 4;
+    for (let x = x0; x < x1; x++, s += 4, o += 4) {
+      const sa = p[s + 3];
+      if (sa === 0) continue;
+      if (sa === 255) {
+        d[o] = p[s]; d[o + 1] = p[s + 1]; d[o + 2] = p[s + 2]; d[o + 3] = 255;
+        continue;
+      }
+      const da = d[o + 3] * (255 - sa) / 255;
+      const oa = sa + da;
+      d[o] = Math.round((p[s] * sa + d[o] * da) / oa);
+      d[o + 1] = Math.round((p[s + 1] * sa + d[o + 1] * da) / oa);
+      d[o + 2] = Math.round((p[s + 2] * sa + d[o + 2] * da) / oa);
+      d[o + 3] = Math.round(oa);
+    }
+  }
+  return dst;
+}
+
+/** Same for one-channel masks: `src` replaces `dst` inside `at` (selections do not stack). */
+export function drawGray(dst: Gray8, src: Gray8, at: Rect): Gray8 {
+  const box = pixelBox(at);
+  if (box.width <= 0 || box.height <= 0) return dst;
+  const piece = resizeGray(src, box.width, box.height);
+  const x0 = Math.max(0, box.x), y0 = Math.max(0, box.y);
+  const x1 = Math.min(dst.width, box.x + box.width), y1 = Math.min(dst.height, box.y + box.height);
+  for (let y = y0; y < y1; y++) {
+    const s = (y - box.y) * piece.width + (x0 - box.x);
+    dst.data.set(piece.data.subarray(s, s + (x1 - x0)), y * dst.width + x0);
+  }
+  return dst;
+}
+
+/** Opaque copy: transparent areas become `bg` (black for control maps, white for references). */
+export function flattenRgba(img: Rgba8, bg: readonly [number, number, number]): Rgba8 {
+  const d = img.data;
+  const out = new Uint8Array(d.length);
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3];
+    const na = 255 - a;
+    out[i] = (d[i] * a + bg[0] * na + 127) / 255;
+    out[i + 1] = (d[i + 1] * a + bg[1] * na + 127) / 255;
+    out[i + 2] = (d[i + 2] * a + bg[2] * na + 127) / 255;
+    out[i + 3] = 255;
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+/** Multiplies the image's alpha by a same-sized mask (a selection baked into a layer's transparency). */
+export function maskAlpha(img: Rgba8, mask: Gray8): Rgba8 {
+  if (mask.width !== img.width || mask.height !== img.height) throw new Error(`mask ${mask.width}x${mask.height} does not match image ${img.width}x${img.height}`);
+  const out = new Uint8Array(img.data);
+  for (let i = 0, j = 3; i < mask.data.length; i++, j += 4) out[j] = (out[j] * mask.data[i] + 127) / 255;
+  return { width: img.width, height: img.height, data: out };
+}
+
+export function cropRgba(img: Rgba8, r: Rect): Rgba8 {
+  const out = new Uint8Array(r.width * r.height * 4);
+  for (let y = 0; y < r.height; y++) {
+    const s = ((r.y + y) * img.width + r.x) * 4;
+    out.set(img.data.subarray(s, s + r.width * 4), y * r.width * 4);
+  }
+  return { width: r.width, height: r.height, data: out };
+}
+
+/** Expands RGB (3 components) to RGBA; RGBA is returned as is. */
+export function rgbToRgba(data: Uint8Array, width: number, height: number, components: number): Rgba8 {
+  if (components === 4) return { width, height, data };
+  if (components !== 3) throw new Error(`expected 3 or 4 components, got ${components}`);
+  const out = new Uint8Array(width * height * 4);
+  for (let i = 0, j = 0; j < out.length; i += 3, j += 4) {
+    out[j] = data[i]; out[j + 1] = data[i + 1]; out[j + 2] = data[i + 2]; out[j + 3] = 255;
+  }
+  return { width, height, data: out };
+}
