@@ -370,6 +370,9 @@ class PickleReader {
   }
 
   private global(module: string, name: string, at: number): PyGlobal {
+    if (module === 'torch' && /^\w+Storage$/.test(name) && !(name in STORAGE_DTYPES)) {
+      this.fail(`unsupported tensor storage torch.${name} (readable: ${Object.keys(STORAGE_DTYPES).join(', ')})`, at);
+    }
     if (!isAllowedGlobal(module, name)) {
       this.fail(`refusing global "${module}.${name}": a torch weights file only needs torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, collections.OrderedDict and torch.*Storage (this file may try to run code)`, at);
     }
@@ -448,12 +451,16 @@ export interface TorchTensorInfo {
   readonly byteLength: number;
 }
 
+/** Checkpoints nest a few levels; this only stops a hostile pickle from exhausting the stack. */
+const MAX_NESTING = 64;
+
 /** Nested dicts / lists → dotted keys; non-tensor leaves (step counters, strings) are skipped. */
-export function flattenTensors(v: PyValue, prefix = '', out = new Map<string, TensorRef>()): Map<string, TensorRef> {
+export function flattenTensors(v: PyValue, prefix = '', out = new Map<string, TensorRef>(), depth = 0): Map<string, TensorRef> {
+  if (depth > MAX_NESTING) throw new Error(`containers nested deeper than ${MAX_NESTING} levels at "${prefix}"`);
   const join = (k: string | number) => (prefix ? `${prefix}.${k}` : String(k));
   if (v instanceof TensorRef) out.set(prefix, v);
-  else if (v instanceof PyDict) for (const [k, x] of v.entries) flattenTensors(x, join(k), out);
-  else if (v instanceof PyList || v instanceof PyTuple) v.items.forEach((x, i) => flattenTensors(x, join(i), out));
+  else if (v instanceof PyDict) for (const [k, x] of v.entries) flattenTensors(x, join(k), out, depth + 1);
+  else if (v instanceof PyList || v instanceof PyTuple) v.items.forEach((x, i) => flattenTensors(x, join(i), out, depth + 1));
   return out;
 }
 
@@ -482,7 +489,13 @@ export class TorchZipFile {
       const root = parsePickle(path, readEntry(fd, path, pkl, fileSize));
       const byName = new Map(entries.map((e) => [e.name, e]));
       const tensors = new Map<string, TorchTensorInfo>();
-      for (const [key, t] of flattenTensors(root)) {
+      let flat: Map<string, TensorRef>;
+      try {
+        flat = flattenTensors(root);
+      } catch (e) {
+        throw new TorchZipError(path, `data.pkl: ${(e as Error).message}`);
+      }
+      for (const [key, t] of flat) {
         tensors.set(key, locateTensor(fd, path, key, t, byName.get(`${prefix}data/${t.storage.key}`), fileSize));
       }
       return new TorchZipFile(path, tensors, prefix.replace(/\/$/, ''));

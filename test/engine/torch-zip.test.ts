@@ -321,7 +321,13 @@ test('non-contiguous tensors, out-of-range views and missing storages are clear 
 
   const s = join(dir, 'unknowntype.bin');
   torchSave(s, { dict: [['t', tensor('ComplexFloatStorage', '0', 3, [3])]] }, new Map([['0', data]]));
-  assert.throws(() => torchZipSource(s), /refusing global "torch\.ComplexFloatStorage"/);
+  assert.throws(() => torchZipSource(s), /unsupported tensor storage torch\.ComplexFloatStorage \(readable: DoubleStorage, FloatStorage/);
+
+  // Hostile nesting (a list inside a list inside …) is an error, not a stack overflow.
+  const deep = Uint8Array.from([0x80, 0x02, ...new Array(100).fill(0x5d), ...new Array(99).fill(0x61), 0x2e]);
+  const d = join(dir, 'deep.bin');
+  writeFileSync(d, zipStored([['archive/data.pkl', deep]]));
+  assert.throws(() => torchZipSource(d), /deep\.bin: data\.pkl: containers nested deeper than 64/);
 });
 
 test('malicious pickles are refused before anything could run', () => {
