@@ -211,6 +211,10 @@ test('sessions are cached per model file; missing and wrong-shaped models are cl
   await assert.rejects(faceEmbedding(twoFaces, { detector: junk, recognizer }),
     (e: unknown) => e instanceof EngineError && e.code === 'model_invalid' && e.message.includes('junk.onnx'));
   const wrong = write('rec128.onnx', buildRecognizer(128));
-  await assert.rejects(faceEmbedding(twoFaces, { detector, recognizer: wrong }), /expected \[N, 3, 112, 112\]/);
+  await assert.rejects(faceEmbedding(twoFaces, { detector, recognizer: wrong }),
+    (e: unknown) => e instanceof EngineError && e.code === 'model_invalid' && /expected \[N, 3, 112, 112\]/.test(e.message));
+  // The recognizer given as the detector: its single [1, 512] output is no SCRFD layout.
+  await assert.rejects(faceEmbedding(twoFaces, { detector: recognizer, recognizer }),
+    (e: unknown) => e instanceof EngineError && e.code === 'model_invalid' && /SCRFD detector outputs: "683" has shape \[1,512\]/.test(e.message));
   await assert.rejects(faceEmbedding({ width: 2, height: 2, data: new Uint8Array(3) }, models, { role: 'references[0].image' }), /references\[0\]\.image: 3 bytes/);
 });

@@ -8,6 +8,7 @@
  * w600k_r50 is not one of them, so the (x − 127.5) / 127.5 path is the only one here.
  */
 import * as ort from 'onnxruntime-node';
+import { EngineError } from '../../api.ts';
 import { estimateNorm, type Point } from './geometry.ts';
 import { toBlob, warpAffine, type RgbPixels } from './image.ts';
 
@@ -36,7 +37,7 @@ export function checkRecognizerInput(session: ort.InferenceSession, path: string
   const [, c, h, w] = meta.shape;
   const fixed = (d: number | string, want: number) => typeof d !== 'number' || d === want;
   if (!fixed(c, 3) || !fixed(h, ARCFACE_SIZE) || !fixed(w, ARCFACE_SIZE)) {
-    throw new Error(`${path}: recognizer input "${meta.name}" is [${meta.shape}], expected [N, 3, ${ARCFACE_SIZE}, ${ARCFACE_SIZE}] (insightface w600k_r50.onnx)`);
+    throw new EngineError('model_invalid', `${path}: recognizer input "${meta.name}" is [${meta.shape}], expected [N, 3, ${ARCFACE_SIZE}, ${ARCFACE_SIZE}] (insightface w600k_r50.onnx)`);
   }
 }
 

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, type RgbaImage } from '../../api.ts';
 import { boxArea, type Box, type Detection, type Point } from './geometry.ts';
 import { rgbaToRgb, rgbToRgba, validateRgba, type RgbPixels } from './image.ts';
-import { DEFAULT_NMS_THRESHOLD, DEFAULT_SCORE_THRESHOLD, fixedInputSize, runScrfd } from './scrfd.ts';
+import { DEFAULT_NMS_THRESHOLD, DEFAULT_SCORE_THRESHOLD, fixedInputSize, runScrfd, ScrfdLayoutError } from './scrfd.ts';
 import { checkRecognizerInput, l2Normalize, normCrop, runArcface, ARCFACE_SIZE } from './arcface.ts';
 
 export type { Box, Detection, Point } from './geometry.ts';
@@ -125,12 +125,17 @@ export async function detectFaces(image: RgbaImage, detector: string, opts: Face
 async function detectRgb(rgb: RgbPixels, detector: string, opts: FaceEmbeddingOptions): Promise<{ faces: Detection[]; detSize: number }> {
   const session = await faceSession(detector, 'detector', opts.provider);
   const fixed = fixedInputSize(session);
-  const sizes = fixed ? [fixed] : (opts.detSizes ?? DEFAULT_DET_SIZES).map((s) => ({ width: s, height: s }));
+  const requested = opts.detSizes ?? DEFAULT_DET_SIZES;
+  const bad = requested.find((s) => !(Number.isInteger(s) && s > 0 && s % 32 === 0));
+  if (bad !== undefined || requested.length === 0) throw new Error(`face detector sizes must be positive multiples of 32, got [${requested.join(', ')}]`);
+  const sizes = fixed ? [fixed] : requested.map((s) => ({ width: s, height: s }));
   for (const { width, height } of sizes) {
-    if (!(width > 0 && width % 32 === 0 && height % 32 === 0)) throw new Error(`face detector size ${width} must be a positive multiple of 32`);
     const faces = await runScrfd(session, rgb, {
       inputWidth: width, inputHeight: height,
       threshold: opts.threshold ?? DEFAULT_SCORE_THRESHOLD, nmsThreshold: opts.nmsThreshold ?? DEFAULT_NMS_THRESHOLD,
+    }).catch((e: Error) => {
+      // A model with other outputs is the wrong file for this role, not an engine bug.
+      throw e instanceof ScrfdLayoutError ? new EngineError('model_invalid', `${detector}: ${e.message}`) : e;
     });
     if (faces.length) return { faces, detSize: width };
   }
