@@ -20,7 +20,9 @@ const RIGHT_HAND = [112, 133] as const;
 const ABSENT: Keypoint = { x: 0, y: 0, score: 0 };
 
 /** One person's 133 keypoints (image pixels) and scores → an OpenPose person. */
-export function wholebodyToOpenPose(x: ArrayLike<number>, y: ArrayLike<number>, score: ArrayLike<number>, threshold = DWPOSE_KEYPOINT_THRESHOLD): PersonPose {
+export function wholebodyToOpenPose(x: ArrayLike<number>, y: ArrayLike<number>, score: ArrayLike<number>, thresholdValue = DWPOSE_KEYPOINT_THRESHOLD): PersonPose {
+  // Scores are float32; numpy compares them with the threshold in float32 too (0.3f > 0.3 is false).
+  const threshold = Math.fround(thresholdValue);
   if (x.length !== WHOLEBODY_POINTS || y.length !== WHOLEBODY_POINTS || score.length !== WHOLEBODY_POINTS) {
     throw new Error(`expected ${WHOLEBODY_POINTS} whole-body keypoints, got ${x.length}`);
   }
