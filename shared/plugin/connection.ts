@@ -151,6 +151,8 @@ export class BridgeConnection {
   }
 
   private async onClosed(seq: number, opened: boolean, code: number, reason: string): Promise<void> {
+    // Let a pending handshake rejection (which carries the daemon's version-mismatch text) land first.
+    await Promise.resolve();
     if (seq !== this.seq) return;
     if (this.state.phase === 'connected') return this.fail(seq, { code: 'dropped', message: `the connection closed (${code}${reason ? `: ${reason}` : ''})` });
     if (this.state.phase !== 'connecting') return;
