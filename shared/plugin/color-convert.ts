@@ -14,7 +14,7 @@ export const SRGB_PROFILE = 'sRGB IEC61966-2.1';
 export const PS16_MAX = 32768;
 
 type Xy = readonly [number, number];
-type Mat3 = readonly [number, number, number, number, number, number, number, number, number];
+export type Mat3 = readonly [number, number, number, number, number, number, number, number, number];
 
 export interface RgbProfile {
   /** The name Photoshop uses. */
@@ -67,12 +67,14 @@ export function linearToSrgb(v: number): number {
   return v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055;
 }
 
-function decodeCurve(p: RgbProfile, v: number): number {
+/** Encoded component (0–1) → linear light, by the profile's curve. */
+export function decodeCurve(p: RgbProfile, v: number): number {
   if (v <= 0) return 0;
   return p.curve === 'srgb' ? srgbToLinear(v) : v ** p.curve;
 }
 
-function encodeCurve(p: RgbProfile, v: number): number {
+/** Linear light → encoded component (0–1), by the profile's curve. */
+export function encodeCurve(p: RgbProfile, v: number): number {
   if (v <= 0) return 0;
   return p.curve === 'srgb' ? linearToSrgb(v) : v ** (1 / p.curve);
 }
@@ -85,7 +87,7 @@ function mul(a: Mat3, b: Mat3): Mat3 {
   return o as unknown as Mat3;
 }
 
-function apply(m: Mat3, v: readonly [number, number, number]): [number, number, number] {
+export function applyMatrix(m: Mat3, v: readonly [number, number, number]): [number, number, number] {
   return [m[0] * v[0] + m[1] * v[1] + m[2] * v[2], m[3] * v[0] + m[4] * v[1] + m[5] * v[2], m[6] * v[0] + m[7] * v[1] + m[8] * v[2]];
 }
 
@@ -104,8 +106,8 @@ const BRADFORD: Mat3 = [0.8951, 0.2664, -0.1614, -0.7502, 1.7135, 0.0367, 0.0389
 
 /** Chromatic adaptation between two whites (Bradford). */
 function adapt(from: Xy, to: Xy): Mat3 {
-  const s = apply(BRADFORD, xyz(from));
-  const d = apply(BRADFORD, xyz(to));
+  const s = applyMatrix(BRADFORD, xyz(from));
+  const d = applyMatrix(BRADFORD, xyz(to));
   const scale: Mat3 = [d[0] / s[0], 0, 0, 0, d[1] / s[1], 0, 0, 0, d[2] / s[2]];
   return mul(invert(BRADFORD), mul(scale, BRADFORD));
 }
@@ -114,7 +116,7 @@ function adapt(from: Xy, to: Xy): Mat3 {
 export function rgbToXyzD50(p: RgbProfile): Mat3 {
   const r = xyz(p.red), g = xyz(p.green), b = xyz(p.blue);
   const m: Mat3 = [r[0], g[0], b[0], r[1], g[1], b[1], r[2], g[2], b[2]];
-  const s = apply(invert(m), xyz(p.white));
+  const s = applyMatrix(invert(m), xyz(p.white));
   const toXyz: Mat3 = [m[0] * s[0], m[1] * s[1], m[2] * s[2], m[3] * s[0], m[4] * s[1], m[5] * s[2], m[6] * s[0], m[7] * s[1], m[8] * s[2]];
   return mul(adapt(p.white, D50), toXyz);
 }
@@ -129,7 +131,7 @@ export function conversionMatrix(from: RgbProfile, to: RgbProfile): Mat3 | null 
 export function convertColor(rgb: readonly [number, number, number], from: RgbProfile, to: RgbProfile): [number, number, number] {
   const m = conversionMatrix(from, to);
   const lin = rgb.map((v) => decodeCurve(from, v)) as [number, number, number];
-  const out = m ? apply(m, lin) : lin;
+  const out = m ? applyMatrix(m, lin) : lin;
   return out.map((v) => Math.min(1, Math.max(0, encodeCurve(to, v)))) as [number, number, number];
 }
 

@@ -1,4 +1,5 @@
 /** A fixed two-person OpenPose JSON (body, hands, face, absent points) shared by the golden generator and tests. */
+import { fileURLToPath } from 'node:url';
 import type { OpenPoseJson } from '../../engine/preprocess/pose/types.ts';
 
 const tri = (pts: ReadonlyArray<readonly [number, number] | null>): number[] => pts.flatMap((p) => (p ? [p[0], p[1], 1] : [0, 0, 0]));
@@ -40,4 +41,4 @@ export const FIXTURE_POSE: OpenPoseJson = {
 /** Render size of the golden image (the canvas scaled by 1.5 horizontally and vertically). */
 export const GOLDEN_WIDTH = 384;
 export const GOLDEN_HEIGHT = 480;
-export const GOLDEN_PATH = new URL('../golden/pose-skeleton.png', import.meta.url).pathname;
+export const GOLDEN_PATH = fileURLToPath(new URL('../golden/pose-skeleton.png', import.meta.url));
