@@ -14,6 +14,15 @@ import type {
 import type { NormalizedJob } from '../shared/protocol/validate.ts';
 import { sha256Hex } from './blobs.ts';
 import { encodePng } from './image.ts';
+import { withPngText } from './png-text.ts';
+import { a1111Parameters } from '../engine/pipeline/metadata.ts';
+import type { GenerationMetadata } from '../engine/api.ts';
+
+/** Text stored in result PNGs: A1111's parameters line, and our full settings (timings left out, so equal jobs give equal files). */
+function pngText(m: GenerationMetadata, index: number): Record<string, string> {
+  const { timings: _t, ...settings } = m;
+  return { parameters: a1111Parameters(m, index), 'ipa-bridge': JSON.stringify({ ...settings, params: { ...m.params, seed: m.params.seed + index } }) };
+}
 import type { Logger } from './log.ts';
 import { ByteLru } from './lru.ts';
 import { finishImages, JobInputError, prepareJob, resultMetadata, type DecodedInputs } from './pipeline.ts';
@@ -275,7 +284,7 @@ export class JobManager {
       const tEnc = Date.now();
       const outputs = await finishImages(prep, res.images);
       const frames: OutFrame[] = [];
-      const images = await this.encodeAll(job, outputs, 'result', frames);
+      const images = await this.encodeAll(job, outputs, 'result', frames, (i) => pngText(res.metadata, i));
       const controlImages = job.spec.output.controlImages && res.controlImages ? await this.encodeAll(job, res.controlImages, 'control-result', frames) : [];
       timings.encode = Date.now() - tEnc;
       timings.total = Date.now() - job.submittedAt;
@@ -304,12 +313,13 @@ export class JobManager {
     return { kind: 'error', message: errorMessage('internal', `internal error: ${(e as Error)?.message ?? String(e)}`, job.id) };
   }
 
-  private async encodeAll(job: LiveJob, imgs: readonly RgbaImage[], role: 'result' | 'control-result', frames: OutFrame[]): Promise<ImageDescriptor[]> {
+  /** PNG results carry the A1111 parameters text and the full metadata, so the file alone can be regenerated. */
+  private async encodeAll(job: LiveJob, imgs: readonly RgbaImage[], role: 'result' | 'control-result', frames: OutFrame[], text?: (index: number) => Record<string, string>): Promise<ImageDescriptor[]> {
     const format = job.spec.output.format;
     const out: ImageDescriptor[] = [];
     for (let index = 0; index < imgs.length; index++) {
       const img = imgs[index];
-      const payload = format === 'png' ? await encodePng(img) : img.data;
+      const payload = format === 'png' ? (text ? withPngText(await encodePng(img), text(index)) : await encodePng(img)) : img.data;
       const hash = sha256Hex(payload);
       frames.push({ header: { role, format, jobId: job.id, index, width: img.width, height: img.height, premultiplied: false, hash }, payload });
       out.push({ index, width: img.width, height: img.height, format, hash, bytes: payload.byteLength });

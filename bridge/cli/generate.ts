@@ -10,6 +10,8 @@ import { loadOrCreateToken } from '../config.ts';
 import { connectBridge } from '../connect.ts';
 import { loadEngineFactory } from '../engine-loader.ts';
 import { encodePng, readImageFile } from '../image.ts';
+import { withPngText } from '../png-text.ts';
+import { a1111Parameters } from '../../engine/pipeline/metadata.ts';
 import { runJobLocally } from '../local.ts';
 import { flag, num, parse, str, strs, UsageError, type Values } from './args.ts';
 import { GENERATE_HELP } from './help.ts';
@@ -48,7 +50,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     process.once('SIGINT', () => ac.abort());
     try {
       const r = await runJobLocally(engine, message, inputs, { maxPixels: DEFAULT_MAX_PIXELS * 16, signal: ac.signal, onProgress: (e) => bar.update(e.step, e.total) });
-      pngs = await Promise.all(r.images.map(encodePng));
+      pngs = await Promise.all(r.images.map(async (img, i) => withPngText(await encodePng(img), { parameters: a1111Parameters(r.metadata, i) })));
       metadata = r.metadata;
     } finally {
       bar.done();
