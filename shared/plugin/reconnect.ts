@@ -82,25 +82,36 @@ export function transition(state: ConnectionState, ev: ConnectionEvent, random: 
 }
 
 /** What to tell the user, per problem; `port` goes into the commands. */
-export function problemHelp(problem: ConnectionProblem, port: number): { title: string; detail: string; command?: string } {
+export interface ProblemHelp {
+  /** A few words for a status line. */
+  status: string;
+  title: string;
+  detail: string;
+  /** A command to run on the daemon's computer. */
+  command?: string;
+}
+
+export function problemHelp(problem: ConnectionProblem, port: number): ProblemHelp {
   switch (problem.code) {
     case 'unreachable':
       return {
+        status: 'Daemon not running',
         title: 'The ipa-bridge daemon is not running',
         detail: `Nothing answers on localhost:${port}. Start the daemon on this computer (in the ipa-bridge folder: npm start), then it connects by itself.`,
         command: port === DEFAULT_PORT ? 'npx ipa-bridge start' : `npx ipa-bridge start --port ${port}`,
       };
     case 'refused':
       return {
+        status: 'Connection refused: check the token',
         title: 'The daemon refused the connection',
         detail: 'This is almost always a wrong pairing token. Print the token on the daemon\'s computer and paste it here.',
         command: 'npx ipa-bridge token',
       };
     case 'version-mismatch':
-      return { title: 'Plugin and daemon versions differ', detail: problem.message };
+      return { status: 'Version mismatch', title: 'Plugin and daemon versions differ', detail: problem.message };
     case 'dropped':
-      return { title: 'Connection lost', detail: `${problem.message}. Reconnecting…` };
+      return { status: 'Reconnecting…', title: 'Connection lost', detail: `${problem.message}. Reconnecting…` };
     case 'handshake':
-      return { title: 'The daemon did not complete the handshake', detail: problem.message };
+      return { status: 'Handshake failed', title: 'The daemon did not complete the handshake', detail: problem.message };
   }
 }

@@ -5,6 +5,7 @@
 import pkg from '../../../package.json';
 import { BridgeConnection } from '../../../shared/plugin/connection.ts';
 import { problemHelp, type ConnectionState } from '../../../shared/plugin/reconnect.ts';
+import { scaleGuidance } from '../../../shared/plugin/scale-guidance.ts';
 import { DEFAULT_CONNECTION, DEFAULT_SETTINGS, parseConnection, parseSettings, type ConnectionSettings, type GenerationSettings } from '../../../shared/plugin/settings.ts';
 import { ADAPTER_KINDS, BLOCK_PRESETS, SAMPLERS, type ControlPreprocess, type ControlType } from '../../../shared/protocol/messages.ts';
 import type { Intent, Placement, RoleEntry, SandboxMessage, SelectionInfo } from './messages.ts';
@@ -78,7 +79,7 @@ function renderConnection(): void {
     text.textContent = `Connected · ${welcome.server.name} ${welcome.server.version} · ${provider}`;
   } else if (s.phase === 'connecting') text.textContent = `Connecting to localhost:${port}…`;
   else if (s.phase === 'idle') text.textContent = state.ready ? 'Not connected: paste the token' : 'Starting…';
-  else if (s.phase !== 'connected') text.textContent = problemHelp(s.problem, port).title;
+  else if (s.phase !== 'connected') text.textContent = problemHelp(s.problem, port).status;
 
   const banner = $('problem');
   let help: { title: string; detail: string; command?: string } | null = null;
@@ -140,7 +141,12 @@ function renderSelection(): void {
   }
   const rec = t?.record ?? null;
   $('record').hidden = !rec;
-  if (rec) $('record-text').textContent = `Generated · seed ${rec.seed}${rec.settings.prompt ? ` · “${rec.settings.prompt}”` : ''}`;
+  if (rec) {
+    const b = document.createElement('b');
+    b.textContent = `Generated · seed ${rec.seed}`;
+    $('record-text').replaceChildren(b, rec.settings.prompt ? ` · ${rec.settings.prompt}` : '');
+    $('record-text').title = rec.settings.prompt;
+  }
   const hasSel = state.selection.count > 0;
   const markRef = $<HTMLButtonElement>('mark-reference');
   const markCtl = $<HTMLButtonElement>('mark-control');
@@ -244,6 +250,8 @@ function readForm(): GenerationSettings {
 
 function renderOutputs(): void {
   for (const k of ['strength', 'referenceScale', 'controlScale'] as const) $(`${k}-out`).textContent = Number($<HTMLInputElement>(k).value).toFixed(2);
+  const g = scaleGuidance(Number($<HTMLInputElement>('referenceScale').value));
+  $('referenceScale-row').title = `${g.label}: ${g.hint}`;
   $('strength-row').classList.toggle('off', !$<HTMLInputElement>('useInit').checked);
   const refs = state.roles.filter((r) => r.role === 'reference').length;
   const ctls = state.roles.filter((r) => r.role === 'control').length;
