@@ -130,7 +130,7 @@ export class SdEngine implements Engine {
     const controls: ControlRun[] = [];
     for (const [i, c] of req.controls.entries()) {
       check();
-      const { run, image } = await this.control(loaded, c, i, p.width, p.height, note);
+      const { run, image } = await this.control(loaded, c, i, p.width, p.height, note, o.signal);
       controls.push(run);
       controlImages.push(image);
     }
@@ -260,7 +260,7 @@ export class SdEngine implements Engine {
     if (!tokens) {
       const needsVision = info.inputs.some((x) => x.name !== 'faceid_embeds');
       const vision = needsVision ? await this.visionSession(imageEncoderRole(adapter.path), note) : undefined;
-      const inputs = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role));
+      const inputs = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role), { provider: this.flavour, field: `references[${i}].image` });
       tokens = await projectTokens(proj, inputs.cond, inputs.uncond);
       if (ref.hash) this.tokenCache.set(key, tokens);
     }
@@ -274,12 +274,12 @@ export class SdEngine implements Engine {
     return this.sessions.get(`vision|${fileIdentity(m.path)}`, () => buildClipVisionGraph(safetensorsSource(m.path), { flavour: this.flavour, heads: hints.visionHeads }));
   }
 
-  private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void): Promise<{ run: ControlRun; image: RgbaImage }> {
+  private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void, signal?: AbortSignal): Promise<{ run: ControlRun; image: RgbaImage }> {
     const m = this.opts.models.find(`controlnet:${c.type}`, c.model);
     note(`controlnet:${i}`, m);
     const src = (await import('./weights/names.ts')).sourceFor(m.path, undefined, 'controlnet');
     const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavour, config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
-    const processed = await preprocessControlImage(c, (role) => this.opts.models.find(role));
+    const { image: processed } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.flavour, signal, field: `controls[${i}]` });
     const sized = resizeRgba(processed.data, processed.width, processed.height, width, height);
     const cond = rgbaToPlanar(sized, width, height, (v) => v / 255);
     const n = countSkips(l.unetShape) + 1;

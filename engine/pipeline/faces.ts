@@ -1,5 +1,6 @@
 /** The identity embedding of the face in a reference image (FaceID adapters). */
-import { EngineError, type LocatedModel, type RgbaImage } from '../api.ts';
+import type { LocatedModel, RgbaImage } from '../api.ts';
+import { faceEmbedding } from '../preprocess/face/index.ts';
 
 export interface FaceIdentity {
   readonly embedding: Float32Array;
@@ -7,8 +8,8 @@ export interface FaceIdentity {
   readonly alignedCrop?: RgbaImage;
 }
 
-export async function faceIdentity(_image: RgbaImage, find: (role: string) => LocatedModel): Promise<FaceIdentity> {
-  find('insightface:detector');
-  find('insightface:recognizer');
-  throw new EngineError('unsupported', 'FaceID face analysis is not wired into the engine yet');
+export async function faceIdentity(image: RgbaImage, find: (role: string) => LocatedModel, opts: { provider: 'cpu' | 'cuda'; field: string }): Promise<FaceIdentity> {
+  const models = { detector: find('insightface:detector').path, recognizer: find('insightface:recognizer').path };
+  const r = await faceEmbedding(image, models, { role: opts.field, provider: opts.provider });
+  return { embedding: r.embedding, alignedCrop: r.alignedCrop224 };
 }

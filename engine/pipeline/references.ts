@@ -21,13 +21,13 @@ async function clipFeatures(vision: ort.InferenceSession, pixels: { data: Float3
 const named = (t: ort.Tensor) => ({ data: t.data as Float32Array, shape: t.dims });
 const zerosLike = (t: ort.Tensor) => ({ data: new Float32Array((t.data as Float32Array).length), shape: t.dims });
 
-export async function references(ref: StyleReference, info: IpAdapterInfo, vision: ort.InferenceSession | undefined, find: (role: string) => LocatedModel): Promise<{ cond: Named; uncond: Named }> {
+export async function references(ref: StyleReference, info: IpAdapterInfo, vision: ort.InferenceSession | undefined, find: (role: string) => LocatedModel, opts: { provider: 'cpu' | 'cuda'; field: string }): Promise<{ cond: Named; uncond: Named }> {
   const cond: Named = {};
   const uncond: Named = {};
   const wants = new Set(info.inputs.map((i) => i.name));
   let clipSource = { width: ref.image.width, height: ref.image.height, data: ref.image.data, channels: 4 as const };
   if (wants.has('faceid_embeds')) {
-    const face = await faceIdentity(ref.image, find);
+    const face = await faceIdentity(ref.image, find, opts);
     cond.faceid_embeds = { data: face.embedding, shape: [1, face.embedding.length] };
     uncond.faceid_embeds = { data: new Float32Array(face.embedding.length), shape: [1, face.embedding.length] };
     if (face.alignedCrop) clipSource = { ...face.alignedCrop, channels: 4 };

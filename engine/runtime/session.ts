@@ -80,6 +80,7 @@ export async function createSession(g: BuiltGraph, opts: SessionOptions): Promis
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: opts.provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 3, // errors only: the optimised-graph cache is meant for this machine, no need to warn
   };
   // onnxruntime-node rejects keys that are present but undefined.
   if (opts.intraOpThreads !== undefined) so.intraOpNumThreads = opts.intraOpThreads;

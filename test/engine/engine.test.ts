@@ -97,3 +97,19 @@ test('a missing model names the command that fetches it', async () => {
   );
   await assert.rejects(engine.generate(job({ width: 60 })), /multiples of 8/);
 });
+
+test('control preprocessing runs in the engine: canny here, pose detection names the missing annotators', async () => {
+  const square: RgbaImage = { width: W, height: W, data: Uint8Array.from({ length: W * W * 4 }, (_, i) => { const p = i >> 2; const x = p % W; const y = Math.floor(p / W); return i % 4 === 3 ? 255 : x > 16 && x < 48 && y > 16 && y < 48 ? 255 : 0; }) };
+  const r = await engine.generate(job({}, { controls: [{ image: square, type: 'pose', preprocess: 'canny', scale: 1, range: { start: 0, end: 1 }, guessMode: false }] }));
+  const edges = r.controlImages![0];
+  const white = edges.data.filter((v, i) => i % 4 === 0 && v === 255).length;
+  assert.ok(white > 60 && white < 400, `canny edge pixels: ${white}`);
+  await assert.rejects(
+    engine.generate(job({}, { controls: [{ image: pattern(W, W), type: 'pose', preprocess: 'pose-detect', scale: 1, range: { start: 0, end: 1 }, guessMode: false }] })),
+    (e: Error & { field?: string }) => /models pull annotators/.test(e.message) && e.field === 'controls[0]',
+  );
+  await assert.rejects(
+    engine.generate(job({}, { references: [{ image: pattern(32, 32), adapter: 'faceid', scale: 1, preset: 'reference', range: { start: 0, end: 1 } }] })),
+    (e: Error & { code?: string }) => e.code === 'model_missing' && /models pull faceid/.test(e.message),
+  );
+});
