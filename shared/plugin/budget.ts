@@ -67,9 +67,3 @@ export function generationSize(size: Size, targetPixels: number, maxPixels: numb
   }
   return { width: gw, height: gh };
 }
-
-/** Fits `size` inside a square of `maxSide` keeping the aspect ratio (never enlarges). */
-export function fitInside(size: Size, maxSide: number): Size {
-  const k = Math.min(1, maxSide / Math.max(size.width, size.height));
-  return { width: Math.max(1, Math.round(size.width * k)), height: Math.max(1, Math.round(size.height * k)) };
-}

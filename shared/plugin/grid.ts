@@ -28,19 +28,6 @@ export function gridBeside(anchor: Rect, count: number, cell: { width: number; h
   return out;
 }
 
-/** The bounding box of a set of rectangles (for "scroll into view"). */
-export function unionRect(rects: readonly Rect[]): Rect | null {
-  if (rects.length === 0) return null;
-  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
-  for (const r of rects) {
-    x1 = Math.min(x1, r.x);
-    y1 = Math.min(y1, r.y);
-    x2 = Math.max(x2, r.x + r.width);
-    y2 = Math.max(y2, r.y + r.height);
-  }
-  return { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
-}
-
 /** A gap that reads well at any zoom: 5% of the larger side, at least 16 and at most 80 canvas units. */
 export function defaultGap(cell: { width: number; height: number }): number {
   return Math.round(Math.min(80, Math.max(16, 0.05 * Math.max(cell.width, cell.height))));

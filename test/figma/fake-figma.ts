@@ -126,10 +126,13 @@ export class FakeNode {
   }
 }
 
+let nextPage = 1;
+
 export class FakePage {
   readonly type = 'PAGE';
-  readonly id = '0:1';
+  readonly id = `0:${nextPage++}`;
   name = 'Page 1';
+  readonly parent = null;
   readonly children: FakeNode[] = [];
   private sel: FakeNode[] = [];
 
@@ -156,7 +159,7 @@ export class FakePage {
 export class FakeFigma {
   readonly mixed = Symbol('mixed');
   readonly registry = new Map<string, FakeNode>();
-  readonly currentPage = new FakePage(this);
+  currentPage = new FakePage(this);
   readonly root = { id: '0:0', type: 'DOCUMENT', pluginData: new Map<string, string>(),
     getPluginData(k: string): string { return this.pluginData.get(k) ?? ''; },
     setPluginData(k: string, v: string): void { this.pluginData.set(k, v); } };
@@ -217,6 +220,10 @@ export class FakeFigma {
     return r;
   }
 
+  async setCurrentPageAsync(page: FakePage): Promise<void> {
+    this.currentPage = page;
+  }
+
   commitUndo(): void {
     this.undoCommits++;
   }
@@ -228,7 +235,7 @@ export class FakeFigma {
   // ------------------------------------------------------------ test helpers
 
   /** A node on the page (or inside `parent`) with a solid fill of `color`. */
-  add(type: string, name: string, rect: { x: number; y: number; width: number; height: number }, color?: Rgb, parent?: FakeNode): FakeNode {
+  add(type: string, name: string, rect: { x: number; y: number; width: number; height: number }, color?: Rgb, parent?: FakeNode | FakePage): FakeNode {
     const n = new FakeNode(this, type, name, rect.width, rect.height);
     n.x = rect.x;
     n.y = rect.y;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { exportScale, fitInside, fits, generationSize, scaledSize } from '../../shared/plugin/budget.ts';
+import { exportScale, fits, generationSize, scaledSize } from '../../shared/plugin/budget.ts';
 import { BridgeConnection, CLOSE_VERSION_MISMATCH, probeUrl, socketUrl, type ConnectionDeps } from '../../shared/plugin/connection.ts';
 import { defaultGap, gridBeside } from '../../shared/plugin/grid.ts';
 import { buildJob, generationRecord, newJobId, parseRecord, resultName, settingsFor } from '../../shared/plugin/job.ts';
@@ -53,11 +53,6 @@ describe('pixel budget', () => {
     assert.ok(strip.height >= 64 && strip.width <= 8 * strip.height + 8);
     const tight = generationSize({ width: 100, height: 100 }, 512 * 512, 200 * 200);
     assert.ok(tight.width * tight.height <= 200 * 200);
-  });
-
-  test('fitInside never enlarges', () => {
-    assert.deepEqual(fitInside({ width: 8000, height: 2000 }, 4096), { width: 4096, height: 1024 });
-    assert.deepEqual(fitInside({ width: 100, height: 50 }, 4096), { width: 100, height: 50 });
   });
 });
 

@@ -10,8 +10,8 @@ import { DEFAULT_SETTINGS, type GenerationSettings } from '../../shared/plugin/s
 import type { GenerationRecord } from '../../shared/plugin/job.ts';
 import type { ExportBudgetSpec, ResultImage, SandboxMessage, UiMessage } from '../../plugins/figma/src/messages.ts';
 import { startSandbox, type SandboxHandle } from '../../plugins/figma/src/sandbox.ts';
-import { KEY_PAINT, KEY_RECORD, KEY_ROLE, KEY_ROLE_INDEX, KEY_SOURCE, STORAGE_CONNECTION, STORAGE_SETTINGS } from '../../plugins/figma/src/store.ts';
-import { FakeFigma, IMAGE_MARKER, type FakeNode } from './fake-figma.ts';
+import { KEY_PAINT, KEY_RECORD, KEY_ROLE, KEY_ROLE_INDEX, KEY_SOURCE, STORAGE_CONNECTION } from '../../plugins/figma/src/store.ts';
+import { FakeFigma, FakePage, IMAGE_MARKER, type FakeNode } from './fake-figma.ts';
 
 const BUDGET: ExportBudgetSpec = { maxPixels: 1024 * 1024, maxSide: 4096, referenceMaxSide: 1024 };
 const RED = { r: 1, g: 0, b: 0 };
@@ -324,10 +324,16 @@ describe('figma sandbox', () => {
     assert.deepEqual(figma.notices.at(-1), { message: 'hi', error: true });
   });
 
-  test('reveal scrolls the node into view', async () => {
+  test('reveal scrolls the node into view, switching to its page first', async () => {
     const n = figma.add('FRAME', 'X', { x: 0, y: 0, width: 10, height: 10 });
     await send({ type: 'reveal', nodeId: n.id });
     assert.deepEqual(figma.scrolledTo, [[n.id]]);
-    assert.ok(STORAGE_SETTINGS);
+    const first = figma.currentPage;
+    const other = new FakePage(figma);
+    const elsewhere = figma.add('RECTANGLE', 'On page 2', { x: 0, y: 0, width: 10, height: 10 }, BLUE, other);
+    await send({ type: 'reveal', nodeId: elsewhere.id });
+    assert.equal(figma.currentPage, other);
+    assert.notEqual(first, other);
+    assert.deepEqual(figma.scrolledTo.at(-1), [elsewhere.id]);
   });
 });

@@ -6,7 +6,7 @@ import { KEY_ROLE, readRecord, readRole, readRoleIndex, writeRoleIndex } from '.
 /** The subset of the plugin API the sandbox uses (tests pass a fake with these members). */
 export type FigmaApi = Pick<PluginAPI,
   'showUI' | 'ui' | 'on' | 'currentPage' | 'root' | 'clientStorage' | 'getNodeByIdAsync' | 'createImage' |
-  'createRectangle' | 'commitUndo' | 'notify' | 'viewport' | 'mixed'>;
+  'createRectangle' | 'commitUndo' | 'notify' | 'viewport' | 'mixed' | 'setCurrentPageAsync'>;
 
 export type ExportableNode = SceneNode & ExportMixin;
 export type FillableNode = SceneNode & MinimalFillsMixin & ExportMixin;
@@ -79,6 +79,12 @@ export async function clearRole(api: FigmaApi, nodeId: string): Promise<void> {
   const node = await api.getNodeByIdAsync(nodeId);
   if (node && !node.removed) node.setPluginData(KEY_ROLE, '');
   writeRoleIndex(api.root, readRoleIndex(api.root).filter((id) => id !== nodeId));
+}
+
+/** The page a node is on (role nodes may sit on other pages). */
+export function pageOf(node: BaseNode): PageNode | null {
+  for (let n: BaseNode | null = node; n; n = n.parent) if (n.type === 'PAGE') return n;
+  return null;
 }
 
 /** How many of each role a job may carry (the protocol's limits). */

@@ -6,7 +6,7 @@
 import { parseConnection, parseSettings } from '../../../shared/plugin/settings.ts';
 import { exportForJob, PluginError } from './exporting.ts';
 import type { Placement, SandboxMessage, UiMessage } from './messages.ts';
-import { clearRole, describeSelection, roleEntries, setRoleOnSelection, type FigmaApi } from './nodes.ts';
+import { clearRole, describeSelection, pageOf, roleEntries, setRoleOnSelection, type FigmaApi } from './nodes.ts';
 import { insertResults } from './placing.ts';
 import { STORAGE_CONNECTION, STORAGE_SETTINGS } from './store.ts';
 
@@ -57,7 +57,10 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
         return pushRoles();
       case 'reveal': {
         const node = await api.getNodeByIdAsync(msg.nodeId);
-        if (node && !node.removed && 'visible' in node) api.viewport.scrollAndZoomIntoView([node]);
+        if (!node || node.removed || node.type === 'PAGE' || node.type === 'DOCUMENT') return;
+        const page = pageOf(node);
+        if (page && page.id !== api.currentPage.id) await api.setCurrentPageAsync(page);
+        api.viewport.scrollAndZoomIntoView([node]);
         return;
       }
       case 'export':
