@@ -27,6 +27,7 @@ import { maskToLatent, planarToRgba, resizeRgba, rgbaToPlanar } from './pipeline
 import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
+import { openWeightFile } from './weights/open.ts';
 import { layeredSource, safetensorsSource, type WeightSource } from './weights/source.ts';
 import { preprocessControlImage } from './pipeline/controls.ts';
 import { detectFile } from './weights/detect.ts';
@@ -110,7 +111,7 @@ export class SdEngine implements Engine {
 
     // Text.
     t = performance.now();
-    const text = await this.text(loaded, p.prompt, p.negativePrompt, p.clipSkip, note);
+    const text = await this.text(loaded, p.prompt, p.negativePrompt, p.clipSkip, p.loras ?? [], note);
     lap('text', t);
     check();
 
@@ -213,14 +214,14 @@ export class SdEngine implements Engine {
     for (const l of loras) {
       const m = this.opts.models.find('lora', l.model);
       note(`lora:${l.model}`, m);
-      const deltas = fileLoraDeltas(safetensorsSource(m.path), 'lora_unet_', kohyaTargets(base), l.strength);
+      const deltas = fileLoraDeltas(openWeightFile(m.path), 'lora_unet_', kohyaTargets(base), l.strength);
       const merged = mergeDeltas(current, deltas, `${m.name} ×${l.strength}`);
       layers.unshift(merged);
       current = layeredSource(base.description, ...layers, base);
     }
     if (faceId) {
       const m = this.opts.models.find(`ipadapter:${faceId.adapter}`, faceId.model);
-      const ip = safetensorsSource(m.path, 'ip_adapter.');
+      const ip = openWeightFile(m.path, 'ip_adapter.');
       if (ip.keys().some((k) => k.includes('_lora.'))) {
         layers.unshift(mergeIpAdapterLora(current, ip, 1));
         current = layeredSource(base.description, ...layers, base);
@@ -229,19 +230,31 @@ export class SdEngine implements Engine {
     return current;
   }
 
+  /** The text encoder with the LoRAs' `lora_te_` parts merged in. */
+  private textWeights(ckpt: Checkpoint, loras: ReadonlyArray<{ model: string; strength: number }>): WeightSource {
+    const base = ckpt.source('text');
+    if (loras.length === 0) return base;
+    const targets = kohyaTargets(base);
+    const deltas = loras.flatMap((l) => fileLoraDeltas(openWeightFile(this.opts.models.find('lora', l.model).path), 'lora_te_', targets, l.strength));
+    return deltas.length ? layeredSource(base.description, mergeDeltas(base, deltas, 'text encoder LoRAs'), base) : base;
+  }
+
   private async tokenizerFor(): Promise<ClipTokenizer> {
     const m = this.opts.models.find('tokenizer');
     if (this.tokenizer?.path !== m.path) this.tokenizer = { path: m.path, tok: await ClipTokenizer.fromDirectory(m.path) };
     return this.tokenizer.tok;
   }
 
-  private async text(l: Loaded, prompt: string, negative: string, clipSkip: number, note: (r: string, m: LocatedModel) => void): Promise<TextEmbeddings> {
-    const key = `${fileIdentity(l.ckptModel.path)}|${clipSkip}|${prompt}\u0000${negative}`;
+  private async text(l: Loaded, prompt: string, negative: string, clipSkip: number, loras: ReadonlyArray<{ model: string; strength: number }>, note: (r: string, m: LocatedModel) => void): Promise<TextEmbeddings> {
+    const loraKey = JSON.stringify(loras);
+    const key = `${fileIdentity(l.ckptModel.path)}|${loraKey}|${clipSkip}|${prompt}\u0000${negative}`;
     const hit = this.textCache.get(key);
     if (hit) return hit;
     const tok = await this.tokenizerFor();
     note('tokenizer', this.opts.models.find('tokenizer'));
-    const session = await this.sessions.get(`text|${fileIdentity(l.ckptModel.path)}`, () => buildClipTextGraph(l.ckpt.source('text'), { flavour: this.flavour, heads: l.ckpt.hints.textHeads }));
+    const textKey = `text|${fileIdentity(l.ckptModel.path)}|${loraKey}`;
+    await this.sessions.prune((k) => !k.startsWith('text|') || k === textKey);
+    const session = await this.sessions.get(textKey, () => buildClipTextGraph(this.textWeights(l.ckpt, loras), { flavour: this.flavour, heads: l.ckpt.hints.textHeads }));
     const emb = await promptEmbeddings(session, tok, prompt, negative, clipSkip);
     this.textCache.set(key, emb);
     return emb;
@@ -250,7 +263,7 @@ export class SdEngine implements Engine {
   private async referenceSlot(l: Loaded, ref: StyleReference, i: number, cfg: boolean, note: (r: string, m: LocatedModel) => void): Promise<AdapterKv> {
     const adapter = this.opts.models.find(`ipadapter:${ref.adapter}`, ref.model);
     note(`ipadapter:${i}`, adapter);
-    const src = safetensorsSource(adapter.path);
+    const src = openWeightFile(adapter.path);
     const info = detectIpAdapter(src);
     const shortcut = /plusv2|plus-v2/i.test(adapter.name);
     const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}`, () => buildIpProjectionGraph(src, { flavour: this.flavour, shortcut, sScale: shortcut ? 1 : undefined }));

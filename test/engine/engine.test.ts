@@ -5,12 +5,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registryLocator } from '../../bridge/models/locator.ts';
 import { CancelledError, type Engine, type GenerateParams, type GenerateRequest, type RgbaImage } from '../../engine/api.ts';
 import { createEngine, writeTinyModels } from '../../engine/index.ts';
+import { encodeSafetensors } from '../../engine/weights/safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-'));
 let engine: Engine;
@@ -112,4 +113,26 @@ test('control preprocessing runs in the engine: canny here, pose detection names
     engine.generate(job({}, { references: [{ image: pattern(32, 32), adapter: 'faceid', scale: 1, preset: 'reference', range: { start: 0, end: 1 } }] })),
     (e: Error & { code?: string }) => e.code === 'model_missing' && /models pull faceid/.test(e.message),
   );
+});
+
+test('a kohya LoRA is merged into the UNet and the text encoder with its strength', async () => {
+  const r = 4;
+  const rand = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k) * 0.5);
+  const lora: Parameters<typeof encodeSafetensors>[0] = {};
+  const add = (name: string, out: number, inp: number, k: number) => {
+    lora[`${name}.lora_down.weight`] = { dtype: 'F32', shape: [r, inp], data: rand(r * inp, k) };
+    lora[`${name}.lora_up.weight`] = { dtype: 'F32', shape: [out, r], data: rand(out * r, k + 1) };
+    lora[`${name}.alpha`] = { dtype: 'F32', shape: [], data: new Float32Array([r]) };
+  };
+  add('lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q', 16, 16, 1);
+  add('lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k', 32, 16, 2);
+  add('lora_te_text_model_encoder_layers_0_self_attn_q_proj', 16, 16, 3);
+  mkdirSync(join(dir, 'models', 'loras'), { recursive: true });
+  writeFileSync(join(dir, 'models', 'loras', 'tiny-style.safetensors'), encodeSafetensors(lora));
+  const base = await engine.generate(job());
+  const zero = await engine.generate(job({ loras: [{ model: 'tiny-style.safetensors', strength: 0 }] }));
+  const full = await engine.generate(job({ loras: [{ model: 'tiny-style.safetensors', strength: 1 }] }));
+  assert.deepEqual(zero.images[0].data, base.images[0].data, 'strength 0 = no LoRA');
+  assert.notDeepEqual(full.images[0].data, base.images[0].data, 'the LoRA changes the result');
+  assert.ok(full.metadata.models['lora:tiny-style.safetensors']);
 });
