@@ -215,7 +215,7 @@ describe('figma sandbox', () => {
     assert.deepEqual(figma.images.get(top.imageHash!), imgs[0].bytes, 'the result bytes reach createImage unchanged');
     assert.equal(JSON.parse(frame.getPluginData(KEY_RECORD)).seed, 1234);
     assert.deepEqual(JSON.parse(frame.getPluginData(KEY_PAINT)), { hash: top.imageHash, visibility: [true] });
-    assert.equal(figma.undoCommits, 1);
+    assert.equal(figma.undoCommits, 2, 'one commit before and one after: the insertion is its own undo step');
     assert.equal(last('selection').selection.target?.record?.seed, 1234, 'the UI learns the target is now a generated node');
 
     // Regenerate replaces our image and keeps the original visibility record.

@@ -20,6 +20,7 @@ export async function insertResults(api: FigmaApi, targetId: string, placement: 
     if (img.width > MAX_IMAGE_SIDE || img.height > MAX_IMAGE_SIDE) throw new PluginError(`The result is ${img.width}×${img.height}; Figma images stop at ${MAX_IMAGE_SIDE} px a side.`);
   }
   if (images.length === 0) return [];
+  api.commitUndo(); // close earlier plugin actions, so the insertion below is one undo step of its own
   const rect = absoluteRect(target);
   const created: SceneNode[] = [];
   if (placement === 'fill') {
