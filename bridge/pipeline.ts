@@ -174,6 +174,7 @@ export function resultMetadata(job: NormalizedJob, prep: PreparedJob, res: Gener
       type: c.type, preprocess: c.preprocess, scale: c.scale, range: c.range, guessMode: c.guessMode,
       ...(c.model ? { model: c.model } : {}), ...(c.low !== undefined ? { low: c.low } : {}), ...(c.high !== undefined ? { high: c.high } : {}),
       hash: hashes.controls[i] ?? null,
+      ...(res.controlKeypoints?.[i] ? { detectedKeypoints: res.controlKeypoints[i] } : {}),
     })),
     models: { ...res.metadata.models },
     timings: { ...res.metadata.timings, ...timings },

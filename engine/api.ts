@@ -105,6 +105,8 @@ export interface GenerateResult {
   readonly metadata: GenerationMetadata;
   /** Processed control images (e.g. the detected pose skeleton), in request order. */
   readonly controlImages?: RgbaImage[];
+  /** OpenPose keypoint JSON detected for each `pose-detect` control (undefined for others), so a plugin can show and edit it. */
+  readonly controlKeypoints?: ReadonlyArray<object | undefined>;
 }
 
 export interface GenerationMetadata {

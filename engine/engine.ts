@@ -128,12 +128,14 @@ export class SdEngine implements Engine {
     // Controls.
     t = performance.now();
     const controlImages: RgbaImage[] = [];
+    const controlKeypoints: Array<object | undefined> = [];
     const controls: ControlRun[] = [];
     for (const [i, c] of req.controls.entries()) {
       check();
-      const { run, image } = await this.control(loaded, c, i, p.width, p.height, note, o.signal);
+      const { run, image, keypoints } = await this.control(loaded, c, i, p.width, p.height, note, o.signal);
       controls.push(run);
       controlImages.push(image);
+      controlKeypoints.push(keypoints);
     }
     lap('controls', t);
 
@@ -199,7 +201,7 @@ export class SdEngine implements Engine {
       timings,
       engine: `ipa-bridge engine (${this.provider}, onnxruntime ${ort.env.versions?.common ?? ''})`,
     };
-    return { images, metadata, controlImages };
+    return { images, metadata, controlImages, controlKeypoints };
   }
 
   private get flavour(): 'cpu' | 'cuda' {
@@ -287,18 +289,19 @@ export class SdEngine implements Engine {
     return this.sessions.get(`vision|${fileIdentity(m.path)}`, () => buildClipVisionGraph(safetensorsSource(m.path), { flavour: this.flavour, heads: hints.visionHeads }));
   }
 
-  private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void, signal?: AbortSignal): Promise<{ run: ControlRun; image: RgbaImage }> {
+  private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void, signal?: AbortSignal): Promise<{ run: ControlRun; image: RgbaImage; keypoints?: object }> {
     const m = this.opts.models.find(`controlnet:${c.type}`, c.model);
     note(`controlnet:${i}`, m);
     const src = (await import('./weights/names.ts')).sourceFor(m.path, undefined, 'controlnet');
     const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavour, config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
-    const { image: processed } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.flavour, signal, field: `controls[${i}]` });
+    const { image: processed, keypoints } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.flavour, signal, field: `controls[${i}]` });
     const sized = resizeRgba(processed.data, processed.width, processed.height, width, height);
     const cond = rgbaToPlanar(sized, width, height, (v) => v / 255);
     const n = countSkips(l.unetShape) + 1;
     return {
       run: { session, cond, condShape: [1, 3, height, width], scales: controlScales(n, c.scale, c.guessMode), range: c.range, guessMode: c.guessMode },
       image: { width, height, data: sized },
+      keypoints,
     };
   }
 

@@ -253,7 +253,8 @@ export interface ResultMetadata {
   /** Every parameter as used (seed filled in, defaults applied): send them back to regenerate. */
   params: Required<Pick<JobParams, 'prompt' | 'negativePrompt' | 'seed' | 'steps' | 'sampler' | 'guidance' | 'width' | 'height' | 'strength' | 'batchSize' | 'clipSkip'>> & JobParams;
   references: Array<Omit<ReferenceSpec, 'source' | 'hash'> & { hash: string | null }>;
-  controls: Array<Omit<ControlSpec, 'source' | 'keypoints' | 'hash'> & { hash: string | null }>;
+  /** `detectedKeypoints`: the OpenPose JSON found by `pose-detect`, for the plugin to show and edit. */
+  controls: Array<Omit<ControlSpec, 'source' | 'keypoints' | 'hash'> & { hash: string | null; detectedKeypoints?: object }>;
   /** Model role → file name and sha256, as reported by the engine. */
   models: Record<string, { name: string; sha256: string }>;
   /** Milliseconds per phase (engine phases plus `queue`, `decode`, `encode`, `total`). */
