@@ -5,7 +5,7 @@
  */
 import type { WebSocket } from 'ws';
 import { PROTOCOL_VERSION } from '../shared/protocol/constants.ts';
-import { decodeFrame, encodeFrameHeader, FrameError, CLIENT_ROLES, type Frame, type FrameHeader, type FrameRole } from '../shared/protocol/frame.ts';
+import { decodeFrameParts, encodeFrameHeader, FrameError, CLIENT_ROLES, type Frame, type FrameHeader, type FrameRole } from '../shared/protocol/frame.ts';
 import type { Capabilities, ErrorCode, InputHashes, ServerMessage } from '../shared/protocol/messages.ts';
 import { parseClientMessage, versionMismatchMessage, type NormalizedJob, type NormalizedSource, type ValidationContext } from '../shared/protocol/validate.ts';
 import { sha256Hex, type BlobStore } from './blobs.ts';
@@ -68,9 +68,12 @@ export class Session implements Subscriber {
     this.tokens = deps.config.jobBurst;
     this.validation = { maxPixels: deps.config.maxPixels, maxBatch: deps.config.maxBatch };
     this.helloTimer = setTimeout(() => this.ws.close(1008, 'no hello received'), deps.config.helloTimeoutMs);
+    // Binary messages as their fragments: a frame sent as header + payload fragments is used without
+    // joining them into a new 64 MiB buffer (text messages still arrive as one Buffer).
+    ws.binaryType = 'fragments';
     ws.on('message', (data, isBinary) => {
       try {
-        if (isBinary) this.onBinary(asBytes(data));
+        if (isBinary) this.onBinary(asParts(data));
         else this.onText(asBytes(data));
       } catch (e) {
         // A bug here must not take the daemon down: report and carry on.
@@ -180,11 +183,11 @@ export class Session implements Subscriber {
     this.maybeComplete(id);
   }
 
-  private onBinary(bytes: Buffer): void {
+  private onBinary(parts: Buffer[]): void {
     if (!this.helloDone) return this.sendError('hello-required', 'binary frame before hello');
     let frame: Frame;
     try {
-      frame = decodeFrame(bytes);
+      frame = decodeFrameParts(parts);
     } catch (e) {
       if (e instanceof FrameError) return this.sendError('bad-frame', e.message);
       throw e;
@@ -302,6 +305,11 @@ function collect(r: Receipt): DecodedInputs {
     controls: r.job.controls.map((_, i) => get('control', i)?.pixels ?? null),
     hashes,
   };
+}
+
+function asParts(data: unknown): Buffer[] {
+  if (Array.isArray(data)) return data as Buffer[];
+  return [asBytes(data)];
 }
 
 function asBytes(data: unknown): Buffer {

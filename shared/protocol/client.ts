@@ -5,7 +5,7 @@
  * by job id, and resumes jobs after a reconnect. No Node APIs.
  */
 import { PROTOCOL_VERSION } from './constants.ts';
-import { decodeFrame, encodeFrameHeader, type Frame, type FrameFormat, type FrameRole } from './frame.ts';
+import { decodeFrame, decodeFrameParts, encodeFrameHeader, type Frame, type FrameFormat, type FrameRole } from './frame.ts';
 import type {
   AcceptedMessage, CancelledMessage, ErrorCode, ErrorMessage, HelloMessage, ImageDescriptor, JobMessage,
   ProgressMessage, QueuedMessage, ResultMessage, ServerMessage, StartedMessage, WelcomeMessage,
@@ -21,6 +21,22 @@ export interface SocketLike {
   onmessage: unknown;
   onclose: unknown;
   onerror: unknown;
+}
+
+/**
+ * The `ws` package's socket (Node: the CLI, tests, benchmarks) can send one message as several fragments
+ * and deliver a received one as its fragments. BridgeClient uses that, when the socket has it, so a frame's
+ * header and a 64 MiB payload are never joined into a new buffer on either side.
+ */
+interface FragmentingSocket extends SocketLike {
+  send(data: string | ArrayBuffer | ArrayBufferView, options?: { binary?: boolean; fin?: boolean }): void;
+  ping(): void;
+  terminate(): void;
+}
+
+function isFragmenting(s: SocketLike): s is FragmentingSocket {
+  const f = s as Partial<FragmentingSocket>;
+  return typeof f.ping === 'function' && typeof f.terminate === 'function' && s.send.length >= 2;
 }
 
 /** An image to send: raw RGBA8 / gray8 pixels, or PNG/JPEG bytes. */
@@ -99,12 +115,14 @@ export class BridgeClient {
   private readonly pongs = new Map<string, () => void>();
   private closed?: BridgeError;
   private pingSeq = 0;
+  private readonly fragmenting: boolean;
   private settleReady!: { resolve: (w: WelcomeMessage) => void; reject: (e: BridgeError) => void };
 
   constructor(private readonly socket: SocketLike, private readonly info: ClientInfo) {
     this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => undefined); // a failed handshake is reported through `ready` and every job
-    socket.binaryType = 'arraybuffer';
+    this.fragmenting = isFragmenting(socket);
+    socket.binaryType = this.fragmenting ? 'fragments' : 'arraybuffer';
     socket.onmessage = (ev: { data: unknown }) => this.onMessage(ev.data);
     socket.onclose = (ev: { code: number; reason: string }) => this.onClose(ev.code, ev.reason);
     socket.onerror = () => undefined; // followed by close, which carries the details
@@ -174,6 +192,14 @@ export class BridgeClient {
 
   private sendFrame(jobId: string, role: FrameRole, index: number, img: ImagePayload): void {
     const header = encodeFrameHeader({ role, format: img.format, jobId, index, width: img.width, height: img.height, premultiplied: img.premultiplied ?? false, hash: img.hash });
+    if (this.fragmenting) {
+      // Two fragments of one message, sent back to back (nothing can come between them): no copy.
+      const s = this.socket as FragmentingSocket;
+      s.send(header, { binary: true, fin: false });
+      s.send(img.data, { binary: true, fin: true });
+      return;
+    }
+    // The browser API sends whole messages only: header and payload go out as one buffer.
     const out = new Uint8Array(header.length + img.data.length);
     out.set(header, 0);
     out.set(img.data, header.length);
@@ -189,11 +215,11 @@ export class BridgeClient {
         return;
       }
       this.onJson(m);
-    } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
-      const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data) || Array.isArray(data)) {
       let f: Frame;
       try {
-        f = decodeFrame(bytes);
+        if (Array.isArray(data)) f = decodeFrameParts(data as Uint8Array[]);
+        else f = decodeFrame(data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       } catch {
         return;
       }

@@ -100,7 +100,41 @@ export function encodeFrame(h: FrameHeader, payload: Uint8Array): Uint8Array {
 
 /** Parses a binary message; throws FrameError with a readable reason. The payload is a view, not a copy. */
 export function decodeFrame(bytes: Uint8Array): Frame {
-  if (bytes.length < FRAME_FIXED_HEADER) throw new FrameError(`binary frame too short for a header (${bytes.length} < ${FRAME_FIXED_HEADER} bytes)`);
+  const { header, headerLength } = readHeader(bytes, bytes.length);
+  const payload = bytes.subarray(headerLength);
+  checkPayload(header, payload.length);
+  return { header, payload };
+}
+
+/**
+ * Parses a message that arrived as several WebSocket fragments (`ws` with binaryType "fragments"), as
+ * the daemon and BridgeClient send frames: the header in one fragment, the payload in the next. When the
+ * header lies in the first fragment and the payload is one fragment, nothing is copied; any other split
+ * is joined first.
+ */
+export function decodeFrameParts(parts: readonly Uint8Array[]): Frame {
+  if (parts.length === 1) return decodeFrame(parts[0]);
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const first = parts[0];
+  // The header's own length field (bytes 10–11) says whether the first fragment is exactly the header.
+  if (parts.length === 2 && first.length >= FRAME_FIXED_HEADER && (first[10] | (first[11] << 8)) === first.length) {
+    const { header } = readHeader(first, total);
+    checkPayload(header, parts[1].length);
+    return { header, payload: parts[1] };
+  }
+  const joined = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    joined.set(p, off);
+    off += p.length;
+  }
+  return decodeFrame(joined);
+}
+
+/** The header at the start of `bytes`; `totalLength` is the whole message's length (`bytes` may be its first fragment, holding the whole header). */
+function readHeader(bytes: Uint8Array, totalLength: number): { header: FrameHeader; headerLength: number } {
+  if (bytes.length < FRAME_FIXED_HEADER) throw new FrameError(`binary frame too short for a header (${totalLength} < ${FRAME_FIXED_HEADER} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== FRAME_MAGIC) throw new FrameError('binary frame does not start with "IPAB"');
   if (bytes[4] !== PROTOCOL_VERSION) throw new FrameError(`binary frame version ${bytes[4]} (this side speaks ${PROTOCOL_VERSION})`);
@@ -117,15 +151,13 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const idLen = bytes[52];
   if (idLen < 1 || idLen > MAX_JOB_ID_LENGTH) throw new FrameError(`frame job id length ${idLen} not in 1–${MAX_JOB_ID_LENGTH}`);
   if (headerLength < FRAME_FIXED_HEADER + idLen) throw new FrameError(`frame header length ${headerLength} shorter than its fields (${FRAME_FIXED_HEADER + idLen})`);
-  if (headerLength > bytes.length) throw new FrameError(`frame header length ${headerLength} beyond the message (${bytes.length} bytes)`);
+  if (headerLength > totalLength) throw new FrameError(`frame header length ${headerLength} beyond the message (${totalLength} bytes)`);
   let jobId = '';
   for (let i = 0; i < idLen; i++) jobId += String.fromCharCode(bytes[FRAME_FIXED_HEADER + i]);
   if (!JOB_ID_PATTERN.test(jobId)) throw new FrameError('frame job id has characters outside [A-Za-z0-9._:-]');
   const header: FrameHeader = { role, format, jobId, index, width, height, premultiplied: (flags & FLAG_PREMULTIPLIED) !== 0 };
   if (flags & FLAG_HASH) header.hash = bytesToHex(bytes.subarray(20, 52));
-  const payload = bytes.subarray(headerLength);
-  checkPayload(header, payload.length);
-  return { header, payload };
+  return { header, headerLength };
 }
 
 function checkHeaderFields(h: FrameHeader): void {

@@ -1,0 +1,208 @@
+/**
+ * Transport: a 4096×4096 RGBA layer sent client → daemon and a same-size result back over loopback.
+ *   raw     our path: the real daemon process (test engine, 1 step), BridgeClient, raw-rgba8 frames in
+ *           and out. The daemon generates at its pixel budget (the layer is resized to ~512², the result
+ *           scaled back to 4096²), so that resizing is part of the figure, as a plugin user feels it.
+ *   png     the same daemon and job with PNG frames (client encodes with sharp, low zlib effort; the
+ *           daemon decodes, and encodes its result as PNG; the client decodes it): reported with and
+ *           without the client's encode/decode.
+ *   base64  the existing plugins' approach: the same bytes base64 in a JSON text message each way,
+ *           against a minimal server (bench/lib/servers.ts, own process) that decodes and re-encodes.
+ *   echo    the ceiling: a bare `ws` server echoing the same bytes (own process).
+ * Runs are interleaved (echo, raw, png, base64, echo, …) so machine load hits every path alike.
+ * MB/s = pixel bytes up + down (2 × 4096·4096·4 = 134 MB) / round-trip time.
+ *
+ *   node --import tsx bench/transport.ts [--json] [--runs 5] [--size 4096] [--skip png,base64]
+ */
+import sharp from 'sharp';
+import WebSocket from 'ws';
+import type { BridgeClient } from '../shared/protocol/client.ts';
+import type { JobMessage } from '../shared/protocol/messages.ts';
+import { startBenchDaemon, startCompareServer } from './lib/daemon.ts';
+import { loadNote, machineInfo } from './lib/machine.ts';
+import { sig, summarize } from './lib/stats.ts';
+import { emit, type BenchRow } from './lib/types.ts';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+const RUNS = Number(opt('--runs', '5'));
+const SIZE = Number(opt('--size', '4096'));
+const SKIP = new Set(opt('--skip', '').split(',').filter(Boolean));
+const BYTES = SIZE * SIZE * 4;
+const log = (s: string): void => void process.stderr.write(`[transport] ${s}\n`);
+
+/** A photo-like opaque layer: smooth gradients, a few soft shapes, mild noise (matters for PNG only). */
+function makeLayer(w: number, h: number): Uint8Array {
+  const d = new Uint8Array(w * h * 4);
+  let seed = 12345;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const n = (seed >>> 24) & 7;
+      const o = (y * w + x) * 4;
+      const u = x / w, v = y / h;
+      const ring = Math.sin(((u - 0.4) ** 2 + (v - 0.6) ** 2) * 60) * 40;
+      d[o] = 90 + u * 120 + ring + n;
+      d[o + 1] = 60 + v * 140 + n;
+      d[o + 2] = 150 - u * 60 + ring * 0.5 + n;
+      d[o + 3] = 255;
+    }
+  }
+  return d;
+}
+
+function open(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1024 * 1024 * 1024 });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<Buffer> {
+  return new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data)));
+}
+
+interface Sample {
+  ms: number;
+  /** For png: round trip without the client's encode and decode. */
+  transportMs?: number;
+  daemon?: Record<string, number>;
+}
+
+let jobSeq = 0;
+function job(format: 'raw-rgba8' | 'png'): JobMessage {
+  return { type: 'job', jobId: `bench-${process.pid}-${++jobSeq}`, prompt: 'transport bench', seed: 1, steps: 1, strength: 0.5, init: { source: 'frame' }, output: { format } };
+}
+
+async function ourPath(client: BridgeClient, layer: Uint8Array): Promise<Sample> {
+  const t0 = performance.now();
+  const j = job('raw-rgba8');
+  const out = await client.submit(j, { init: { format: 'raw-rgba8', width: SIZE, height: SIZE, data: layer } });
+  const ms = performance.now() - t0;
+  const img = out.images[0];
+  if (img.data.length !== BYTES || img.descriptor.width !== SIZE) throw new Error(`raw result is ${img.descriptor.width}x${img.descriptor.height}, ${img.data.length} bytes`);
+  client.release(j.jobId);
+  return { ms, daemon: out.result.metadata.timings };
+}
+
+async function pngPath(client: BridgeClient, layer: Uint8Array): Promise<Sample> {
+  const t0 = performance.now();
+  const png = await sharp(layer, { raw: { width: SIZE, height: SIZE, channels: 4 } }).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
+  const t1 = performance.now();
+  const j = job('png');
+  const out = await client.submit(j, { init: { format: 'png', width: SIZE, height: SIZE, data: png } });
+  const t2 = performance.now();
+  const { info } = await sharp(out.images[0].data).raw().toBuffer({ resolveWithObject: true });
+  const ms = performance.now() - t0;
+  if (info.width !== SIZE || info.height !== SIZE) throw new Error(`png result is ${info.width}x${info.height}`);
+  client.release(j.jobId);
+  return { ms, transportMs: t2 - t1, daemon: out.result.metadata.timings };
+}
+
+async function base64Path(ws: WebSocket, layer: Uint8Array): Promise<Sample> {
+  const t0 = performance.now();
+  const reply = nextMessage(ws);
+  ws.send(JSON.stringify({ type: 'job', jobId: `b64-${++jobSeq}`, width: SIZE, height: SIZE, image: Buffer.from(layer.buffer, layer.byteOffset, layer.byteLength).toString('base64') }));
+  const m = JSON.parse((await reply).toString('utf8')) as { image: string };
+  const pixels = Buffer.from(m.image, 'base64');
+  const ms = performance.now() - t0;
+  if (pixels.length !== BYTES) throw new Error('base64 result has the wrong size');
+  return { ms };
+}
+
+async function echoPath(ws: WebSocket, layer: Uint8Array): Promise<Sample> {
+  const t0 = performance.now();
+  const reply = nextMessage(ws);
+  ws.send(layer);
+  const back = await reply;
+  const ms = performance.now() - t0;
+  if (back.length !== BYTES) throw new Error('echo came back short');
+  return { ms };
+}
+
+async function main(): Promise<void> {
+  const before = machineInfo();
+  log(`building a ${SIZE}x${SIZE} layer (${(BYTES / 2 ** 20).toFixed(0)} MiB); ${loadNote(before)}`);
+  const layer = makeLayer(SIZE, SIZE);
+  const daemon = await startBenchDaemon({ engine: 'test', stepMs: 0 });
+  const echo = await startCompareServer('echo');
+  const b64 = await startCompareServer('base64');
+  const client = await daemon.connect('bench-transport');
+  const echoWs = await open(`ws://127.0.0.1:${echo.port}/`);
+  const b64Ws = await open(`ws://127.0.0.1:${b64.port}/`);
+
+  type Path = { name: string; run: () => Promise<Sample> };
+  const paths: Path[] = [
+    { name: 'echo', run: () => echoPath(echoWs, layer) },
+    { name: 'raw', run: () => ourPath(client, layer) },
+    { name: 'png', run: () => pngPath(client, layer) },
+    { name: 'base64', run: () => base64Path(b64Ws, layer) },
+  ].filter((p) => !SKIP.has(p.name));
+  const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
+  try {
+    for (const p of paths) await p.run(); // warm-up: JIT, sharp's thread pool, the daemon's first job
+    for (let i = 0; i < RUNS; i++) {
+      for (const p of paths) {
+        const s = await p.run();
+        samples.get(p.name)!.push(s);
+        log(`run ${i + 1}/${RUNS} ${p.name}: ${s.ms.toFixed(0)} ms${s.daemon ? ` (daemon ${JSON.stringify(s.daemon)})` : ''}`);
+      }
+    }
+  } finally {
+    client.close();
+    echoWs.close();
+    b64Ws.close();
+    await Promise.all([daemon.stop(), echo.stop(), b64.stop()]);
+  }
+
+  const rows: BenchRow[] = [];
+  const mbps = (ms: number): number => (2 * BYTES) / 1e6 / (ms / 1000);
+  const names: Record<string, string> = {
+    raw: 'raw frames via daemon (our path)',
+    png: 'PNG frames via daemon, incl. client encode+decode',
+    base64: 'base64 in JSON',
+    echo: 'raw ws echo (ceiling)',
+  };
+  const ms = (name: string): number[] => samples.get(name)?.map((s) => s.ms) ?? [];
+  for (const name of ['raw', 'png', 'base64', 'echo']) {
+    if (!samples.has(name)) continue;
+    const t = summarize(ms(name));
+    const r = summarize(ms(name).map(mbps));
+    rows.push({ label: `${names[name]}: round trip`, value: sig(t.value), unit: 'ms', min: sig(t.min), max: sig(t.max) });
+    rows.push({ label: `${names[name]}: throughput`, value: sig(r.value), unit: 'MB/s', min: sig(r.min), max: sig(r.max) });
+    if (name === 'png') {
+      const tt = summarize(samples.get('png')!.map((s) => s.transportMs!));
+      rows.push({ label: 'PNG frames via daemon, without client codec: round trip', value: sig(tt.value), unit: 'ms', min: sig(tt.min), max: sig(tt.max) });
+    }
+  }
+  // Where the daemon's time goes on our path (its own result timings).
+  const raw = samples.get('raw');
+  if (raw) {
+    for (const k of ['prepare', 'generate', 'encode']) {
+      const v = raw.map((s) => s.daemon?.[k]).filter((x): x is number => typeof x === 'number');
+      if (v.length) {
+        const t = summarize(v);
+        const what = k === 'prepare' ? 'prepare (fit to the pixel budget)' : k === 'generate' ? 'generate (test engine, 1 step)' : 'finish (scale back to full size, hash)';
+        rows.push({ label: `our path, daemon ${what}`, value: sig(t.value), unit: 'ms', min: sig(t.min), max: sig(t.max) });
+      }
+    }
+  }
+  // Ratios from per-round pairs (same moment, same load), then their median.
+  if (samples.has('raw') && samples.has('echo')) {
+    const k = summarize(ms('raw').map((t, i) => (100 * ms('echo')[i]) / t));
+    rows.push({ label: 'our path vs raw echo (throughput)', value: sig(k.value), unit: '%', min: sig(k.min), max: sig(k.max), target: '≥ 50 %', pass: k.value >= 50 });
+  }
+  if (samples.has('raw') && samples.has('base64')) {
+    const k = summarize(ms('raw').map((t, i) => ms('base64')[i] / t));
+    rows.push({ label: 'our path speed-up over base64 in JSON', value: sig(k.value), unit: '×', min: sig(k.min), max: sig(k.max), target: '≥ 3 ×', pass: k.value >= 3 });
+  }
+  const after = machineInfo();
+  emit({
+    bench: 'transport',
+    rows,
+    notes: [`${SIZE}x${SIZE} RGBA8, ${RUNS} runs each (interleaved) after one warm-up; ${loadNote(before)} before, ${after.load.join(' / ')} after`],
+  });
+}
+
+await main();
