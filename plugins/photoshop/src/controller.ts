@@ -206,7 +206,7 @@ export class PanelController {
   }
 
   cancel(): void {
-    if (!this.job) return;
+    if (!this.job || this.cancelRequested) return;
     this.cancelRequested = true;
     const client = this.connection.client;
     if (this.job.jobId && client) client.cancel(this.job.jobId);
