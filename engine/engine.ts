@@ -123,6 +123,9 @@ export class SdEngine implements Engine {
       check();
       slots.push(await this.referenceSlot(loaded, ref, i, cfg, note));
     }
+    // The image encoder (2.4 GB for ViT-H) is only needed until the tokens are cached by image hash:
+    // free it before denoising, when the UNet and ControlNets need the memory.
+    await this.sessions.prune((k) => !k.startsWith('vision|'));
     lap('references', t);
 
     // Controls.
