@@ -74,31 +74,42 @@ function taps(src: number, dst: number): Taps {
   return { first, count, stride, w };
 }
 
-/** Separable resample of `channels`-interleaved float data. */
-function resampleFloat(src: Float32Array, channels: number, sw: number, sh: number, dw: number, dh: number): Float32Array {
+/**
+ * Rows [y0, y1) of a separable resample of `channels`-interleaved data (only the source rows those
+ * destination rows need are touched, so a huge output can be produced in stripes). `load(row, out)`
+ * writes one source row as floats.
+ */
+function resampleRows(load: (row: number, out: Float32Array) => void, channels: number, sw: number, sh: number, dw: number, dh: number, y0: number, y1: number): Float32Array {
   const tx = taps(sw, dw);
   const ty = taps(sh, dh);
-  const mid = new Float32Array(dw * sh * channels);
-  for (let y = 0; y < sh; y++) {
-    const row = y * sw * channels;
-    const out = y * dw * channels;
+  let lo = sh, hi = -1;
+  for (let y = y0; y < y1; y++) {
+    lo = Math.min(lo, ty.first[y]);
+    hi = Math.max(hi, ty.first[y] + ty.count[y] - 1);
+  }
+  const rows = Math.max(0, hi - lo + 1);
+  const row = new Float32Array(sw * channels);
+  const mid = new Float32Array(dw * rows * channels);
+  for (let r = 0; r < rows; r++) {
+    load(lo + r, row);
+    const out = r * dw * channels;
     for (let x = 0; x < dw; x++) {
       const f = tx.first[x], n = tx.count[x], base = x * tx.stride;
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < n; k++) acc += src[row + (f + k) * channels + c] * tx.w[base + k];
+        for (let k = 0; k < n; k++) acc += row[(f + k) * channels + c] * tx.w[base + k];
         mid[out + x * channels + c] = acc;
       }
     }
   }
-  const dst = new Float32Array(dw * dh * channels);
-  for (let y = 0; y < dh; y++) {
+  const dst = new Float32Array(dw * (y1 - y0) * channels);
+  for (let y = y0; y < y1; y++) {
     const f = ty.first[y], n = ty.count[y], base = y * ty.stride;
-    const out = y * dw * channels;
+    const out = (y - y0) * dw * channels;
     for (let k = 0; k < n; k++) {
       const wk = ty.w[base + k];
-      const row = (f + k) * dw * channels;
-      for (let i = 0; i < dw * channels; i++) dst[out + i] += mid[row + i] * wk;
+      const m = (f + k - lo) * dw * channels;
+      for (let i = 0; i < dw * channels; i++) dst[out + i] += mid[m + i] * wk;
     }
   }
   return dst;
@@ -106,35 +117,40 @@ function resampleFloat(src: Float32Array, channels: number, sw: number, sh: numb
 
 /**
  * Resizes RGBA8. Colour is resampled premultiplied, so transparent pixels do not bleed dark fringes into
- * a layer's edges.
+ * a layer's edges. `rows` limits the output to rows [start, end) of the resized image (for stripes).
  */
-export function resizeRgba(img: Rgba8, width: number, height: number): Rgba8 {
+export function resizeRgba(img: Rgba8, width: number, height: number, rows?: { start: number; end: number }): Rgba8 {
   width = Math.max(1, Math.round(width));
   height = Math.max(1, Math.round(height));
-  if (width === img.width && height === img.height) return img;
-  const n = img.width * img.height;
-  const f = new Float32Array(n * 4);
+  const y0 = rows ? Math.max(0, rows.start) : 0;
+  const y1 = rows ? Math.min(height, rows.end) : height;
+  if (width === img.width && height === img.height) return y0 === 0 && y1 === height ? img : cropRgba(img, { x: 0, y: y0, width, height: y1 - y0 });
   const d = img.data;
-  for (let i = 0; i < n * 4; i += 4) {
-    const a = d[i + 3] / 255;
-    f[i] = d[i] * a; f[i + 1] = d[i + 1] * a; f[i + 2] = d[i + 2] * a; f[i + 3] = d[i + 3];
-  }
-  const r = resampleFloat(f, 4, img.width, img.height, width, height);
-  const out = new Uint8Array(width * height * 4);
+  const load = (row: number, out: Float32Array): void => {
+    for (let i = 0, s = row * img.width * 4; i < out.length; i += 4, s += 4) {
+      const a = d[s + 3] / 255;
+      out[i] = d[s] * a; out[i + 1] = d[s + 1] * a; out[i + 2] = d[s + 2] * a; out[i + 3] = d[s + 3];
+    }
+  };
+  const r = resampleRows(load, 4, img.width, img.height, width, height, y0, y1);
+  const out = new Uint8Array(width * (y1 - y0) * 4);
   for (let i = 0; i < out.length; i += 4) {
     const a = r[i + 3];
     if (a <= 0.5) continue; // fully transparent stays transparent black
     const k = 255 / a;
     out[i] = clamp255(r[i] * k); out[i + 1] = clamp255(r[i + 1] * k); out[i + 2] = clamp255(r[i + 2] * k); out[i + 3] = clamp255(a);
   }
-  return { width, height, data: out };
+  return { width, height: y1 - y0, data: out };
 }
 
 export function resizeGray(img: Gray8, width: number, height: number): Gray8 {
   width = Math.max(1, Math.round(width));
   height = Math.max(1, Math.round(height));
   if (width === img.width && height === img.height) return img;
-  const r = resampleFloat(Float32Array.from(img.data), 1, img.width, img.height, width, height);
+  const load = (row: number, out: Float32Array): void => {
+    for (let i = 0, s = row * img.width; i < out.length; i++, s++) out[i] = img.data[s];
+  };
+  const r = resampleRows(load, 1, img.width, img.height, width, height, 0, height);
   const out = new Uint8Array(width * height);
   for (let i = 0; i < out.length; i++) out[i] = clamp255(r[i]);
   return { width, height, data: out };
@@ -237,4 +253,26 @@ export function rgbToRgba(data: Uint8Array, width: number, height: number, compo
     out[j] = data[i]; out[j + 1] = data[i + 1]; out[j + 2] = data[i + 2]; out[j + 3] = 255;
   }
   return { width, height, data: out };
+}
+
+export interface Stripe {
+  /** First row of the stripe in the full-size image. */
+  y: number;
+  pixels: Rgba8;
+}
+
+/**
+ * The result scaled to `width`×`height` with `alpha` (full size, or null) applied, as horizontal stripes
+ * of at most `maxPixels` pixels: a 1 MP result put into a 50 MP region never needs the 50 MP image (or
+ * its float intermediates) in memory at once.
+ */
+export function* scaledStripes(img: Rgba8, width: number, height: number, alpha: Gray8 | null, maxPixels = 4 * 1024 * 1024): Generator<Stripe> {
+  if (alpha && (alpha.width !== width || alpha.height !== height)) throw new Error(`alpha ${alpha.width}x${alpha.height} does not match ${width}x${height}`);
+  const rows = Math.max(1, Math.floor(maxPixels / Math.max(1, width)));
+  for (let y = 0; y < height; y += rows) {
+    const end = Math.min(height, y + rows);
+    let pixels = resizeRgba(img, width, height, { start: y, end });
+    if (alpha) pixels = maskAlpha(pixels, { width, height: end - y, data: alpha.data.subarray(y * width, end * width) });
+    yield { y, pixels };
+  }
 }

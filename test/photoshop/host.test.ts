@@ -11,10 +11,10 @@ import type { Rgba8 } from '../../shared/plugin/raster.ts';
 import { FakeWorld, type FakeOptions } from './fake-photoshop.ts';
 import { addScene, SCENE, type SceneOptions } from './scene.ts';
 
-function setup(scene: SceneOptions = {}, opts: FakeOptions = {}): { world: FakeWorld; host: PsHost; doc: ReturnType<typeof addScene> } {
+function setup(scene: SceneOptions = {}, opts: FakeOptions = {}, stripePixels?: number): { world: FakeWorld; host: PsHost; doc: ReturnType<typeof addScene> } {
   const world = new FakeWorld(opts);
   const doc = addScene(world, scene);
-  const host = createUxpHost(world.photoshop(), world.uxp(), { localStorage: undefined });
+  const host = createUxpHost(world.photoshop(), world.uxp(), { localStorage: undefined, stripePixels });
   return { world, host, doc };
 }
 
@@ -106,12 +106,13 @@ test('a composite read can leave layers out, with no trace in the history', asyn
 
 test('insertion: a new layer directly above the source (inside its group), pixels at the target, one history step, the record in its XMP', async () => {
   for (const scene of [{ bitDepth: 8 }, { bitDepth: 16, profile: 'Adobe RGB (1998)' }, { bitDepth: 32, profile: 'ProPhoto RGB' }] as const) {
-    const { host, doc, world } = setup(scene);
+    // Small stripes (3 rows of 20 px): the write is split into several putPixels, still one history step.
+    const { host, doc, world } = setup(scene, {}, 60);
     const sketch = doc.byName('Sketch');
     const image: Rgba8 = { width: 20, height: 10, data: new Uint8Array(800) };
     for (let i = 0; i < 200; i++) image.data.set([255, 0, 0, i < 100 ? 255 : 0], i * 4);
     const historyBefore = doc.history.length;
-    const id = await host.modal('insert', (s) => s.insertLayer({ docId: doc.id, aboveLayerId: sketch.id, name: '[IPA] 42 red', image, at: { x: 30, y: 20 }, record: '{"hello":"world"}' }), { docId: doc.id, name: HISTORY_NAME });
+    const id = await host.modal('insert', (s) => s.insertLayer({ docId: doc.id, aboveLayerId: sketch.id, name: '[IPA] 42 red', image, area: { x: 30, y: 20, width: 20, height: 10 }, alpha: null, record: '{"hello":"world"}' }), { docId: doc.id, name: HISTORY_NAME });
     const art = doc.byName('Art');
     assert.deepEqual(art.layers!.map((l) => l.name), ['[IPA] 42 red', 'Sketch'], `${scene.bitDepth}-bit`);
     assert.equal(doc.byId(id)!.name, '[IPA] 42 red');
@@ -131,7 +132,7 @@ test('a failed write leaves no history and no layer behind', async () => {
   const { host, doc } = setup();
   const before = doc.all().length;
   await assert.rejects(host.modal('insert', async (s) => {
-    await s.insertLayer({ docId: doc.id, aboveLayerId: null, name: 'x', image: { width: 1, height: 1, data: new Uint8Array(4) }, at: { x: 0, y: 0 } });
+    await s.insertLayer({ docId: doc.id, aboveLayerId: null, name: 'x', image: { width: 1, height: 1, data: new Uint8Array(4) }, area: { x: 0, y: 0, width: 1, height: 1 }, alpha: null });
     throw new Error('boom');
   }, { docId: doc.id, name: HISTORY_NAME }), /boom/);
   assert.equal(doc.all().length, before);

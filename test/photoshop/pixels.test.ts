@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { composeControl, isBlank } from '../../shared/plugin/pose-composite.ts';
-import { blankRgba, drawRgba, flattenRgba, maskAlpha, resizeGray, resizeRgba, type Gray8, type Rgba8 } from '../../shared/plugin/raster.ts';
+import { blankRgba, drawRgba, flattenRgba, maskAlpha, resizeGray, resizeRgba, scaledStripes, type Gray8, type Rgba8 } from '../../shared/plugin/raster.ts';
 import { maskStats, selectionToMask } from '../../shared/plugin/selection-mask.ts';
 
 const px = (img: Rgba8, x: number, y: number): number[] => Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
@@ -88,4 +88,25 @@ test('flatten and mask alpha', () => {
   const canvas = blankRgba(4, 4);
   drawRgba(canvas, blankRgba(1, 1, [9, 9, 9, 255]), { x: 1.4, y: 1.6, width: 1, height: 1 });
   assert.deepEqual(px(canvas, 1, 2), [9, 9, 9, 255]);
+});
+
+test('scaled stripes add up to the whole scaled, masked image, each within its pixel cap', () => {
+  const img = blankRgba(37, 23);
+  for (let i = 0; i < img.data.length; i += 4) img.data.set([(i * 7) & 255, (i * 13) & 255, (i * 3) & 255, 255 - ((i >> 2) & 63)], i);
+  const W = 150, H = 97;
+  const alpha: Gray8 = { width: W, height: H, data: Uint8Array.from({ length: W * H }, (_v, i) => (i * 31) & 255) };
+  const whole = maskAlpha(resizeRgba(img, W, H), alpha);
+  const got = new Uint8Array(W * H * 4);
+  let stripes = 0;
+  for (const st of scaledStripes(img, W, H, alpha, 1000)) {
+    assert.ok(st.pixels.width * st.pixels.height <= 1000);
+    got.set(st.pixels.data, st.y * W * 4);
+    stripes++;
+  }
+  assert.ok(stripes > 10);
+  assert.deepEqual(got, whole.data);
+  // Same size, no alpha: stripes are plain crops.
+  const same = [...scaledStripes(img, 37, 23, null, 37 * 5)];
+  assert.equal(same.length, 5);
+  assert.deepEqual(same[1].pixels.data, img.data.subarray(37 * 5 * 4, 37 * 10 * 4));
 });

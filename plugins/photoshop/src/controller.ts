@@ -15,7 +15,7 @@ import {
   type PsCapture, type PsRecord, type PsTarget, type RepeatKind,
 } from '../../../shared/plugin/ps-job.ts';
 import { DEFAULT_PS_SETTINGS, parsePsSettings, type PsSettings } from '../../../shared/plugin/ps-settings.ts';
-import { blankRgba, drawRgba, maskAlpha, resizeGray, resizeRgba, type Gray8, type Rgba8 } from '../../../shared/plugin/raster.ts';
+import { blankRgba, drawRgba, resizeGray, resizeRgba, type Gray8, type Rgba8 } from '../../../shared/plugin/raster.ts';
 import { chooseRegion, fitWithin, intersectRect, placeInRead, planSizes, type Rect, type SizePlan } from '../../../shared/plugin/region.ts';
 import { maskStats, selectionToMask } from '../../../shared/plugin/selection-mask.ts';
 import type { DocInfo, LayerInfo, ModalScope, PickedFile, PsHost, SelectionRead } from './host.ts';
@@ -520,12 +520,10 @@ export class PanelController {
     this.emit();
   }
 
-  /** Scales the result back to the region, applies the selection as transparency, inserts in one step. */
+  /** The result scaled back to the region with the selection as transparency, as one history step. */
   private async insert(docId: number, aboveLayerId: number | null, image: Rgba8, alpha: Gray8 | null, region: Rect, record: PsRecord): Promise<number> {
-    const full = resizeRgba(image, region.width, region.height);
-    const pixels = alpha ? maskAlpha(full, alpha) : full;
     return this.host.modal('IP-Adapter: adding the layer', (scope) => scope.insertLayer({
-      docId, aboveLayerId, name: psLayerName(record.seed, record.settings.prompt), image: pixels, at: { x: region.x, y: region.y }, record: JSON.stringify(record),
+      docId, aboveLayerId, name: psLayerName(record.seed, record.settings.prompt), image, area: region, alpha, record: JSON.stringify(record),
     }), { docId, name: HISTORY_NAME });
   }
 

@@ -16,7 +16,7 @@ import type { SocketLike } from '../../../shared/protocol/client.ts';
 import {
   baseProfileName, findProfile, fromSrgb8, isSrgb, SRGB_PROFILE, toSrgb8, type ComponentSize, type PixelArray,
 } from '../../../shared/plugin/color-convert.ts';
-import type { Gray8, Rgba8 } from '../../../shared/plugin/raster.ts';
+import { scaledStripes, type Gray8, type Rgba8 } from '../../../shared/plugin/raster.ts';
 import { boundsToRect, intersectRect, levelBoundsToDocument, rectToBounds, type Rect, type Size } from '../../../shared/plugin/region.ts';
 import { readXmpRecord, writeXmpRecord } from '../../../shared/plugin/xmp-record.ts';
 import type { PsDescriptor, PsDocument, PsExecutionContext, PsImageData, PsLayer, PsModule, UxpFile, UxpModule } from './uxp-api.ts';
@@ -66,10 +66,12 @@ export interface InsertRequest {
   /** The new layer goes directly above this one (inside its group); null = above the active layer. */
   aboveLayerId: number | null;
   name: string;
-  /** 8-bit sRGB; converted to the document's depth and profile here. */
+  /** 8-bit sRGB at any size; scaled to `area` and converted to the document's depth and profile here. */
   image: Rgba8;
-  /** Document position of the image's top-left pixel. */
-  at: { x: number; y: number };
+  /** Document rectangle the image covers. */
+  area: Rect;
+  /** Transparency at `area`'s size (the selection), or null for opaque. */
+  alpha: Gray8 | null;
   /** JSON kept with the layer (in its XMP). */
   record?: string;
 }
@@ -177,7 +179,16 @@ function to8(data: PixelArray, componentSize: ComponentSize): Uint8Array {
 
 const XMP_PROPERTY = 'XMPMetadataAsUTF8';
 
-export function createUxpHost(ps: PsModule, uxp: UxpModule, win: { localStorage?: Storage } = globalThis as { localStorage?: Storage }): PsHost {
+export interface HostOptions {
+  /** Where settings go (UXP and browsers: window.localStorage). */
+  localStorage?: Storage;
+  /** Largest stripe written with one putPixels (pixels). */
+  stripePixels?: number;
+}
+
+export function createUxpHost(ps: PsModule, uxp: UxpModule, opts: HostOptions = { localStorage: (globalThis as { localStorage?: Storage }).localStorage }): PsHost {
+  const win = opts;
+  const stripePixels = opts.stripePixels ?? 4 * 1024 * 1024;
   const findDoc = (id: number): PsDocument | null => {
     for (let i = 0; i < ps.app.documents.length; i++) if (ps.app.documents[i].id === id) return ps.app.documents[i];
     return null;
@@ -318,15 +329,21 @@ export function createUxpHost(ps: PsModule, uxp: UxpModule, win: { localStorage?
         // and Photoshop converts. 16/32-bit documents get 16/32-bit data.
         const known = findProfile(info.profile);
         const depth: ComponentSize = info.bitDepth === 16 ? 16 : info.bitDepth === 32 ? 32 : 8;
-        const data = fromSrgb8(req.image, { componentSize: depth, profile: known });
-        const imageData = await ps.imaging.createImageDataFromBuffer(data, {
-          width: req.image.width, height: req.image.height, components: 4, chunky: true, colorSpace: 'RGB',
-          colorProfile: known ? baseProfileName(known.name) : SRGB_PROFILE,
-        });
-        try {
-          await ps.imaging.putPixels({ documentID: req.docId, layerID: layer.id, imageData, replace: true, targetBounds: { left: req.at.x, top: req.at.y }, commandName: 'Generate with IP-Adapter' });
-        } finally {
-          imageData.dispose();
+        // Scaled, masked and converted stripe by stripe: memory stays bounded for any region size.
+        for (const stripe of scaledStripes(req.image, req.area.width, req.area.height, req.alpha, stripePixels)) {
+          const data = fromSrgb8(stripe.pixels, { componentSize: depth, profile: known });
+          const imageData = await ps.imaging.createImageDataFromBuffer(data, {
+            width: stripe.pixels.width, height: stripe.pixels.height, components: 4, chunky: true, colorSpace: 'RGB',
+            colorProfile: known ? baseProfileName(known.name) : SRGB_PROFILE,
+          });
+          try {
+            await ps.imaging.putPixels({
+              documentID: req.docId, layerID: layer.id, imageData, replace: stripe.y === 0,
+              targetBounds: { left: req.area.x, top: req.area.y + stripe.y }, commandName: 'Generate with IP-Adapter',
+            });
+          } finally {
+            imageData.dispose();
+          }
         }
         if (req.record !== undefined) {
           const xmp = writeXmpRecord(await layerXmp(req.docId, layer.id), req.record);
