@@ -11,7 +11,8 @@ import type { ControlInput, GenerateRequest, GenerateResult, MaskImage, RgbaImag
 import type { InputHashes, ResultMetadata } from '../shared/protocol/messages.ts';
 import type { NormalizedJob } from '../shared/protocol/validate.ts';
 import { crop, featherMask, fitToGrid, flatten, maskBounds, padRect, pasteBack, resize, toMask, type Pixels, type Rect } from './image.ts';
-import { renderPose } from './pose.ts';
+import { renderKeypoints } from '../engine/preprocess/control.ts';
+import type { PoseKeypoints } from '../shared/protocol/messages.ts';
 
 /** SD1.5's native area: generation sizes derived from an init image aim for about this many pixels. */
 export const TARGET_PIXELS = 512 * 512;
@@ -187,9 +188,9 @@ export function resultMetadata(job: NormalizedJob, prep: PreparedJob, res: Gener
 }
 
 /** Keypoints given in the init's full-size coordinates are drawn there and cut like the init; others at generation size. */
-function controlFromKeypoints(kp: Parameters<typeof renderPose>[0], base: RgbaImage | undefined, region: Rect | undefined, gw: number, gh: number): RgbaImage {
-  if (base && region && kp.canvas_width === base.width && kp.canvas_height === base.height) return renderPose(kp, base.width, base.height);
-  return renderPose(kp, gw, gh);
+function controlFromKeypoints(kp: PoseKeypoints, base: RgbaImage | undefined, region: Rect | undefined, gw: number, gh: number): RgbaImage {
+  if (base && region && kp.canvas_width === base.width && kp.canvas_height === base.height) return renderKeypoints(kp, base.width, base.height).image;
+  return renderKeypoints(kp, gw, gh).image;
 }
 
 async function shrinkReference(img: RgbaImage): Promise<RgbaImage> {

@@ -7,7 +7,8 @@ import {
   crop, decodePixels, featherMask, fitToGrid, flatten, maskBounds, padRect, pasteBack, resize, toMask, unpremultiplyInPlace,
 } from '../../bridge/image.ts';
 import { finishImages, prepareJob } from '../../bridge/pipeline.ts';
-import { renderPose } from '../../bridge/pose.ts';
+import { renderKeypoints } from '../../engine/preprocess/control.ts';
+const renderPose = (kp: object, w: number, h: number) => renderKeypoints(kp, w, h).image;
 
 const BIG = 1 << 26;
 
