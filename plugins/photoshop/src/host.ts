@@ -463,7 +463,11 @@ export function createUxpHost(ps: PsModule, uxp: UxpModule, opts: HostOptions = 
     },
 
     imageUrl(img) {
-      return imageUrlOf(img);
+      try {
+        return imageUrlOf(img);
+      } catch {
+        return ''; // no ImageBlob and no canvas pixels: the thumbnail stays blank, everything else works
+      }
     },
 
     releaseImageUrl(url) {
