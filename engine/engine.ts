@@ -154,6 +154,13 @@ export class SdEngine implements Engine {
     }
     const latentMask = req.mask ? maskToLatent(resizeMask(req.mask, p.width, p.height), p.width, p.height, LATENT_FACTOR) : undefined;
 
+    // Inpainting checkpoints (9-channel UNet) take the mask and the masked image's latents as input.
+    let extraChannels: Float32Array | undefined;
+    if (unetShape.inChannels === latentC + 5) {
+      t = performance.now();
+      extraChannels = await this.inpaintChannels(loaded, req, p.width, p.height);
+      lap('vae_encode_masked', t);
+    }
     const images: RgbaImage[] = [];
     const decoder = await this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavour, config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
     for (let b = 0; b < p.batchSize; b++) {
@@ -171,7 +178,9 @@ export class SdEngine implements Engine {
       } else {
         latents = n.map((v) => v * scheduler.initNoiseSigma);
       }
-      const inpaint: InpaintRun | undefined = x0 && latentMask ? { x0, noise: n, mask: latentMask } : undefined;
+      const inpaint: InpaintRun | undefined = extraChannels
+        ? { x0: x0 ?? new Float32Array(n.length), noise: n, mask: latentMask ?? new Float32Array(h * w).fill(1), extraChannels }
+        : x0 && latentMask ? { x0, noise: n, mask: latentMask } : undefined;
       t = performance.now();
       const total = p.steps - startIndex;
       const final = await denoise({
@@ -308,8 +317,23 @@ export class SdEngine implements Engine {
     };
   }
 
+  private async inpaintChannels(l: Loaded, req: GenerateRequest, width: number, height: number): Promise<Float32Array> {
+    const mask = req.mask ? resizeMask(req.mask, width, height) : new Uint8Array(width * height).fill(255);
+    const enc = await this.vaeEncoder(l);
+    const masked = await enc.run({ image: new ort.Tensor('float32', maskedInit(req.init, mask, width, height), [1, 3, height, width]) });
+    const latentMask = maskToLatent(mask, width, height, LATENT_FACTOR).map((v) => (v >= 0.5 ? 1 : 0));
+    const out = new Float32Array(latentMask.length * 5);
+    out.set(latentMask);
+    out.set(masked.latents_scaled.data as Float32Array, latentMask.length);
+    return out;
+  }
+
+  private vaeEncoder(l: Loaded): Promise<ort.InferenceSession> {
+    return this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavour, config: { groups: l.ckpt.hints.vaeGroups ?? 32 } }));
+  }
+
   private async encodeImage(l: Loaded, img: RgbaImage, width: number, height: number): Promise<Float32Array> {
-    const enc = await this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavour, config: { groups: l.ckpt.hints.vaeGroups ?? 32 } }));
+    const enc = await this.vaeEncoder(l);
     const sized = resizeRgba(img.data, img.width, img.height, width, height);
     const x = rgbaToPlanar(sized, width, height, (v) => v / 127.5 - 1);
     // The latent mean (not a sample): img2img stays deterministic for a seed.
@@ -322,6 +346,14 @@ export class SdEngine implements Engine {
 function imageEncoderRole(adapterPath: string): string {
   const variant = detectFile(adapterPath).details.clipVision;
   return variant ? `clip_vision:${variant}` : 'clip_vision';
+}
+
+/** diffusers' StableDiffusionInpaintPipeline inputs: binary mask at latent size, then the latents of init * (mask < 0.5). */
+function maskedInit(init: RgbaImage | undefined, mask: Uint8Array, width: number, height: number): Float32Array {
+  const px = init ? rgbaToPlanar(resizeRgba(init.data, init.width, init.height, width, height), width, height, (v) => v / 127.5 - 1) : new Float32Array(3 * width * height);
+  const hw = width * height;
+  for (let i = 0; i < hw; i++) if (mask[i] >= 128) px[i] = px[hw + i] = px[2 * hw + i] = 0;
+  return px;
 }
 
 function resizeMask(mask: { width: number; height: number; data: Uint8Array }, width: number, height: number): Uint8Array {

@@ -53,7 +53,8 @@ export class ModelRegistry {
   candidates(role: Role): ModelEntry[] {
     const wanted = normalizeRole(role);
     const preferred = new Set(presetFileNames(wanted, this.presets));
-    const rank = (e: ModelEntry): number => (e.detection.format === 'pickle' ? 2 : 0) + (preferred.has(basename(e.path)) ? 0 : 1);
+    // An exact role beats a sub-role ('checkpoint' prefers a standard checkpoint to 'checkpoint:inpaint').
+    const rank = (e: ModelEntry): number => (e.role === wanted ? 0 : 4) + (e.detection.format === 'pickle' ? 2 : 0) + (preferred.has(basename(e.path)) ? 0 : 1);
     return this.entries
       .filter((e) => e.detection.supported && roleMatches(wanted, e.role))
       .map((e, i) => ({ e, i }))

@@ -13,7 +13,7 @@ export function roleOf(d: Detection, name: string): Role {
   switch (d.kind) {
     case 'checkpoint':
     case 'diffusers':
-      return 'checkpoint';
+      return d.details.inChannels === 9 ? 'checkpoint:inpaint' : 'checkpoint';
     case 'controlnet':
       return `controlnet:${d.variant ?? controlTypeFromName(name.toLowerCase())}`;
     case 'depth':
@@ -34,6 +34,7 @@ export function roleMatches(wanted: Role, actual: Role): boolean {
 
 const LABELS: Record<string, string> = {
   checkpoint: 'Stable Diffusion 1.5 checkpoint',
+  'checkpoint:inpaint': 'Stable Diffusion 1.5 inpainting checkpoint (9-channel UNet)',
   'ipadapter:base': 'IP-Adapter (base, ip-adapter_sd15)',
   'ipadapter:plus': 'IP-Adapter Plus (ip-adapter-plus_sd15)',
   'ipadapter:faceid': 'IP-Adapter FaceID (ip-adapter-faceid_sd15)',

@@ -40,6 +40,17 @@ export function tinyVocabulary(): { vocab: Record<string, number>; merges: strin
   return { vocab, merges: `#version: 0.2\n${rules.join('\n')}\n` };
 }
 
+/** A 9-channel (inpainting) UNet beside the tiny checkpoint, sharing its VAE and text encoder. */
+export function writeTinyInpaintingCheckpoint(root: string): string {
+  const ckpt = join(root, 'checkpoints', 'tiny-sd15-inpainting');
+  for (const sub of ['unet', 'vae', 'text_encoder']) mkdirSync(join(ckpt, sub), { recursive: true });
+  writeFileSync(join(ckpt, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionInpaintPipeline', unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], text_encoder: ['transformers', 'CLIPTextModel'] }));
+  writeSynthetic(join(ckpt, 'unet', 'diffusion_pytorch_model.safetensors'), S.unetSpecs({ ...S.TINY_UNET_SPEC, inChannels: 9 }), { seed: 17, metadata: HINTS });
+  writeSynthetic(join(ckpt, 'vae', 'diffusion_pytorch_model.safetensors'), S.vaeSpecs(S.TINY_VAE_SPEC), { seed: 12, metadata: HINTS });
+  writeSynthetic(join(ckpt, 'text_encoder', 'model.safetensors'), S.clipTextSpecs(S.TINY_TEXT_SPEC), { seed: 13, metadata: HINTS });
+  return ckpt;
+}
+
 export async function writeTinyModels(root: string): Promise<TinyModelSet> {
   const dir = (...p: string[]) => {
     const d = join(root, ...p);

@@ -274,14 +274,17 @@ function detectLdmCheckpoint(t: Tensors): Found | null {
   else base = baseFromCrossDim(crossDim);
   const details: DetectionDetails = { crossAttentionDim: crossDim, inChannels, components };
   const verdict = baseVerdict(base, 'checkpoint');
-  if (verdict.supported && inChannels !== undefined && inChannels !== 4) {
+  if (verdict.supported && inChannels !== undefined && !USABLE_IN_CHANNELS.has(inChannels)) {
     return {
       kind: 'checkpoint', variant: base, base, format: 'ldm', details, evidence: 'keys', supported: false,
-      reason: `UNet takes ${inChannels} input channels (an inpainting or instruct checkpoint); ipa-bridge needs a standard 4-channel SD1.5 checkpoint (it inpaints with the selection mask instead)`,
+      reason: `UNet takes ${inChannels} input channels (an instruct checkpoint?); ipa-bridge uses standard (4-channel) and inpainting (9-channel) SD1.5 checkpoints`,
     };
   }
   return { kind: 'checkpoint', variant: base, base, format: 'ldm', details, evidence: 'keys', ...verdict };
 }
+
+/** 4 = standard; 9 = inpainting (latents + mask + masked-image latents). */
+const USABLE_IN_CHANNELS: ReadonlySet<number> = new Set([4, 9]);
 
 // ---------------------------------------------------------------------------------------------
 // IP-Adapter (h94 layout)
@@ -472,10 +475,10 @@ function detectDiffusersUnet(t: Tensors): Found | null {
   const base: BaseModel = t.any('add_embedding.') ? 'sdxl' : baseFromCrossDim(crossDim);
   const inChannels = t.dim('conv_in.weight', 1);
   const verdict = baseVerdict(base, 'UNet');
-  const inpaint = verdict.supported && inChannels !== undefined && inChannels !== 4;
+  const unusable = verdict.supported && inChannels !== undefined && !USABLE_IN_CHANNELS.has(inChannels);
   return {
     kind: 'unet', variant: base, base, format: 'diffusers', details: { crossAttentionDim: crossDim, inChannels }, evidence: 'keys',
-    ...(inpaint ? { supported: false, reason: `UNet takes ${inChannels} input channels (an inpainting or instruct UNet); ipa-bridge needs a standard 4-channel SD1.5 UNet` } : verdict),
+    ...(unusable ? { supported: false, reason: `UNet takes ${inChannels} input channels (an instruct UNet?); ipa-bridge uses 4-channel and 9-channel (inpainting) SD1.5 UNets` } : verdict),
   };
 }
 
@@ -711,8 +714,8 @@ function detectPipelineFolder(dir: string): Detection {
       reason: hasBin ? 'the diffusers folder has only .bin (pickle) UNet weights; ipa-bridge reads .safetensors' : 'the diffusers folder has no unet/diffusion_pytorch_model.safetensors',
     };
   }
-  if (verdict.supported && inChannels !== undefined && inChannels !== 4) {
-    return { kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', supported: false, reason: `UNet takes ${inChannels} input channels (an inpainting pipeline); ipa-bridge needs a standard SD1.5 pipeline` };
+  if (verdict.supported && inChannels !== undefined && !USABLE_IN_CHANNELS.has(inChannels)) {
+    return { kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', supported: false, reason: `UNet takes ${inChannels} input channels (an instruct pipeline?); ipa-bridge uses standard and inpainting SD1.5 pipelines` };
   }
   return { kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', ...verdict };
 }

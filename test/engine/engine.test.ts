@@ -12,6 +12,7 @@ import { registryLocator } from '../../bridge/models/locator.ts';
 import { CancelledError, type Engine, type GenerateParams, type GenerateRequest, type RgbaImage } from '../../engine/api.ts';
 import { createEngine, writeTinyModels } from '../../engine/index.ts';
 import { encodeSafetensors } from '../../engine/weights/safetensors.ts';
+import { writeTinyInpaintingCheckpoint } from '../../engine/synthetic/tiny.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-'));
 let engine: Engine;
@@ -135,4 +136,16 @@ test('a kohya LoRA is merged into the UNet and the text encoder with its strengt
   assert.deepEqual(zero.images[0].data, base.images[0].data, 'strength 0 = no LoRA');
   assert.notDeepEqual(full.images[0].data, base.images[0].data, 'the LoRA changes the result');
   assert.ok(full.metadata.models['lora:tiny-style.safetensors']);
+});
+
+test('an inpainting (9-channel) checkpoint gets the mask and masked-image latents; the default stays the standard one', async () => {
+  writeTinyInpaintingCheckpoint(join(dir, 'models'));
+  const init = pattern(W, W, 9);
+  const mask = { width: W, height: W, data: Uint8Array.from({ length: W * W }, (_, i) => (Math.floor(i / W) >= W / 2 ? 255 : 0)) };
+  const r = await engine.generate(job({ checkpoint: 'tiny-sd15-inpainting' }, { init, mask }));
+  assert.equal(r.metadata.models.checkpoint.name, 'tiny-sd15-inpainting');
+  assert.ok(r.metadata.timings.vae_encode_masked !== undefined);
+  for (let i = 0; i < (W * W) / 2; i++) for (let c = 0; c < 3; c++) assert.equal(r.images[0].data[i * 4 + c], init.data[i * 4 + c]);
+  const d = await engine.generate(job());
+  assert.equal(d.metadata.models.checkpoint.name, 'tiny-sd15');
 });

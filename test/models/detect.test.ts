@@ -53,7 +53,7 @@ test('every fixture weight file is classified correctly, with sizes read off the
   assert.equal(detectPath(join(fixtures, 'tokenizer')).kind, 'tokenizer');
 });
 
-test('SDXL, SD2 and inpainting checkpoints are recognised and refused with a clear reason', () => {
+test('SDXL, SD2 and instruct checkpoints are refused with a clear reason; SD1.5 inpainting checkpoints are used', () => {
   const sdxl = detectPath(writeSafetensors(join(dir, 'sdxl.safetensors'), ldmCheckpoint({ sdxl: true, crossDim: 2048 })));
   assert.deepEqual([sdxl.kind, sdxl.base, sdxl.supported], ['checkpoint', 'sdxl', false]);
   assert.match(sdxl.reason ?? '', /SDXL checkpoint: ipa-bridge generates with Stable Diffusion 1\.5 only/);
@@ -62,7 +62,10 @@ test('SDXL, SD2 and inpainting checkpoints are recognised and refused with a cle
   assert.equal(sd2.base, 'sd2');
   assert.match(sd2.reason ?? '', /Stable Diffusion 2\.x/);
   const inpaint = detectPath(writeSafetensors(join(dir, 'inpaint.safetensors'), ldmCheckpoint({ inChannels: 9 })));
-  assert.deepEqual([inpaint.base, inpaint.supported, inpaint.details.inChannels], ['sd15', false, 9]);
+  assert.deepEqual([inpaint.base, inpaint.supported, inpaint.details.inChannels], ['sd15', true, 9]);
+  const instruct = detectPath(writeSafetensors(join(dir, 'instruct.safetensors'), ldmCheckpoint({ inChannels: 8 })));
+  assert.deepEqual([instruct.supported, instruct.details.inChannels], [false, 8]);
+  assert.match(instruct.reason ?? '', /8 input channels/);
   const real = detectPath(writeSafetensors(join(dir, 'sd15.safetensors'), ldmCheckpoint({ crossDim: 768 })));
   assert.deepEqual([real.base, real.supported, real.details.crossAttentionDim], ['sd15', true, 768]);
   const xlUnet = detectPath(writeSafetensors(join(dir, 'xl-unet.safetensors'), diffusersUnet(2048, true)));
