@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
-import { PanelController, type JobPhase } from '../../plugins/photoshop/src/controller.ts';
+import { PanelController, PENDING_KEY, type JobPhase } from '../../plugins/photoshop/src/controller.ts';
 import { createUxpHost, type PsHost } from '../../plugins/photoshop/src/host.ts';
-import type { SocketLike } from '../../shared/protocol/client.ts';
+import { BridgeClient, type SocketLike } from '../../shared/protocol/client.ts';
 import { BridgeConnection } from '../../shared/plugin/connection.ts';
 import { parsePsRecord } from '../../shared/plugin/ps-job.ts';
 import { readXmpRecord } from '../../shared/plugin/xmp-record.ts';
@@ -304,5 +304,41 @@ test('a file reference is sent encoded; a picked non-image is refused', async ()
   r.world.nextFile = { name: 'notes.txt', bytes: new TextEncoder().encode('hello world') };
   await r.ctl.pickReferenceFile();
   assert.match(r.ctl.notice!.text, /not a PNG or JPEG/);
+  r.close();
+});
+
+test('cancel while waiting for a lost connection does not hang', async () => {
+  const r = await rig({ scene: { selection: false } });
+  r.ctl.update({ prompt: 'orphan', mode: 'canvas', steps: 100 });
+  r.ctl.subscribe(() => {
+    if (r.ctl.job?.phase === 'running' && r.conn.state.phase === 'connected') r.conn.close(); // e.g. "Forget pairing token"
+    if (r.ctl.job?.phase === 'reconnecting') r.ctl.cancel();
+  });
+  await r.ctl.generate();
+  assert.equal(r.ctl.notice?.text, 'Cancelled.');
+  assert.equal(r.ctl.job, null);
+});
+
+test('a job left running by a closed panel comes back as a result in the next session', async () => {
+  // The "old panel": submits, then disappears without a goodbye.
+  const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/?token=${daemon.token}`, { perMessageDeflate: false });
+  const old = new BridgeClient(ws as unknown as SocketLike, { name: 'old-panel', version: '0' });
+  const accepted = new Promise<void>((resolve) => {
+    void old.submit({ type: 'job', jobId: 'ps-reload-test-1', prompt: 'after reload', seed: 77, steps: 20, width: 64, height: 64, output: { format: 'raw-rgba8' } }, {}, { onAccepted: () => resolve() }).catch(() => undefined);
+  });
+  await accepted;
+  ws.terminate();
+  const storage = new MemoryStorage();
+  storage.setItem(PENDING_KEY, JSON.stringify([{ jobId: 'ps-reload-test-1', docId: 1, region: { x: 0, y: 0, width: 320, height: 240 }, prompt: 'after reload', seed: 77, at: Date.now() }]));
+  const r = await rig({ scene: { selection: false }, storage });
+  await r.ctl.resumePending();
+  assert.equal(r.ctl.results.length, 1);
+  assert.equal(r.ctl.results[0].seed, 77);
+  assert.match(r.ctl.notice!.text, /before the panel restarted/);
+  assert.equal(storage.getItem(PENDING_KEY), null);
+  await r.ctl.reapply(r.ctl.results[0].id);
+  const [layer] = generated(r.doc);
+  assert.equal(layer.name, '[IPA] 77 after reload');
+  near(to8(layer.pixel(0, 0)), [...expectedColor('after reload', 77), 255], 3, 'the old job\'s image');
   r.close();
 });

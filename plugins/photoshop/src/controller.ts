@@ -123,6 +123,8 @@ export class PanelController {
   /** The image file chosen as style reference (kept for this session only). */
   referenceFile: PickedFile | null = null;
   private cancelRequested = false;
+  /** Wakes a job waiting for the connection to come back when the user cancels. */
+  private wakeOnCancel: (() => void) | null = null;
   private readonly listeners = new Set<() => void>();
   private readonly host: PsHost;
   private readonly connection: BridgeConnection;
@@ -210,6 +212,7 @@ export class PanelController {
     this.cancelRequested = true;
     const client = this.connection.client;
     if (this.job.jobId && client) client.cancel(this.job.jobId);
+    this.wakeOnCancel?.();
     this.emit();
   }
 
@@ -269,7 +272,11 @@ export class PanelController {
     for (const p of pending) {
       try {
         const out = await client.resume(p.jobId);
-        const item = this.resultFrom(out, p.jobId, { mode: 'canvas', region: p.region, read: { width: out.images[0].descriptor.width, height: out.images[0].descriptor.height }, sourceLayerId: null, documentTitle: '' }, this.settings, null, null);
+        // The panel's settings may have changed since: the daemon's metadata says what this job was.
+        const m = out.result.metadata.params;
+        const settings = parsePsSettings({ ...this.settings, prompt: m.prompt, negativePrompt: m.negativePrompt, steps: m.steps, sampler: m.sampler, guidance: m.guidance, strength: m.strength, seed: m.seed });
+        const read = { width: out.images[0]?.descriptor.width ?? p.region.width, height: out.images[0]?.descriptor.height ?? p.region.height };
+        const item = this.resultFrom(out, p.jobId, { mode: 'canvas', region: p.region, read, sourceLayerId: null, documentTitle: '' }, settings, null, this.host.document(p.docId) ? p.docId : null);
         this.addResult(item);
         client.release(p.jobId);
         this.setNotice({ kind: 'info', text: `A result from before the panel restarted (seed ${item.seed}) is ready: click its thumbnail to apply it.` });
@@ -440,11 +447,17 @@ export class PanelController {
         if (!(e instanceof BridgeError) || attempt >= 20) throw e;
         if (e.code === 'closed') {
           this.setPhase('reconnecting', job.jobId);
-          client = await this.connection.whenConnected();
-          if (this.cancelRequested) {
-            client.cancel(job.jobId);
+          const next = this.cancelRequested ? null : await Promise.race([
+            this.connection.whenConnected(),
+            new Promise<null>((resolve) => (this.wakeOnCancel = () => resolve(null))),
+          ]);
+          this.wakeOnCancel = null;
+          if (!next || this.cancelRequested) {
+            // The daemon cancels a job nobody watches after its grace period; tell it now if we can.
+            (next ?? this.connection.client)?.cancel(job.jobId);
             throw new BridgeError('cancelled', 'cancelled');
           }
+          client = next;
           resuming = true;
           continue;
         }
