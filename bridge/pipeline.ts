@@ -94,6 +94,7 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
     range: r.range,
     ...(inputs.hashes.references[i] ? { hash: inputs.hashes.references[i]! } : {}),
     ...(r.model ? { model: r.model } : {}),
+    ...(r.group !== undefined ? { group: r.group, combine: r.combine ?? 'concat' } : {}),
   })));
 
   const controls: ControlInput[] = await Promise.all(job.controls.map(async (c, i) => {
@@ -170,7 +171,7 @@ export function resultMetadata(job: NormalizedJob, prep: PreparedJob, res: Gener
       ...p,
       loras: p.loras ? p.loras.map((l) => ({ model: l.model, strength: l.strength })) : [],
     },
-    references: job.references.map((r, i) => ({ adapter: r.adapter, scale: r.scale, preset: r.preset, range: r.range, ...(r.model ? { model: r.model } : {}), hash: hashes.references[i] ?? null })),
+    references: job.references.map((r, i) => ({ adapter: r.adapter, scale: r.scale, preset: r.preset, range: r.range, ...(r.model ? { model: r.model } : {}), ...(r.group !== undefined ? { group: r.group, combine: r.combine ?? 'concat' } : {}), hash: hashes.references[i] ?? null })),
     controls: job.controls.map((c, i) => ({
       type: c.type, preprocess: c.preprocess, scale: c.scale, range: c.range, guessMode: c.guessMode,
       ...(c.model ? { model: c.model } : {}), ...(c.low !== undefined ? { low: c.low } : {}), ...(c.high !== undefined ? { high: c.high } : {}),

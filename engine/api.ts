@@ -42,6 +42,12 @@ export interface StyleReference {
   readonly hash?: string;
   /** Model name override (file name in the registry); otherwise the default for `adapter`. */
   readonly model?: string;
+  /**
+   * References with the same group share one adapter slot (the first one's scale, preset and range):
+   * their tokens are concatenated, or their embeddings averaged before projection.
+   */
+  readonly group?: string;
+  readonly combine?: 'concat' | 'average';
 }
 
 export interface ControlInput {

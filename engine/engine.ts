@@ -21,9 +21,9 @@ import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, ty
 import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
 import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
 import { latentPreview } from './pipeline/preview.ts';
-import { references as referenceInputs } from './pipeline/references.ts';
+import { references as referenceInputs, type Named } from './pipeline/references.ts';
 import { fileIdentity, SessionCache } from './pipeline/sessions.ts';
-import { maskToLatent, planarToRgba, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
+import { concat, maskToLatent, planarToRgba, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
 import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
@@ -53,6 +53,8 @@ class Lru<V> {
   }
 }
 
+type ProjectionInputs = { readonly cond: Named; readonly uncond: Named };
+
 interface Loaded {
   readonly ckptModel: LocatedModel;
   readonly ckpt: Checkpoint;
@@ -65,7 +67,8 @@ export class SdEngine implements Engine {
   readonly provider: string;
   private readonly sessions: SessionCache;
   private readonly textCache = new Lru<TextEmbeddings>(32);
-  private readonly tokenCache = new Lru<ImageTokens>(32);
+  /** Projection inputs (CLIP / face embeddings) of reference images, by adapter file + image hash. */
+  private readonly inputCache = new Lru<ProjectionInputs>(32);
   private tokenizer?: { path: string; tok: ClipTokenizer };
 
   constructor(private readonly opts: EngineOptions) {
@@ -119,9 +122,10 @@ export class SdEngine implements Engine {
     t = performance.now();
     const cfg = p.guidance > 1;
     const slots: AdapterKv[] = [];
-    for (const [i, ref] of req.references.entries()) {
+    const groups = groupReferences(req.references);
+    for (const group of groups) {
       check();
-      slots.push(await this.referenceSlot(loaded, ref, i, cfg, note));
+      slots.push(await this.referenceSlot(loaded, group, cfg, note));
     }
     // The image encoder (2.4 GB for ViT-H) is only needed until the tokens are cached by image hash:
     // free it before denoising, when the UNet and ControlNets need the memory.
@@ -187,7 +191,7 @@ export class SdEngine implements Engine {
         unet, unetShape, ipChannels: loaded.ipChannels,
         latents, latentShape: shape, cond: text.cond, uncond: text.uncond, textShape: [text.tokens, text.dim],
         guidance: p.guidance, scheduler, startIndex,
-        ip: slots.length ? { packed: packIpInputs(slots, loaded.ipChannels, cfg ? 2 : 1), layerScales: req.references.map((r) => ipLayerScales(r.preset, r.scale)), ranges: req.references.map((r) => r.range) } : undefined,
+        ip: slots.length ? { packed: packIpInputs(slots, loaded.ipChannels, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range) } : undefined,
         controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
         onStep: (i, lat, denoised) => {
           const step = b * total + (i - startIndex) + 1;
@@ -274,22 +278,41 @@ export class SdEngine implements Engine {
     return emb;
   }
 
-  private async referenceSlot(l: Loaded, ref: StyleReference, i: number, cfg: boolean, note: (r: string, m: LocatedModel) => void): Promise<AdapterKv> {
-    const adapter = this.opts.models.find(`ipadapter:${ref.adapter}`, ref.model);
-    note(`ipadapter:${i}`, adapter);
+  /**
+   * One adapter slot for a group of references (one reference, or several sharing `group`): their
+   * projection inputs are averaged before projecting ('average'), or their tokens concatenated
+   * ('concat', the default) — either way one softmax over the group's tokens.
+   */
+  private async referenceSlot(l: Loaded, group: ReadonlyArray<{ ref: StyleReference; index: number }>, cfg: boolean, note: (r: string, m: LocatedModel) => void): Promise<AdapterKv> {
+    const first = group[0].ref;
+    const adapter = this.opts.models.find(`ipadapter:${first.adapter}`, first.model);
+    note(`ipadapter:${group[0].index}`, adapter);
+    for (const { ref, index } of group.slice(1)) {
+      if (ref.adapter !== first.adapter || ref.model !== first.model) throw new EngineError('invalid-field', `references in group "${first.group}" must use the same adapter model`, `references[${index}].adapter`);
+    }
     const src = openWeightFile(adapter.path);
     const info = detectIpAdapter(src);
     const shortcut = /plusv2|plus-v2/i.test(adapter.name);
     const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}`, () => buildIpProjectionGraph(src, { flavour: this.flavour, shortcut, sScale: shortcut ? 1 : undefined }));
     const kv = await this.sessions.get(`kv|${fileIdentity(adapter.path)}`, () => buildIpKvGraph(src, { flavour: this.flavour }));
-    const key = `${adapter.path}|${ref.hash ?? ''}`;
-    let tokens = ref.hash ? this.tokenCache.get(key) : undefined;
-    if (!tokens) {
-      const needsVision = info.inputs.some((x) => x.name !== 'faceid_embeds');
-      const vision = needsVision ? await this.visionSession(imageEncoderRole(adapter.path), note) : undefined;
-      const inputs = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role), { provider: this.flavour, field: `references[${i}].image` });
-      tokens = await projectTokens(proj, inputs.cond, inputs.uncond);
-      if (ref.hash) this.tokenCache.set(key, tokens);
+    const inputs: ProjectionInputs[] = [];
+    for (const { ref, index } of group) {
+      const key = `${adapter.path}|${ref.hash ?? ''}`;
+      let x = ref.hash ? this.inputCache.get(key) : undefined;
+      if (!x) {
+        const needsVision = info.inputs.some((i) => i.name !== 'faceid_embeds');
+        const vision = needsVision ? await this.visionSession(imageEncoderRole(adapter.path), note) : undefined;
+        x = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role), { provider: this.flavour, field: `references[${index}].image` });
+        if (ref.hash) this.inputCache.set(key, x);
+      }
+      inputs.push(x);
+    }
+    let tokens: ImageTokens;
+    if (first.combine === 'average' && inputs.length > 1) {
+      tokens = await projectTokens(proj, averageNamed(inputs.map((x) => x.cond)), averageNamed(inputs.map((x) => x.uncond)));
+    } else {
+      const each = await Promise.all(inputs.map((x) => projectTokens(proj, x.cond, x.uncond)));
+      tokens = each.length === 1 ? each[0] : { cond: concat(...each.map((t) => t.cond)), uncond: concat(...each.map((t) => t.uncond)), tokens: each.reduce((n, t) => n + t.tokens, 0), dim: each[0].dim };
     }
     return adapterKeyValues(kv, tokens, l.ipChannels.length, cfg);
   }
@@ -354,6 +377,28 @@ function maskedInit(init: RgbaImage | undefined, mask: Uint8Array, width: number
   const hw = width * height;
   for (let i = 0; i < hw; i++) if (mask[i] >= 128) px[i] = px[hw + i] = px[2 * hw + i] = 0;
   return px;
+}
+
+/** References sharing a `group` form one adapter slot; every other reference is its own slot. */
+export function groupReferences(refs: readonly StyleReference[]): Array<Array<{ ref: StyleReference; index: number }>> {
+  const groups = new Map<string, Array<{ ref: StyleReference; index: number }>>();
+  refs.forEach((ref, index) => {
+    const key = ref.group !== undefined ? `g:${ref.group}` : `i:${index}`;
+    const g = groups.get(key);
+    if (g) g.push({ ref, index });
+    else groups.set(key, [{ ref, index }]);
+  });
+  return [...groups.values()];
+}
+
+function averageNamed(list: readonly Named[]): Named {
+  const out: Named = {};
+  for (const name of Object.keys(list[0])) {
+    const acc = new Float32Array(list[0][name].data.length);
+    for (const x of list) for (let i = 0; i < acc.length; i++) acc[i] += x[name].data[i] / list.length;
+    out[name] = { data: acc, shape: list[0][name].shape };
+  }
+  return out;
 }
 
 function resizeMask(mask: { width: number; height: number; data: Uint8Array }, width: number, height: number): Uint8Array {

@@ -55,6 +55,10 @@ export interface ReferenceSpec {
   range?: StepRange;
   /** Model file name in the registry; otherwise the default for `adapter`. */
   model?: string;
+  /** References sharing a group form one image prompt (scale, preset and range of the first). */
+  group?: string;
+  /** How a group's images combine: their tokens concatenated (default) or their embeddings averaged. */
+  combine?: 'concat' | 'average';
 }
 
 /** OpenPose keypoint JSON (as written by OpenPose / ControlNet editors), accepted instead of an image. */

@@ -69,6 +69,8 @@ export interface NormalizedReference {
   preset: BlockPreset;
   range: StepRange;
   model?: string;
+  group?: string;
+  combine?: 'concat' | 'average';
 }
 
 export interface NormalizedControl {
@@ -269,7 +271,7 @@ function mask(v: unknown): NormalizedMask {
 
 function reference(v: unknown, path: string): NormalizedReference {
   const o = record(v, path);
-  known(o, ['source', 'hash', 'adapter', 'scale', 'preset', 'range', 'model'], path);
+  known(o, ['source', 'hash', 'adapter', 'scale', 'preset', 'range', 'model', 'group', 'combine'], path);
   const r: NormalizedReference = {
     from: sourceOf(o, path, false) as NormalizedSource,
     adapter: opt(o.adapter, 'base' as AdapterKind, (x) => oneOf(x, `${path}.adapter`, ADAPTER_KINDS)),
@@ -278,6 +280,8 @@ function reference(v: unknown, path: string): NormalizedReference {
     range: opt(o.range, { start: 0, end: 1 }, (x) => range(x, `${path}.range`)),
   };
   if (o.model !== undefined) r.model = modelName(o.model, `${path}.model`);
+  if (o.group !== undefined) r.group = str(o.group, `${path}.group`, 1, 64);
+  if (o.combine !== undefined) r.combine = oneOf(o.combine, `${path}.combine`, ['concat', 'average'] as const);
   return r;
 }
 

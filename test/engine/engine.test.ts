@@ -149,3 +149,17 @@ test('an inpainting (9-channel) checkpoint gets the mask and masked-image latent
   const d = await engine.generate(job());
   assert.equal(d.metadata.models.checkpoint.name, 'tiny-sd15');
 });
+
+test('several reference images: separate slots, concatenated group, averaged group', async () => {
+  const a = pattern(60, 60, 3);
+  const b = pattern(60, 60, 11);
+  const ref = (image: RgbaImage, extra: object = {}) => ({ image, adapter: 'base' as const, scale: 0.8, preset: 'reference' as const, range: { start: 0, end: 1 }, ...extra });
+  const separate = await engine.generate(job({}, { references: [ref(a), ref(b)] }));
+  const concat = await engine.generate(job({}, { references: [ref(a, { group: 'g' }), ref(b, { group: 'g' })] }));
+  const average = await engine.generate(job({}, { references: [ref(a, { group: 'g', combine: 'average' }), ref(b, { group: 'g', combine: 'average' })] }));
+  const same = await engine.generate(job({}, { references: [ref(a, { group: 'g', combine: 'average' }), ref(a, { group: 'g', combine: 'average' })] }));
+  const single = await engine.generate(job({}, { references: [ref(a)] }));
+  assert.notDeepEqual(separate.images[0].data, concat.images[0].data);
+  assert.notDeepEqual(concat.images[0].data, average.images[0].data);
+  assert.deepEqual(same.images[0].data, single.images[0].data, 'the average of one image twice is that image');
+});
