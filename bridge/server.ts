@@ -11,6 +11,7 @@ import { ADAPTER_KINDS, CONTROL_TYPES, SAMPLERS, type Capabilities, type ModelIn
 import { checkUpgrade, type UpgradeVerdict } from './auth.ts';
 import { BlobStore } from './blobs.ts';
 import type { DaemonConfig } from './config.ts';
+import { useCoresForImages } from './image.ts';
 import { JobManager } from './jobs.ts';
 import type { Logger } from './log.ts';
 import { Session } from './session.ts';
@@ -40,6 +41,7 @@ const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidd
 
 export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
   const { config, log } = opts;
+  useCoresForImages();
   const jobs = new JobManager({
     engine: opts.engine, engineError: opts.engineError, maxPixels: config.maxPixels, maxQueue: config.maxQueue,
     disconnectGraceMs: config.disconnectGraceMs, resultTtlMs: config.resultTtlMs, resultCacheBytes: config.resultCacheBytes, log,
@@ -197,15 +199,17 @@ function capabilitiesSource(engine: Engine | null, engineError: string | undefin
         cache = { at: Date.now(), models: [] };
       }
     }
+    const models = cache?.models ?? [];
     return {
-      models: cache?.models ?? [],
+      models,
       maxPixels: config.maxPixels,
       maxInputPixels: config.maxInputPixels,
       maxPayload: config.maxPayload,
       maxBatch: config.maxBatch,
       samplers: [...SAMPLERS],
-      adapters: [...ADAPTER_KINDS],
-      controls: [...CONTROL_TYPES],
+      // What the installed models allow (model kinds are registry roles: "ipadapter:plus", "controlnet:pose", …).
+      adapters: ADAPTER_KINDS.filter((k) => models.some((m) => m.kind === `ipadapter:${k}`)),
+      controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${t}`)),
       features: ['txt2img', 'img2img', 'inpaint', 'crop-to-mask', 'ip-adapter', 'controlnet', 'pose-keypoints', 'preview', 'resume', 'blob-hash', 'control-images'],
       provider: engine ? engine.provider : null,
       ...(engine ? {} : { engineError: engineError ?? 'no engine' }),

@@ -38,7 +38,8 @@ export interface BenchDaemon {
 export async function startBenchDaemon(opts: BenchDaemonOptions): Promise<BenchDaemon> {
   const configDir = mkdtempSync(join(tmpdir(), 'ipa-bench-cfg-'));
   const token = randomBytes(16).toString('hex');
-  const args = ['--import', 'tsx', 'bridge/cli.ts', 'start', '--port', '0', '--host', '127.0.0.1'];
+  // No job rate limit: a bench submits jobs back to back on purpose.
+  const args = ['--import', 'tsx', 'bridge/cli.ts', 'start', '--port', '0', '--host', '127.0.0.1', '--job-rate', '10000', '--job-burst', '10000'];
   if (opts.engine === 'test') args.push('--engine', 'test');
   if (opts.modelsDir) args.push('--models', opts.modelsDir);
   args.push(...(opts.args ?? []));
