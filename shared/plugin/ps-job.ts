@@ -133,15 +133,9 @@ export function isGeneratedLayerName(name: string): boolean {
  * Adapter kinds the daemon has a model for. The handshake's `adapters` lists what the engine supports;
  * the model list says what is installed (`ipadapter:plus`, or a bare `ip-adapter` = base).
  */
-export function installedAdapters(caps: Pick<Capabilities, 'models' | 'adapters'>): AdapterKind[] {
-  const found = new Set<AdapterKind>();
-  for (const m of caps.models) {
-    const k = /^ip[-_]?adapter(?:[:_-]([a-z0-9-]+))?$/i.exec(m.kind);
-    if (!k) continue;
-    const variant = (k[1] ?? 'base').toLowerCase() as AdapterKind;
-    if ((ADAPTER_KINDS as readonly string[]).includes(variant)) found.add(variant);
-  }
-  return ADAPTER_KINDS.filter((a) => found.has(a) && caps.adapters.includes(a));
+export function installedAdapters(caps: Pick<Capabilities, 'adapters'>): AdapterKind[] {
+  // The daemon lists only the adapter kinds whose models are installed.
+  return ADAPTER_KINDS.filter((a) => caps.adapters.includes(a));
 }
 
 // ---------------------------------------------------------------- the record kept with a layer

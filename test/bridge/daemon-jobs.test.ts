@@ -37,7 +37,9 @@ test('a job: accepted, started, progress per step, result with a PNG frame and f
   const { c, welcome } = await TestClient.connect(d.url());
   assert.equal(welcome.protocol, 1);
   assert.ok(welcome.capabilities.samplers.includes('dpmpp-2m-karras'));
-  assert.equal(welcome.capabilities.models.length, 2);
+  assert.equal(welcome.capabilities.models.length, 4);
+  assert.deepEqual(welcome.capabilities.adapters, ['base', 'plus'], 'only the installed adapter kinds');
+  assert.deepEqual(welcome.capabilities.controls, ['pose']);
   c.send({ type: 'job', jobId: 'basic', prompt: 'a cat', seed: 42, steps: 5, sampler: 'ddim', ...small });
   const acc = await c.expect('accepted', 'basic');
   assert.equal(acc.position, 0);

@@ -72,7 +72,7 @@ test('the panel generates into a selection end to end, and shows and survives a 
   await page.fill('#port', String(daemon.port));
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('statusText')?.textContent === 'Connected', undefined, { timeout: 15_000 });
-  assert.match(await page.textContent('#statusDetail') ?? '', /ipa-bridge .* · CPU · 2 models/);
+  assert.match(await page.textContent('#statusDetail') ?? '', /ipa-bridge .* · CPU · 4 models/);
 
   // The form, as a designer fills it.
   await page.fill('#prompt', 'a lighthouse at dusk, oil painting');
