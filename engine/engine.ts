@@ -58,7 +58,6 @@ type ProjectionInputs = { readonly cond: Named; readonly uncond: Named };
 interface Loaded {
   readonly ckptModel: LocatedModel;
   readonly ckpt: Checkpoint;
-  readonly unetW: WeightSource;
   readonly unetShape: UNetShape;
   readonly ipChannels: number[];
 }
@@ -103,12 +102,16 @@ export class SdEngine implements Engine {
     note('checkpoint', ckptModel);
     const ckpt = openCheckpoint(ckptModel.path);
     const faceIdAdapter = req.references.find((r) => r.adapter.startsWith('faceid') || r.adapter === 'portrait');
-    const unetW = this.unetWeights(ckpt, p.loras ?? [], faceIdAdapter, note);
-    const unetShape = inspectUNet(unetW);
-    const loaded: Loaded = { ckptModel, ckpt, unetW, unetShape, ipChannels: unetShape.attn2Layers.map((a) => unetW.get(`${a}.to_q.weight`)!.shape[0]) };
-    const unetKey = `unet|${fileIdentity(ckptModel.path)}|${JSON.stringify(p.loras ?? [])}|${faceIdAdapter ? this.opts.models.find(`ipadapter:${faceIdAdapter.adapter}`, faceIdAdapter.model).path : ''}`;
+    const loras = (p.loras ?? []).map((l) => ({ ...l, file: this.opts.models.find('lora', l.model) }));
+    loras.forEach((l) => note(`lora:${l.model}`, l.file));
+    const faceIdFile = faceIdAdapter ? this.opts.models.find(`ipadapter:${faceIdAdapter.adapter}`, faceIdAdapter.model) : undefined;
+    // Shapes are the same with or without LoRAs: inspect the file, merge only when a graph is built.
+    const baseUnet = ckpt.source('unet');
+    const unetShape = inspectUNet(baseUnet);
+    const loaded: Loaded = { ckptModel, ckpt, unetShape, ipChannels: unetShape.attn2Layers.map((a) => baseUnet.get(`${a}.to_q.weight`)!.shape[0]) };
+    const unetKey = `unet|${fileIdentity(ckptModel.path)}|${JSON.stringify(p.loras ?? [])}|${faceIdFile?.path ?? ''}`;
     await this.sessions.prune((k) => !k.startsWith('unet|') || k === unetKey); // one UNet in memory
-    const unet = await this.sessions.get(unetKey, () => buildUNet(unetW, { flavour: this.flavour, control: true, ip: true, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
+    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, loras, faceIdFile), { flavour: this.flavour, control: true, ip: true, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
     lap('load_unet', t);
     check();
 
@@ -225,25 +228,17 @@ export class SdEngine implements Engine {
   }
 
   /** The UNet weights with LoRAs (and a FaceID adapter's own LoRA) merged in. */
-  private unetWeights(ckpt: Checkpoint, loras: ReadonlyArray<{ model: string; strength: number }>, faceId: StyleReference | undefined, note: (r: string, m: LocatedModel) => void): WeightSource {
-    const base = ckpt.source('unet');
+  private unetWeights(base: WeightSource, loras: ReadonlyArray<{ strength: number; file: LocatedModel }>, faceId: LocatedModel | undefined): WeightSource {
     const layers: WeightSource[] = [];
     let current = base;
-    for (const l of loras) {
-      const m = this.opts.models.find('lora', l.model);
-      note(`lora:${l.model}`, m);
-      const deltas = fileLoraDeltas(openWeightFile(m.path), 'lora_unet_', kohyaTargets(base), l.strength);
-      const merged = mergeDeltas(current, deltas, `${m.name} ×${l.strength}`);
+    const push = (merged: WeightSource) => {
       layers.unshift(merged);
       current = layeredSource(base.description, ...layers, base);
-    }
+    };
+    for (const l of loras) push(mergeDeltas(current, fileLoraDeltas(openWeightFile(l.file.path), 'lora_unet_', kohyaTargets(base), l.strength), `${l.file.name} ×${l.strength}`));
     if (faceId) {
-      const m = this.opts.models.find(`ipadapter:${faceId.adapter}`, faceId.model);
-      const ip = openWeightFile(m.path, 'ip_adapter.');
-      if (ip.keys().some((k) => k.includes('_lora.'))) {
-        layers.unshift(mergeIpAdapterLora(current, ip, 1));
-        current = layeredSource(base.description, ...layers, base);
-      }
+      const ip = openWeightFile(faceId.path, 'ip_adapter.');
+      if (ip.keys().some((k) => k.includes('_lora.'))) push(mergeIpAdapterLora(current, ip, 1));
     }
     return current;
   }
