@@ -11,7 +11,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describeMachine, machineInfo, ROOT } from './lib/machine.ts';
+import { summarize } from './lib/stats.ts';
 import { formatTable, mergeRuns, type MergedResult } from './lib/table.ts';
 import { isBenchResult, type BenchResult, type BenchRow } from './lib/types.ts';
 
@@ -77,8 +79,8 @@ function coerce(name: string, v: Record<string, unknown>): BenchResult {
   for (const [k, x] of Object.entries(v)) {
     if (typeof x === 'number') rows.push({ label: k, value: x, unit: unitOf(k) });
     else if (Array.isArray(x) && x.length && x.every((e) => typeof e === 'number')) {
-      const s = [...(x as number[])].sort((a, b) => a - b);
-      rows.push({ label: k, value: s[s.length >> 1], unit: unitOf(k), min: s[0], max: s[s.length - 1] });
+      const s = summarize(x as number[]);
+      rows.push({ label: k, value: s.value, unit: unitOf(k), min: s.min, max: s.max });
     }
   }
   return { bench: name, rows };
@@ -207,7 +209,10 @@ async function main(): Promise<number> {
   return merged.some((r) => r.notRun && !r.notRun.endsWith(' missing')) ? 1 : 0;
 }
 
-main().then((code) => (process.exitCode = code), (e: unknown) => {
-  process.stderr.write(`bench: ${(e as Error).message}\n`);
-  process.exitCode = 2;
-});
+// Only as the entry point: importing run.ts (for parseBenchOutput, BENCHES) runs nothing.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then((code) => (process.exitCode = code), (e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  });
+}

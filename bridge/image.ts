@@ -60,13 +60,20 @@ export async function decodePixels(payload: Uint8Array, format: FrameFormat, wid
   if (format === 'jpeg' && !(payload[0] === 0xff && payload[1] === 0xd8)) throw new ImageError('payload is not a JPEG (bad signature)');
   let out;
   try {
-    out = await sharp(payload, { limitInputPixels: opts.maxPixels, failOn: 'error' })
-      .rotate() // EXIF orientation
-      .toColourspace('srgb')
-      .withIccProfile('srgb') // transforms from an embedded profile (Display P3, Adobe RGB, ...); raw output alone would not
-      .ensureAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const input = { limitInputPixels: opts.maxPixels, failOn: 'error' } as const;
+    // The header alone tells whether there is anything to convert: an untagged 8-bit sRGB image with no
+    // EXIF rotation (what editors export) decodes as is, bit-identical and ~130 ms sooner at 4096².
+    const m = await sharp(payload, input).metadata();
+    const plain = m.space === 'srgb' && m.depth === 'uchar' && !m.hasProfile && (m.orientation ?? 1) === 1 && (m.channels === 3 || m.channels === 4);
+    out = plain
+      ? await sharp(payload, input).ensureAlpha().raw().toBuffer({ resolveWithObject: true })
+      : await sharp(payload, input)
+        .rotate() // EXIF orientation
+        .toColourspace('srgb')
+        .withIccProfile('srgb') // transforms from an embedded profile (Display P3, Adobe RGB, ...); raw output alone would not
+        .ensureAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new ImageError(`cannot decode ${format}: ${(e as Error).message}`);
   }
