@@ -6,13 +6,16 @@
  *   png     the same daemon and job with PNG frames (client encodes with sharp, low zlib effort; the
  *           daemon decodes, and encodes its result as PNG; the client decodes it): reported with and
  *           without the client's encode/decode.
+ *   mask    our path with a selection: the layer plus a raw-gray8 mask (an ellipse with a soft edge), as
+ *           the Photoshop plugin sends an inpaint job (crop off, feather 0); the result is pasted back
+ *           through the mask at full size. (80 MiB up, 64 MiB down.)
  *   base64  the existing plugins' approach: the same bytes base64 in a JSON text message each way,
  *           against a minimal server (bench/lib/servers.ts, own process) that decodes and re-encodes.
  *   echo    the ceiling: a bare `ws` server echoing the same bytes (own process).
  * Runs are interleaved (echo, raw, png, base64, echo, …) so machine load hits every path alike.
  * MB/s = pixel bytes up + down (2 × 4096·4096·4 = 134 MB) / round-trip time.
  *
- *   node --import tsx bench/transport.ts [--json] [--runs 5] [--size 4096] [--skip png,base64]
+ *   node --import tsx bench/transport.ts [--json] [--runs 5] [--size 4096] [--skip mask,png,base64,sha]
  */
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -52,6 +55,18 @@ function makeLayer(w: number, h: number): Uint8Array {
   return d;
 }
 
+/** A selection mask: an ellipse over the middle of the layer, 255 inside, a 32-pixel ramp at its edge. */
+function makeMask(w: number, h: number): Uint8Array {
+  const m = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const r = Math.hypot((x - w / 2) / (w * 0.35), (y - h / 2) / (h * 0.3));
+      m[y * w + x] = Math.max(0, Math.min(255, Math.round((1 - r) * 255 * ((w * 0.3) / 32))));
+    }
+  }
+  return m;
+}
+
 function open(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1024 * 1024 * 1024 });
   return new Promise((resolve, reject) => {
@@ -72,8 +87,11 @@ interface Sample {
 }
 
 let jobSeq = 0;
-function job(format: 'raw-rgba8' | 'png'): JobMessage {
-  return { type: 'job', jobId: `bench-${process.pid}-${++jobSeq}`, prompt: 'transport bench', seed: 1, steps: 1, strength: 0.5, init: { source: 'frame' }, output: { format } };
+function job(format: 'raw-rgba8' | 'png', mask = false): JobMessage {
+  return {
+    type: 'job', jobId: `bench-${process.pid}-${++jobSeq}`, prompt: 'transport bench', seed: 1, steps: 1, strength: 0.5, init: { source: 'frame' }, output: { format },
+    ...(mask ? { mask: { source: 'frame', feather: 0, crop: false } } : {}),
+  };
 }
 
 async function ourPath(client: BridgeClient, layer: Uint8Array): Promise<Sample> {
@@ -83,6 +101,19 @@ async function ourPath(client: BridgeClient, layer: Uint8Array): Promise<Sample>
   const ms = performance.now() - t0;
   const img = out.images[0];
   if (img.data.length !== BYTES || img.descriptor.width !== SIZE) throw new Error(`raw result is ${img.descriptor.width}x${img.descriptor.height}, ${img.data.length} bytes`);
+  client.release(j.jobId);
+  return { ms, daemon: out.result.metadata.timings };
+}
+
+async function maskPath(client: BridgeClient, layer: Uint8Array, mask: Uint8Array): Promise<Sample> {
+  const t0 = performance.now();
+  const j = job('raw-rgba8', true);
+  const out = await client.submit(j, { init: { format: 'raw-rgba8', width: SIZE, height: SIZE, data: layer }, mask: { format: 'raw-gray8', width: SIZE, height: SIZE, data: mask } });
+  const ms = performance.now() - t0;
+  const img = out.images[0];
+  if (img.data.length !== BYTES) throw new Error(`masked result is ${img.descriptor.width}x${img.descriptor.height}`);
+  // Outside the selection the layer comes back untouched.
+  for (const o of [0, 4 * (SIZE * 3 + 5), BYTES - 4]) if (img.data[o] !== layer[o] || img.data[o + 2] !== layer[o + 2]) throw new Error('pixels outside the mask changed');
   client.release(j.jobId);
   return { ms, daemon: out.result.metadata.timings };
 }
@@ -126,6 +157,7 @@ async function main(): Promise<void> {
   const before = machineInfo();
   log(`building a ${SIZE}x${SIZE} layer (${(BYTES / 2 ** 20).toFixed(0)} MiB); ${loadNote(before)}`);
   const layer = makeLayer(SIZE, SIZE);
+  const mask = makeMask(SIZE, SIZE);
   const daemon = await startBenchDaemon({ engine: 'test', stepMs: 0 });
   const echo = await startCompareServer('echo');
   const b64 = await startCompareServer('base64');
@@ -137,6 +169,7 @@ async function main(): Promise<void> {
   const paths: Path[] = [
     { name: 'echo', run: () => echoPath(echoWs, layer) },
     { name: 'raw', run: () => ourPath(client, layer) },
+    { name: 'mask', run: () => maskPath(client, layer, mask) },
     { name: 'png', run: () => pngPath(client, layer) },
     { name: 'base64', run: () => base64Path(b64Ws, layer) },
   ].filter((p) => !SKIP.has(p.name));
@@ -161,32 +194,34 @@ async function main(): Promise<void> {
   const mbps = (ms: number): number => (2 * BYTES) / 1e6 / (ms / 1000);
   const names: Record<string, string> = {
     raw: 'raw frames via daemon (our path)',
+    mask: 'raw frames + selection mask via daemon (inpaint)',
     png: 'PNG frames via daemon, incl. client encode+decode',
     base64: 'base64 in JSON',
     echo: 'raw ws echo (ceiling)',
   };
   const ms = (name: string): number[] => samples.get(name)?.map((s) => s.ms) ?? [];
-  for (const name of ['raw', 'png', 'base64', 'echo']) {
+  for (const name of ['raw', 'mask', 'png', 'base64', 'echo']) {
     if (!samples.has(name)) continue;
     const t = summarize(ms(name));
-    const r = summarize(ms(name).map(mbps));
     rows.push({ label: `${names[name]}: round trip`, value: sig(t.value), unit: 'ms', min: sig(t.min), max: sig(t.max) });
+    if (name === 'mask') continue; // more bytes up (the mask): its MB/s would not compare
+    const r = summarize(ms(name).map(mbps));
     rows.push({ label: `${names[name]}: throughput`, value: sig(r.value), unit: 'MB/s', min: sig(r.min), max: sig(r.max) });
     if (name === 'png') {
       const tt = summarize(samples.get('png')!.map((s) => s.transportMs!));
       rows.push({ label: 'PNG frames via daemon, without client codec: round trip', value: sig(tt.value), unit: 'ms', min: sig(tt.min), max: sig(tt.max) });
     }
   }
-  // Where the daemon's time goes on our path (its own result timings).
-  const raw = samples.get('raw');
-  if (raw) {
+  // Where the daemon's time goes (its own result timings).
+  for (const [name, who] of [['raw', 'our path'], ['mask', 'inpaint']] as const) {
+    const got = samples.get(name);
+    if (!got) continue;
     for (const k of ['prepare', 'generate', 'encode']) {
-      const v = raw.map((s) => s.daemon?.[k]).filter((x): x is number => typeof x === 'number');
-      if (v.length) {
-        const t = summarize(v);
-        const what = k === 'prepare' ? 'prepare (fit to the pixel budget)' : k === 'generate' ? 'generate (test engine, 1 step)' : 'finish (scale back to full size, hash)';
-        rows.push({ label: `our path, daemon ${what}`, value: sig(t.value), unit: 'ms', min: sig(t.min), max: sig(t.max) });
-      }
+      const v = got.map((s) => s.daemon?.[k]).filter((x): x is number => typeof x === 'number');
+      if (!v.length) continue;
+      const t = summarize(v);
+      const what = k === 'prepare' ? 'prepare (fit to the pixel budget)' : k === 'generate' ? 'generate (test engine, 1 step)' : name === 'mask' ? 'finish (scale back, paste through the mask, hash)' : 'finish (scale back to full size, hash)';
+      rows.push({ label: `${who}, daemon ${what}`, value: sig(t.value), unit: 'ms', min: sig(t.min), max: sig(t.max) });
     }
   }
   // Ratios from per-round pairs (same moment, same load), then their median.

@@ -237,30 +237,72 @@ export function fitToGrid(w: number, h: number, targetPixels: number, maxPixels:
 /**
  * Puts `patch` (rect-sized) into a copy of `base` at `rect`. With a mask (rect-sized, 255 = patch) the
  * two are blended, so pixels outside the selection stay exactly as they were.
+ * `reusePatch`: when the rect is all of `base` and the caller owns `patch` (a fresh resize), the result is
+ * written into the patch's buffer instead of a new base-sized copy (64 MiB less to allocate at 4096²).
+ * Runs of mask 0 / 255 are row copies; only the soft edge is blended pixel by pixel.
  */
-export function pasteBack(base: RgbaImage, patch: RgbaImage, rect: Rect, mask?: MaskImage): RgbaImage {
+export function pasteBack(base: RgbaImage, patch: RgbaImage, rect: Rect, mask?: MaskImage, opts: { reusePatch?: boolean } = {}): RgbaImage {
   if (patch.width !== rect.width || patch.height !== rect.height) throw new ImageError(`patch ${patch.width}x${patch.height} does not fit the ${rect.width}x${rect.height} region`);
   if (mask && (mask.width !== rect.width || mask.height !== rect.height)) throw new ImageError('mask does not match the region');
+  const whole = rect.x === 0 && rect.y === 0 && rect.width === base.width && rect.height === base.height;
+  if (opts.reusePatch && whole && mask) {
+    blendRows(patch.data, base.data, mask.data, base.width, base.height, true);
+    return { width: base.width, height: base.height, data: patch.data };
+  }
   const out = new Uint8Array(base.data);
   const p = patch.data;
+  const rowBytes = rect.width * 4;
+  if (!mask) {
+    for (let y = 0; y < rect.height; y++) out.set(p.subarray(y * rowBytes, (y + 1) * rowBytes), ((rect.y + y) * base.width + rect.x) * 4);
+    return { width: base.width, height: base.height, data: out };
+  }
   for (let y = 0; y < rect.height; y++) {
-    let o = ((rect.y + y) * base.width + rect.x) * 4;
-    let s = y * rect.width * 4;
-    let m = y * rect.width;
-    for (let x = 0; x < rect.width; x++, o += 4, s += 4, m++) {
-      const a = mask ? mask.data[m] : 255;
-      if (a === 255) {
-        out[o] = p[s]; out[o + 1] = p[s + 1]; out[o + 2] = p[s + 2]; out[o + 3] = p[s + 3];
-      } else if (a !== 0) {
-        const na = 255 - a;
-        out[o] = (p[s] * a + out[o] * na + 127) / 255;
-        out[o + 1] = (p[s + 1] * a + out[o + 1] * na + 127) / 255;
-        out[o + 2] = (p[s + 2] * a + out[o + 2] * na + 127) / 255;
-        out[o + 3] = (p[s + 3] * a + out[o + 3] * na + 127) / 255;
-      }
-    }
+    const o = ((rect.y + y) * base.width + rect.x) * 4;
+    blendRows(out.subarray(o, o + rowBytes), p.subarray(y * rowBytes, (y + 1) * rowBytes), mask.data.subarray(y * rect.width, (y + 1) * rect.width), rect.width, 1, false);
   }
   return { width: base.width, height: base.height, data: out };
+}
+
+/**
+ * Mask-blends `other` into `dst` (both w×h RGBA, mask w×h). `dstIsPatch` false: dst holds the base and
+ * `other` the patch (mask 255 = take `other`); true: dst holds the patch and `other` the base (mask 0 =
+ * take `other`). Either way pixel = (patch·a + base·(255−a) + 127) / 255, runs copied with set().
+ */
+function blendRows(dst: Uint8Array, other: Uint8Array, m: Uint8Array, w: number, h: number, dstIsPatch: boolean): void {
+  const take = dstIsPatch ? 0 : 255; // mask value where `other` wins outright
+  const keep = 255 - take; // … and where dst stays
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let x = 0;
+    while (x < w) {
+      const a = m[row + x];
+      if (a === keep) {
+        x++;
+        continue;
+      }
+      if (a === take) {
+        let e = x + 1;
+        while (e < w && m[row + e] === take) e++;
+        dst.set(other.subarray((row + x) * 4, (row + e) * 4), (row + x) * 4);
+        x = e;
+        continue;
+      }
+      const o = (row + x) * 4;
+      const na = 255 - a;
+      if (dstIsPatch) {
+        dst[o] = (dst[o] * a + other[o] * na + 127) / 255;
+        dst[o + 1] = (dst[o + 1] * a + other[o + 1] * na + 127) / 255;
+        dst[o + 2] = (dst[o + 2] * a + other[o + 2] * na + 127) / 255;
+        dst[o + 3] = (dst[o + 3] * a + other[o + 3] * na + 127) / 255;
+      } else {
+        dst[o] = (other[o] * a + dst[o] * na + 127) / 255;
+        dst[o + 1] = (other[o + 1] * a + dst[o + 1] * na + 127) / 255;
+        dst[o + 2] = (other[o + 2] * a + dst[o + 2] * na + 127) / 255;
+        dst[o + 3] = (other[o + 3] * a + dst[o + 3] * na + 127) / 255;
+      }
+      x++;
+    }
+  }
 }
 
 /** sRGB 8-bit PNG. Low zlib effort: results are large and sent over loopback. */

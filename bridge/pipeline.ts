@@ -159,7 +159,8 @@ export async function finishImages(prep: PreparedJob, images: readonly RgbaImage
   return Promise.all(images.map(async (img) => {
     const sized = await resize(img, region.width, region.height);
     if (!prep.pasteMask && !prep.region) return sized;
-    return pasteBack(base, sized, region, prep.pasteMask);
+    // A fresh resize is ours to write into; the engine's own image (same size) is left alone.
+    return pasteBack(base, sized, region, prep.pasteMask, { reusePatch: sized !== img });
   }));
 }
 
