@@ -134,24 +134,35 @@ function oldBlock(block: string): Map<string, { rows: string[]; notes: string[] 
   return m;
 }
 
+/**
+ * The README block: this run's rows; for benches not run now (or that failed), the old block's rows and
+ * notes as they were (each note carries the date it was measured); "not run" only where nothing is known.
+ */
 function readmeBlock(results: MergedResult[], date: string, command: string, old: Map<string, { rows: string[]; notes: string[] }>): string {
-  const table = formatTable(results).split('\n');
+  const ran = new Map(results.map((r) => [r.bench, r]));
+  const labels = [...new Set([...BENCHES.map((b) => b.label), ...results.map((r) => r.bench), ...old.keys()])];
+  const table = formatTable([]).split('\n');
   const out = [table[0], table[1]];
   const notes: string[] = [];
-  for (const r of results) {
-    const kept = r.notRun ? old.get(r.bench) : undefined;
-    if (kept && kept.rows.length) {
-      out.push(...kept.rows);
-      notes.push(...kept.notes);
-      continue;
+  let kept = false;
+  for (const label of labels) {
+    const r = ran.get(label);
+    const before = old.get(label);
+    if (r && !r.notRun) {
+      out.push(...formatTable([r]).split('\n').slice(2));
+      notes.push(`- **${r.bench}** (${date})${r.notes.length ? `: ${r.notes.join('; ')}` : ''}`);
+    } else if (before && before.rows.length) {
+      out.push(...before.rows);
+      notes.push(...before.notes);
+      kept = true;
+    } else if (r) {
+      out.push(...formatTable([r]).split('\n').slice(2));
     }
-    out.push(...formatTable([r]).split('\n').slice(2));
-    if (!r.notRun) notes.push(`- **${r.bench}** (${date})${r.notes.length ? `: ${r.notes.join('; ')}` : ''}`);
   }
   const m = machineInfo();
   return [
     `Measured on ${describeMachine(m)}; ${date}; \`${command}\`.`,
-    'Each figure is the median of several runs, with the lowest and highest.',
+    `Each figure is the median of several runs, with the lowest and highest.${kept ? ' Benches not rerun this time keep their earlier figures (dated below).' : ''}`,
     '',
     ...out,
     '',
