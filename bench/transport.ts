@@ -248,7 +248,11 @@ async function main(): Promise<void> {
   emit({
     bench: 'transport',
     rows,
-    notes: [`${SIZE}x${SIZE} RGBA8, ${RUNS} runs each (interleaved) after one warm-up; ${loadNote(before)} before, ${after.load.join(' / ')} after`],
+    notes: [
+      `${SIZE}x${SIZE} RGBA8 layer in, same-size result out, over loopback; daemon with the test engine (1 step), generating at ~512² and scaling back; ${RUNS} runs of each path, interleaved, after one warm-up`,
+      'MB/s = pixel bytes up + down (2 × 64 MiB at 4096²) / round trip; the ratios are medians of same-round pairs; echo and base64 servers run in their own process, like the daemon',
+      `${loadNote(before)} before, ${after.load.join(' / ')} after`,
+    ],
   });
 }
 
