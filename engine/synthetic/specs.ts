@@ -230,8 +230,28 @@ export function ipAdapterBaseSpecs(unet: UNetSpecConfig, imageEmbedDim: number, 
   return o;
 }
 
-/** to_k_ip / to_v_ip for every attn2 layer in attention-processor order (odd h94 indices). */
-function ipAttnSpecs(o: Out, unet: UNetSpecConfig) {
+/**
+ * h94 FaceID adapter: MLPProjModel (face embedding → 4 tokens) plus the LoRA it carries for all 32
+ * attention processors (attn1 at even, attn2 at odd indices).
+ */
+export function ipAdapterFaceIdSpecs(unet: UNetSpecConfig, faceDim = 512, hidden = 1024, tokens = 4, rank = 128): TensorSpec[] {
+  const o: Out = [];
+  lin(o, 'image_proj.proj.0', hidden, faceDim);
+  lin(o, 'image_proj.proj.2', tokens * unet.crossAttentionDim, hidden);
+  norm(o, 'image_proj.norm', unet.crossAttentionDim);
+  ipAttnSpecs(o, unet);
+  attnChannels(unet).forEach((c, l) => {
+    for (const [i, kvIn] of [[2 * l, c], [2 * l + 1, unet.crossAttentionDim]] as const) {
+      for (const [proj, inp] of [['to_q', c], ['to_k', kvIn], ['to_v', kvIn], ['to_out', c]] as const) {
+        o.push({ name: `ip_adapter.${i}.${proj}_lora.down.weight`, shape: [rank, inp] }, { name: `ip_adapter.${i}.${proj}_lora.up.weight`, shape: [c, rank] });
+      }
+    }
+  });
+  return o;
+}
+
+/** Output channels of every attn2 layer, in attention-processor order (down, up, mid). */
+function attnChannels(unet: UNetSpecConfig): number[] {
   const ch = unet.blockChannels;
   const layers: number[] = [];
   ch.forEach((c, i) => { if (unet.attnDown[i]) for (let j = 0; j < unet.layersPerBlock; j++) layers.push(c); });
@@ -239,7 +259,12 @@ function ipAttnSpecs(o: Out, unet: UNetSpecConfig) {
   const attnUp = [...unet.attnDown].reverse();
   rev.forEach((c, i) => { if (attnUp[i]) for (let j = 0; j <= unet.layersPerBlock; j++) layers.push(c); });
   layers.push(ch[ch.length - 1]);
-  layers.forEach((c, l) => {
+  return layers;
+}
+
+/** to_k_ip / to_v_ip for every attn2 layer in attention-processor order (odd h94 indices). */
+function ipAttnSpecs(o: Out, unet: UNetSpecConfig) {
+  attnChannels(unet).forEach((c, l) => {
     lin(o, `ip_adapter.${2 * l + 1}.to_k_ip`, c, unet.crossAttentionDim, false);
     lin(o, `ip_adapter.${2 * l + 1}.to_v_ip`, c, unet.crossAttentionDim, false);
   });

@@ -13,6 +13,9 @@ import { CancelledError, type Engine, type GenerateParams, type GenerateRequest,
 import { createEngine, writeTinyModels } from '../../engine/index.ts';
 import { encodeSafetensors } from '../../engine/weights/safetensors.ts';
 import { writeTinyInpaintingCheckpoint } from '../../engine/synthetic/tiny.ts';
+import * as S from '../../engine/synthetic/specs.ts';
+import { writeSynthetic } from '../../engine/synthetic/write.ts';
+import { buildDetector, buildRecognizer, canvas } from '../helpers/tiny-face-models.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-'));
 let engine: Engine;
@@ -162,4 +165,23 @@ test('several reference images: separate slots, concatenated group, averaged gro
   assert.notDeepEqual(separate.images[0].data, concat.images[0].data);
   assert.notDeepEqual(concat.images[0].data, average.images[0].data);
   assert.deepEqual(same.images[0].data, single.images[0].data, 'the average of one image twice is that image');
+});
+
+test('FaceID: the face is found, embedded and projected; the adapter LoRA is merged into the UNet', async () => {
+  const models = join(dir, 'models');
+  mkdirSync(join(models, 'insightface'), { recursive: true });
+  writeFileSync(join(models, 'insightface', 'det_10g.onnx'), buildDetector());
+  writeFileSync(join(models, 'insightface', 'w600k_r50.onnx'), buildRecognizer());
+  writeSynthetic(join(models, 'ipadapter', 'ip-adapter-faceid_sd15_tiny.safetensors'), S.ipAdapterFaceIdSpecs(S.TINY_UNET_SPEC, 512, 64, 4, 4), { seed: 21 });
+  // A red square where the tiny detector "sees" a face (see test/helpers/tiny-face-models.ts).
+  const face = canvas(1280, 960, [{ x: 320, y: 256, w: 64, h: 64, rgb: [255, 0, 0] }]);
+  const ref = (image: RgbaImage) => ({ image, adapter: 'faceid' as const, scale: 0.8, preset: 'reference' as const, range: { start: 0, end: 1 } });
+  const a = await engine.generate(job({ prompt: 'portrait photo' }, { references: [ref(face)] }));
+  const b = await engine.generate(job({ prompt: 'portrait photo, oil painting' }, { references: [ref(face)] }));
+  const plain = await engine.generate(job({ prompt: 'portrait photo' }));
+  assert.ok(a.metadata.models['ipadapter:0'].name.includes('faceid'));
+  assert.notDeepEqual(a.images[0].data, b.images[0].data, 'several prompts, one face');
+  assert.notDeepEqual(a.images[0].data, plain.images[0].data, 'the face prompt changes the result');
+  const blank = canvas(640, 480, []);
+  await assert.rejects(engine.generate(job({}, { references: [ref(blank)] })), (e: Error & { code?: string; field?: string }) => e.code === 'no_face' && e.field === 'references[0].image');
 });
