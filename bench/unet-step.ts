@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { buildUNet } from '../engine/graphs/unet.ts';
 import { createSession } from '../engine/runtime/session.ts';
 import { safetensorsSource } from '../engine/weights/source.ts';
+import { emit } from './lib/types.ts';
 import { ensureSyntheticSd15 } from './synthetic.ts';
 
 const args = process.argv.slice(2);
@@ -62,9 +63,16 @@ for (let i = 0; i < runs; i++) {
 }
 const weightsGiB = statSync(set.unet).size / 2 ** 30;
 const peakGiB = process.resourceUsage().maxRSS / 2 ** 20;
-console.log(JSON.stringify({
-  bench: 'unet-step', size, batch: B, control, ip,
-  buildMs: Math.round(tBuild), sessionMs: Math.round(tSession),
-  stepMs: stepMs.map(Math.round), rssAfterLoadGiB: +rssAfterLoad.toFixed(2), peakRssGiB: +peakGiB.toFixed(2), weightsGiB: +weightsGiB.toFixed(2),
-  peakOverWeights: +(peakGiB / weightsGiB).toFixed(2),
-}));
+const what = `UNet${ip ? ' + IP-Adapter' : ''}${control ? ' + ControlNet residuals' : ''}`;
+const sorted = [...stepMs].sort((a, b) => a - b);
+const r2 = (v: number) => Math.round(v * 100) / 100;
+emit({
+  bench: 'unet-step',
+  rows: [
+    { label: `${what}: graph build`, value: r2(tBuild / 1000), unit: 's' },
+    { label: `${what}: session creation`, value: r2(tSession / 1000), unit: 's' },
+    { label: `${what}: one step ${size}² batch ${B} (CFG)`, value: r2(sorted[Math.floor(sorted.length / 2)] / 1000), unit: 's', min: r2(sorted[0] / 1000), max: r2(sorted[sorted.length - 1] / 1000), target: '≤ 25', pass: sorted[Math.floor(sorted.length / 2)] <= 25000 },
+    { label: `${what}: peak RSS / weights (${weightsGiB.toFixed(2)} GiB)`, value: r2(peakGiB / weightsGiB), unit: '×', target: '≤ 1.3', pass: peakGiB / weightsGiB <= 1.3 },
+  ],
+  notes: [`unet-step ${what}: RSS after load ${rssAfterLoad.toFixed(2)} GiB, peak ${peakGiB.toFixed(2)} GiB; session creation is ~50 s the first time on a machine (optimising and saving the graph), ~5 s after`],
+});
