@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
+import { flattenRgba } from '../shared/plugin/raster.ts';
 import type { MaskImage, RgbaImage } from '../engine/api.ts';
 import type { FrameFormat } from '../shared/protocol/frame.ts';
 
@@ -107,17 +108,7 @@ export function flatten(img: Pixels, bg: readonly [number, number, number]): Rgb
   const d = rgba.data;
   let opaque = true;
   for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) { opaque = false; break; }
-  if (opaque) return rgba;
-  const o = new Uint8Array(d.length);
-  for (let i = 0; i < d.length; i += 4) {
-    const a = d[i + 3];
-    const na = 255 - a;
-    o[i] = (d[i] * a + bg[0] * na + 127) / 255;
-    o[i + 1] = (d[i + 1] * a + bg[1] * na + 127) / 255;
-    o[i + 2] = (d[i + 2] * a + bg[2] * na + 127) / 255;
-    o[i + 3] = 255;
-  }
-  return { width: rgba.width, height: rgba.height, data: o };
+  return opaque ? rgba : flattenRgba(rgba, bg);
 }
 
 /** Gray pixels expand to opaque RGBA; RGBA passes through. */

@@ -14,7 +14,7 @@ import { buildClipVisionGraph } from './graphs/clip-vision.ts';
 import { buildControlNet, controlScales, countSkips } from './graphs/controlnet.ts';
 import { buildIpKvGraph, buildIpProjectionGraph, detectIpAdapter, ipLayerScales } from './graphs/ip-adapter.ts';
 import { buildUNet, inspectUNet, type UNetShape } from './graphs/unet.ts';
-import { buildVaeDecoder, buildVaeEncoder } from './graphs/vae.ts';
+import { buildVaeDecoder, buildVaeEncoder, imageToRgba } from './graphs/vae.ts';
 import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
 import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
 import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, type TextEmbeddings } from './pipeline/conditioning.ts';
@@ -23,7 +23,7 @@ import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
 import { latentPreview } from './pipeline/preview.ts';
 import { references as referenceInputs, type Named } from './pipeline/references.ts';
 import { fileIdentity, SessionCache } from './pipeline/sessions.ts';
-import { concat, maskToLatent, planarToRgba, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
+import { concat, maskToLatent, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
 import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
@@ -207,7 +207,8 @@ export class SdEngine implements Engine {
       t = performance.now();
       const decoded = await decoder.run({ latents: new ort.Tensor('float32', final, [...shape]) });
       lap(`vae_decode_${b}`, t);
-      let rgba = planarToRgba(decoded.image.data as Float32Array, p.width, p.height);
+      const px = imageToRgba(decoded.image.data as Float32Array, decoded.image.dims);
+      let rgba = new Uint8Array(px.buffer, px.byteOffset, px.byteLength);
       if (req.init && req.mask) rgba = composeInpaint(rgba, req.init, req.mask, p.width, p.height);
       images.push({ width: p.width, height: p.height, data: rgba });
     }

@@ -66,20 +66,6 @@ export function rgbaToPlanar(data: Uint8Array, width: number, height: number, ma
   return out;
 }
 
-/** Planar [3, h, w] in [-1, 1] -> RGBA8 (alpha 255). */
-export function planarToRgba(x: Float32Array, width: number, height: number, offset = 0): Uint8Array {
-  const hw = width * height;
-  const out = new Uint8Array(hw * 4);
-  const to8 = (v: number) => Math.round(Math.min(1, Math.max(0, v / 2 + 0.5)) * 255);
-  for (let i = 0; i < hw; i++) {
-    out[i * 4] = to8(x[offset + i]);
-    out[i * 4 + 1] = to8(x[offset + hw + i]);
-    out[i * 4 + 2] = to8(x[offset + 2 * hw + i]);
-    out[i * 4 + 3] = 255;
-  }
-  return out;
-}
-
 /** Bilinear resize of an RGBA8 image (control images arriving at another size than the job). */
 export function resizeRgba(data: Uint8Array, w: number, h: number, W: number, H: number): Uint8Array {
   if (w === W && h === H) return data;
