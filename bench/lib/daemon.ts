@@ -4,14 +4,14 @@
  * `engine: 'test'` loads test/helpers/test-engine.ts (no models; steps sleep IPA_TEST_ENGINE_STEP_MS);
  * `engine: 'real'` loads engine/ with `--models DIR`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectBridge } from '../../bridge/connect.ts';
 import type { BridgeClient } from '../../shared/protocol/client.ts';
-import { ROOT } from './machine.ts';
+import { spawnListening } from '../../test/helpers/spawn.ts';
 
 export interface BenchDaemonOptions {
   engine: 'test' | 'real';
@@ -43,29 +43,10 @@ export async function startBenchDaemon(opts: BenchDaemonOptions): Promise<BenchD
   if (opts.engine === 'test') args.push('--engine', 'test');
   if (opts.modelsDir) args.push('--models', opts.modelsDir);
   args.push(...(opts.args ?? []));
-  const proc = spawn(process.execPath, args, {
-    cwd: ROOT,
+  const { proc, port, log, exited } = await spawnListening(args, {
     env: { ...process.env, IPA_BRIDGE_CONFIG_DIR: configDir, IPA_BRIDGE_TOKEN: token, IPA_TEST_ENGINE_STEP_MS: String(opts.stepMs ?? 0), ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  let stdout = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start in 60 s:\n${stderr}`)), 60_000);
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const m = /^listening port=(\d+)/m.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`daemon exited with ${proc.exitCode} before listening:\n${stderr}`));
-    });
+    timeoutMs: 60_000,
+    what: 'daemon',
   });
   return {
     port,
@@ -73,7 +54,7 @@ export async function startBenchDaemon(opts: BenchDaemonOptions): Promise<BenchD
     proc,
     url: () => `ws://127.0.0.1:${port}/?token=${token}`,
     connect: (name = 'bench') => connectBridge({ host: '127.0.0.1', port, token, clientName: name, maxPayload: 512 * 1024 * 1024 }),
-    log: () => stderr,
+    log,
     rssKb: () => {
       try {
         const s = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
@@ -96,19 +77,7 @@ export async function startBenchDaemon(opts: BenchDaemonOptions): Promise<BenchD
 
 /** One of bench/lib/servers.ts's comparison servers in its own process. */
 export async function startCompareServer(kind: 'echo' | 'base64'): Promise<{ port: number; stop(): Promise<void> }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join('bench', 'lib', 'servers.ts'), kind], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /port=(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(() => reject(new Error(`${kind} server exited:\n${err}`)));
-  });
+  const { proc, port, exited } = await spawnListening(['--import', 'tsx', join('bench', 'lib', 'servers.ts'), kind], { pattern: /port=(\d+)/, what: `${kind} server` });
   return {
     port,
     async stop() {

@@ -2,13 +2,15 @@
  * Runs a real daemon process for tests: `node --import tsx bridge/cli.ts start --port 0 --engine test`
  * with a temporary config folder and a known token, and reads its port from the stdout line.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+import { ROOT, spawnListening } from './spawn.ts';
+
+export { ROOT };
 
 export interface TestDaemon {
   readonly port: number;
@@ -33,29 +35,9 @@ export interface TestDaemonOptions {
 export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {
   const configDir = mkdtempSync(join(tmpdir(), 'ipa-cfg-'));
   const token = randomBytes(16).toString('hex');
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'start', '--port', '0', '--engine', 'test', ...(opts.args ?? [])], {
-    cwd: ROOT,
+  const { proc, port, log, exited } = await spawnListening(['--import', 'tsx', 'bridge/cli.ts', 'start', '--port', '0', '--engine', 'test', ...(opts.args ?? [])], {
     env: { ...process.env, IPA_BRIDGE_CONFIG_DIR: configDir, IPA_BRIDGE_TOKEN: token, IPA_TEST_ENGINE_STEP_MS: String(opts.stepMs ?? 10), ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  let stdout = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start in 30 s:\n${stderr}`)), 30_000);
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const m = /^listening port=(\d+)/m.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`daemon exited with ${code} before listening:\n${stderr}`));
-    });
+    what: 'daemon',
   });
   return {
     port,
@@ -63,7 +45,7 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
     proc,
     configDir,
     url: (t = token, host = '127.0.0.1') => `ws://${host.includes(':') ? `[${host}]` : host}:${port}/${t === null ? '' : `?token=${encodeURIComponent(t)}`}`,
-    log: () => stderr,
+    log,
     rssKb: () => {
       try {
         const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
