@@ -14,10 +14,10 @@
  * else hidden/64) and the default activation is exact-erf gelu (OpenCLIP ViT-H / bigG, which is
  * what every SD1.5 IP-Adapter uses); pass `act: 'quick_gelu'` for OpenAI ViT-L/14 towers.
  */
-import { GraphBuilder, TensorType, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
+import { GraphBuilder, TensorType, type BuiltGraph } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
 import { conv2d, layerNorm, linear, type Ctx } from './nn.ts';
-import { clipEncoderConfig, clipEncoderLayer, describeKeys, outputFloat32, toCompute, type ClipAct, type ClipEncoderConfig } from './clip-text.ts';
+import { clipEncoderConfig, clipEncoderLayer, describeKeys, outputFloat32, toCompute, type ClipEncoderConfig, type ClipTextOptions } from './clip-text.ts';
 
 export interface ClipVisionConfig extends ClipEncoderConfig {
   /** Key prefix before `vision_model.` / `visual_projection.` ('' for HF files). */
@@ -30,14 +30,8 @@ export interface ClipVisionConfig extends ClipEncoderConfig {
   readonly projection: number;
 }
 
-export interface ClipVisionOptions {
-  readonly flavour?: Flavour;
-  readonly prefix?: string;
-  readonly heads?: number;
-  readonly act?: ClipAct;
-  readonly eps?: number;
-  readonly name?: string;
-}
+/** The same knobs as the text encoder's (prefix before `vision_model.`, heads, activation, eps). */
+export type ClipVisionOptions = ClipTextOptions;
 
 const VISION_PREFIXES = ['', 'image_encoder.', 'clip_vision.', 'visual.'];
 const PATCH_KEY = 'vision_model.embeddings.patch_embedding.weight';
