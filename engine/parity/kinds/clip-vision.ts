@@ -3,7 +3,8 @@ import { safetensorsSource } from '../../weights/source.ts';
 import { buildClipVisionGraph } from '../../graphs/clip-vision.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { configAct, configNumber, floatTensor, runBuilt, weightFile } from './clip-text.ts';
+import { floatTensor, runBuilt } from '../graph-run.ts';
+import { configAct, configNumber, weightFile } from './config.ts';
 
 export async function runClipVisionCase(c: FixtureCase): Promise<CheckResult[]> {
   const src = safetensorsSource(weightFile(c, 'image_encoder'));

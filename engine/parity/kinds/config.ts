@@ -1,4 +1,5 @@
-/** Architecture hyper-parameters that shapes cannot tell (heads, norm groups), from case.json. */
+/** What a case's case.json says beyond the weights: hyper-parameters shapes cannot tell, weight files by role. */
+import type { ClipAct } from '../../graphs/clip-text.ts';
 import type { UNetConfig } from '../../graphs/unet.ts';
 import type { FixtureCase } from '../fixture.ts';
 
@@ -14,4 +15,22 @@ export function unetConfigFromCase(c: FixtureCase): Partial<UNetConfig> {
   if (typeof cfg.flip_sin_to_cos === 'boolean') out.flipSinToCos = cfg.flip_sin_to_cos;
   if (typeof cfg.freq_shift === 'number') out.freqShift = cfg.freq_shift;
   return out;
+}
+
+export function configNumber(c: FixtureCase, key: string): number | undefined {
+  const v = c.config[key];
+  return typeof v === 'number' ? v : undefined;
+}
+
+export function configAct(c: FixtureCase): ClipAct | undefined {
+  const v = c.config.hidden_act;
+  if (v === undefined) return undefined;
+  if (v === 'quick_gelu' || v === 'gelu') return v;
+  throw new Error(`${c.name}: unsupported hidden_act ${JSON.stringify(v)}`);
+}
+
+export function weightFile(c: FixtureCase, role: string): string {
+  const p = c.weights[role];
+  if (!p) throw new Error(`${c.name}: case.json names no "${role}" weights`);
+  return p;
 }

@@ -7,7 +7,8 @@ import { safetensorsSource } from '../../weights/source.ts';
 import { buildIpProjectionGraph, detectIpAdapter, IP_PROJ_IO } from '../../graphs/ip-adapter.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { configNumber, floatTensor, runBuilt, weightFile, type Feeds } from './clip-text.ts';
+import { floatTensor, runBuilt, type Feeds } from '../graph-run.ts';
+import { configNumber, weightFile } from './config.ts';
 
 export async function runIpProjCase(c: FixtureCase): Promise<CheckResult[]> {
   if (!c.io) throw new Error(`${c.name}: case has no io file`);

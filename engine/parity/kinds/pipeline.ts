@@ -18,7 +18,7 @@ import { roleSource } from '../../weights/names.ts';
 import { safetensorsSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { parityCacheDir } from './clip-text.ts';
+import { parityCacheDir } from '../graph-run.ts';
 import { unetConfigFromCase } from './config.ts';
 
 type Cfg = Record<string, unknown>;

@@ -9,7 +9,7 @@ import { roleSource } from '../../weights/names.ts';
 import { layeredSource, safetensorsSource, type WeightSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { parityCacheDir, runBuilt } from './clip-text.ts';
+import { parityCacheDir, runBuilt } from '../graph-run.ts';
 import { unetConfigFromCase } from './config.ts';
 
 const f32 = (x: { data: Float32Array; shape: readonly number[] }) => new ort.Tensor('float32', x.data, [...x.shape]);
