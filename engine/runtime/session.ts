@@ -84,7 +84,8 @@ export async function createSession(g: BuiltGraph, opts: SessionOptions): Promis
   };
   // onnxruntime-node rejects keys that are present but undefined.
   if (opts.intraOpThreads !== undefined) so.intraOpNumThreads = opts.intraOpThreads;
-  const useCache = opts.provider === 'cpu' && opts.optimizedCache !== false && weightBytes(g) >= OPTIMIZED_CACHE_MIN_BYTES && !externalData;
+  const enabled = opts.optimizedCache ?? process.env.IPA_BRIDGE_OPTIMIZED_CACHE !== '0';
+  const useCache = opts.provider === 'cpu' && enabled && weightBytes(g) >= OPTIMIZED_CACHE_MIN_BYTES && !externalData;
   const opt = optimizedPaths(modelPath);
   try {
     if (useCache && existsSync(opt.model) && existsSync(join(dirname(opt.model), opt.weights))) {
