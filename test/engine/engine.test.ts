@@ -185,3 +185,14 @@ test('FaceID: the face is found, embedded and projected; the adapter LoRA is mer
   const blank = canvas(640, 480, []);
   await assert.rejects(engine.generate(job({}, { references: [ref(blank)] })), (e: Error & { code?: string; field?: string }) => e.code === 'no_face' && e.field === 'references[0].image');
 });
+
+test('seed variations: strength 0 is the seed itself, a small strength changes the image a little', async () => {
+  const base = await engine.generate(job());
+  const none = await engine.generate(job({ variationSeed: 99, variationStrength: 0 }));
+  const small = await engine.generate(job({ variationSeed: 99, variationStrength: 0.1 }));
+  const other = await engine.generate(job({ seed: 99 }));
+  assert.deepEqual(none.images[0].data, base.images[0].data);
+  assert.notDeepEqual(small.images[0].data, base.images[0].data);
+  const diff = (a: Uint8Array, b: Uint8Array) => a.reduce((n, v, i) => n + Math.abs(v - b[i]), 0);
+  assert.ok(diff(small.images[0].data, base.images[0].data) < diff(other.images[0].data, base.images[0].data), 'a variation stays closer than another seed');
+});
