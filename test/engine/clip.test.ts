@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxDiff, runGraph } from '../helpers/graph.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { BuiltGraph } from '../../engine/onnx/builder.ts';
-import { createSession } from '../../engine/runtime/session.ts';
 import { memorySource, type WeightSource } from '../../engine/weights/source.ts';
 import { SafetensorsFile, type Dtype } from '../../engine/weights/safetensors.ts';
 import { buildClipTextGraph, clipTextConfig } from '../../engine/graphs/clip-text.ts';
@@ -93,24 +93,7 @@ function tinyVisionEncoder(opts: { hidden?: number; layers?: number; patch?: num
   return memorySource('tiny-image-encoder.safetensors', tensors(spec, 11));
 }
 
-async function run(built: BuiltGraph, feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
-  const s = await createSession(built, { provider: 'cpu', cacheDir });
-  try {
-    const out = await s.run(feeds);
-    const r: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-    for (const [k, v] of Object.entries(out)) r[k] = { data: v.data as Float32Array, dims: v.dims };
-    return r;
-  } finally {
-    await s.release();
-  }
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+const run = (built: BuiltGraph, feeds: Record<string, ort.Tensor>) => runGraph(built, feeds, cacheDir);
 
 const ids = (rows: number[][]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [rows.length, rows[0].length]);
 

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxDiff, runGraph } from '../helpers/graph.ts';
 import * as ort from 'onnxruntime-node';
 import { memorySource, type WeightSource } from '../../engine/weights/source.ts';
 import type { Dtype } from '../../engine/weights/safetensors.ts';
@@ -23,7 +24,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuiltGraph } from '../../engine/onnx/builder.ts';
-import { createSession } from '../../engine/runtime/session.ts';
 
 type T = { dtype: Dtype; shape: readonly number[]; bytes: Uint8Array };
 
@@ -41,24 +41,7 @@ function rng(seed: number): () => number {
   };
 }
 
-async function run(built: BuiltGraph, feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
-  const s = await createSession(built, { provider: 'cpu', cacheDir });
-  try {
-    const out = await s.run(feeds);
-    const r: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-    for (const [k, v] of Object.entries(out)) r[k] = { data: v.data as Float32Array, dims: v.dims };
-    return r;
-  } finally {
-    await s.release();
-  }
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+const run = (built: BuiltGraph, feeds: Record<string, ort.Tensor>) => runGraph(built, feeds, cacheDir);
 
 const D = 8; // cross_attention_dim
 const WIDTHS = [8, 8, 16, 16, 24, 24, 24, 24, 24, 16, 16, 16, 8, 8, 8, 24]; // per attn2 layer, h94 order
