@@ -10,8 +10,10 @@ import { cpus, homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { BuiltGraph } from '../onnx/builder.ts';
+import { executionProviders, type ProviderName } from './providers.ts';
 
-export type Provider = 'cpu' | 'cuda';
+/** The provider a session runs on. */
+export type Provider = ProviderName;
 
 export interface SessionOptions {
   readonly provider: Provider;
@@ -78,7 +80,7 @@ const OPTIMIZED_CACHE_MIN_BYTES = Number(process.env.IPA_BRIDGE_OPT_CACHE_MIN_BY
 export async function createSession(g: BuiltGraph, opts: SessionOptions): Promise<ort.InferenceSession> {
   const { modelPath, externalData } = materialize(g, opts.cacheDir ?? defaultCacheDir());
   const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: opts.provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    executionProviders: executionProviders(opts.provider),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: the optimised-graph cache is meant for this machine, no need to warn
   };
