@@ -2,6 +2,10 @@
  * The engine's public surface: what the bridge (and the CLI's --local mode) calls.
  * Knows nothing about sockets or editors. Images are 8-bit sRGB RGBA, row-major, unpremultiplied.
  */
+import type { ProbeResult } from './runtime/probe.ts';
+import type { ProviderChoice, ProviderName } from './runtime/providers.ts';
+
+export type { ProbeResult, ProviderChoice, ProviderName };
 
 export interface RgbaImage {
   readonly width: number;
@@ -132,9 +136,24 @@ export interface ModelSummary {
   readonly sha256?: string;
 }
 
+/** The execution provider a running engine uses, as the handshake and `doctor` report it. */
+export interface RuntimeReport {
+  readonly provider: ProviderName;
+  /** Adapter or device name where onnxruntime or the system tells (undefined where it does not). */
+  readonly device?: string;
+  /** Whether the graphs compute in fp16. */
+  readonly fp16: boolean;
+  /** Why this provider: "asked for", or which candidates `auto` skipped and why. */
+  readonly reason: string;
+  /** Every probe run to choose it. */
+  readonly probes: readonly ProbeResult[];
+}
+
 export interface Engine {
-  /** Human-readable name of the execution provider in use, e.g. "cpu" or "cuda". */
+  /** Name of the execution provider in use, e.g. "cpu", "webgpu" or "cuda". */
   readonly provider: string;
+  /** Provider details; absent for engines that run no onnxruntime (the test engine). */
+  readonly runtime?: RuntimeReport;
   generate(req: GenerateRequest, opts?: GenerateOptions): Promise<GenerateResult>;
   listModels(): Promise<ModelSummary[]>;
   dispose(): Promise<void>;
@@ -174,9 +193,20 @@ export interface ModelLocator {
 }
 
 export interface EngineOptions {
-  readonly provider: 'cpu' | 'cuda';
+  /** The provider chosen (by selectProvider) for this engine, and whether it computes in fp16. */
+  readonly provider: ProviderName;
+  readonly fp16?: boolean;
   readonly models: ModelLocator;
   /** Graph and session cache folder (default: the user cache folder). */
   readonly cacheDir?: string;
   readonly threads?: number;
+}
+
+/** What `createEngine` takes: a provider choice (`auto` probes), resolved before the engine exists. */
+export interface EngineCreateOptions extends Omit<EngineOptions, 'provider' | 'fp16'> {
+  readonly provider: ProviderChoice;
+  /** Use fp16 compute where the provider supports it (default true). */
+  readonly fp16?: boolean;
+  /** Told about each candidate `auto` skipped (one log line each). */
+  readonly onSkip?: (p: ProbeResult) => void;
 }

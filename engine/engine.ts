@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import {
   CancelledError, EngineError,
   type ControlInput, type Engine, type EngineOptions, type GenerateOptions, type GenerateRequest, type GenerateResult,
-  type GenerationMetadata, type LocatedModel, type ModelSummary, type RgbaImage, type StyleReference,
+  type GenerationMetadata, type LocatedModel, type ModelSummary, type RgbaImage, type RuntimeReport, type StyleReference,
 } from './api.ts';
 import { buildClipTextGraph } from './graphs/clip-text.ts';
 import { buildClipVisionGraph } from './graphs/clip-vision.ts';
@@ -64,14 +64,16 @@ interface Loaded {
 
 export class SdEngine implements Engine {
   readonly provider: string;
+  readonly runtime: RuntimeReport;
   private readonly sessions: SessionCache;
   private readonly textCache = new Lru<TextEmbeddings>(32);
   /** Projection inputs (CLIP / face embeddings) of reference images, by adapter file + image hash. */
   private readonly inputCache = new Lru<ProjectionInputs>(32);
   private tokenizer?: { path: string; tok: ClipTokenizer };
 
-  constructor(private readonly opts: EngineOptions) {
+  constructor(private readonly opts: EngineOptions, runtime?: RuntimeReport) {
     this.provider = opts.provider;
+    this.runtime = runtime ?? { provider: opts.provider, fp16: opts.fp16 ?? false, reason: 'asked for', probes: [] };
     this.sessions = new SessionCache({ provider: opts.provider, cacheDir: opts.cacheDir, intraOpThreads: opts.threads });
   }
 

@@ -1,10 +1,15 @@
 /** The engine's entry point for the daemon and the CLI. */
-import type { Engine, EngineOptions } from './api.ts';
+import type { Engine, EngineCreateOptions } from './api.ts';
 import { SdEngine } from './engine.ts';
+import { selectProvider } from './runtime/probe.ts';
 
 export * from './api.ts';
 
-export async function createEngine(opts: EngineOptions): Promise<Engine> {
-  return new SdEngine(opts);
+/** Probes the provider choice (CPU fallback only under `auto`) and creates the engine on it. */
+export async function createEngine(opts: EngineCreateOptions): Promise<Engine> {
+  const { onSkip, fp16: wantFp16, provider: choice, ...rest } = opts;
+  const selection = await selectProvider(choice, { onSkip });
+  const fp16 = selection.fp16 && wantFp16 !== false;
+  return new SdEngine({ ...rest, provider: selection.provider, fp16 }, { ...selection, fp16 });
 }
 export { writeTinyModels } from './synthetic/tiny.ts';
