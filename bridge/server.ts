@@ -212,6 +212,7 @@ function capabilitiesSource(engine: Engine | null, engineError: string | undefin
       controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${t}`)),
       features: ['txt2img', 'img2img', 'inpaint', 'crop-to-mask', 'ip-adapter', 'controlnet', 'pose-keypoints', 'preview', 'resume', 'blob-hash', 'control-images'],
       provider: engine ? engine.provider : null,
+      ...(engine?.runtime ? { fp16: engine.runtime.fp16, ...(engine.runtime.device ? { device: engine.runtime.device } : {}) } : {}),
       ...(engine ? {} : { engineError: engineError ?? 'no engine' }),
     };
   };

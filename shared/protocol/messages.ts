@@ -187,8 +187,12 @@ export interface Capabilities {
   adapters: AdapterKind[];
   controls: ControlType[];
   features: Feature[];
-  /** Execution provider in use ("cpu", "cuda"), or null when the engine failed to load. */
+  /** Execution provider in use ("cpu", "webgpu", "coreml", "dml", "cuda", "tensorrt"), or null when the engine failed to load. */
   provider: string | null;
+  /** The provider's adapter or device name, where onnxruntime or the system tells. */
+  device?: string;
+  /** Whether the graphs compute in fp16 (graph inputs and outputs stay fp32). */
+  fp16?: boolean;
   /** Why the engine is unavailable (jobs will fail with `engine-unavailable`). */
   engineError?: string;
 }
