@@ -54,9 +54,10 @@ export function layerNorm(ctx: Ctx, prefix: string, x: string, eps = 1e-5): stri
 }
 
 /**
- * nn.GroupNorm on NCHW. CPU: InstanceNormalization over [N, groups, -1] then the per-channel
- * affine (the standard decomposition; onnxruntime has no CPU GroupNorm kernel). CUDA: the fused
- * com.microsoft GroupNorm (NHWC) with optional SiLU.
+ * nn.GroupNorm on NCHW. CPU and portable: InstanceNormalization over [N, groups, -1] then the
+ * per-channel affine (the standard decomposition; onnxruntime has no CPU GroupNorm kernel, and
+ * opset-18 GroupNormalization is not in every target EP's list). CUDA: the fused com.microsoft
+ * GroupNorm (NHWC) with optional SiLU.
  */
 export function groupNorm(ctx: Ctx, prefix: string, x: string, groups: number, eps: number, silu = false): string {
   const { g, w } = ctx;
@@ -85,9 +86,14 @@ export function siluOf(g: GraphBuilder, x: string): string {
   return g.op('Mul', [x, g.op('Sigmoid', [x])]);
 }
 
-/** Exact (erf) GELU. */
+/**
+ * Exact (erf) GELU. Portable: 0.5 x (1 + erf(x / sqrt 2)) — opset-20 Gelu would need a newer opset
+ * than the graphs import (17), and Erf is in every target EP's list (docs/providers.md).
+ */
 export function gelu(g: GraphBuilder, x: string): string {
-  return g.op('Gelu', [x], {}, 'com.microsoft');
+  if (!g.portable) return g.op('Gelu', [x], {}, 'com.microsoft');
+  const erf = g.op('Erf', [g.op('Mul', [x, g.scalar(Math.SQRT1_2)])]);
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [erf, g.scalar(1)])]);
 }
 
 /** CLIP's quick_gelu: x * sigmoid(1.702 x). */
@@ -101,17 +107,20 @@ export function quickGelu(g: GraphBuilder, x: string): string {
  */
 export function attention(g: GraphBuilder, q: string, k: string, v: string, heads: number, dimHead: number, opts: { mask?: string; scale?: number } = {}): string {
   const scale = opts.scale ?? 1 / Math.sqrt(dimHead);
-  if (!opts.mask) {
+  if (!opts.mask && !g.portable) {
     // MultiHeadAttention has CPU and CUDA kernels; on CPU it avoids materialising the
-    // [B, heads, L, L] score tensor for long sequences.
+    // [B, heads, L, L] score tensor for long sequences. Not in the portable flavours: WebGPU's
+    // kernel (flash-attention path) is wrong for head sizes divisible by 4 (docs/webgpu-mha.md).
     return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads, scale: float(scale) }, 'com.microsoft');
   }
   const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, g.ints([0, 0, heads, dimHead])])], { perm });
-  const qh = split(q, [0, 2, 1, 3]);
+  // Portable: scale q before the product (L*C multiplies instead of L*L, and fp16 scores stay small).
+  const qs = g.portable ? g.op('Mul', [q, g.scalar(scale)]) : q;
+  const qh = split(qs, [0, 2, 1, 3]);
   const kh = split(k, [0, 2, 3, 1]);
   const vh = split(v, [0, 2, 1, 3]);
-  let scores = g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(scale)]);
-  scores = g.op('Add', [scores, opts.mask]);
+  let scores = g.portable ? g.op('MatMul', [qh, kh]) : g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(scale)]);
+  if (opts.mask) scores = g.op('Add', [scores, opts.mask]);
   const probs = g.op('Softmax', [scores], { axis: -1 });
   const out = g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] });
   return g.op('Reshape', [out, g.ints([0, 0, heads * dimHead])]);

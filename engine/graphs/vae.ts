@@ -8,7 +8,8 @@
  *          out: latent_mean, latent_logvar (unclamped) [B, Cl, H/8, W/8],
  *               latents_scaled = (mean - shift) * scaling_factor (UNet space)
  *
- * I/O tensors are in the flavour's compute type (float32 on CPU, float16 on CUDA), like the UNet.
+ * Graph I/O is float32 in every flavour (fp16 flavours cast inside), like the UNet. The SD decoder
+ * overflows in fp16: see graphFlavour (engine/graphs/flavour.ts) for the flavour it should get.
  * Channels, block and layer counts come from the tensors. Norm groups cannot be read off shapes: a
  * config argument (SD1.5 default 32). The pixel conversion (image -> RGB(A) uint8 and back) is
  * plain TypeScript below.
@@ -17,10 +18,10 @@
  * to bound memory; the mid-block attention and GroupNorm statistics are then per tile, so the
  * result differs slightly from a whole-image pass (as with diffusers' enable_tiling).
  */
-import { GraphBuilder, float, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
+import { GraphBuilder, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
 import { resnetBlock, type NormConfig } from './blocks.ts';
-import { conv2d, fromTokens, groupNorm, has, join, linear, shape, siluOf, toTokens, type Ctx } from './nn.ts';
+import { attention, conv2d, fromTokens, groupNorm, has, join, linear, shape, siluOf, toTokens, type Ctx } from './nn.ts';
 
 export interface VaeConfig {
   /** Latent scaling (SD1.5: 0.18215). */
@@ -98,7 +99,7 @@ function midAttention(ctx: VaeCtx, prefix: string, x: string): string {
     const k = linear(ctx, join(prefix, 'to_k'), t);
     const v = linear(ctx, join(prefix, 'to_v'), t);
     // heads = C / attention_head_dim with attention_head_dim = C: one head, scale C^-1/2.
-    const a = g.op('MultiHeadAttention', [q, k, v], { num_heads: 1, scale: float(1 / Math.sqrt(c)) }, 'com.microsoft');
+    const a = attention(g, q, k, v, 1, c);
     const o = linear(ctx, join(prefix, 'to_out.0'), a);
     return g.op('Add', [fromTokens(g, o, x), x]);
   });

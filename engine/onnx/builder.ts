@@ -7,12 +7,16 @@
 import { TensorType, encodeModel, type AttrValue, type Dim, type NodeDef, type TensorData, type ValueInfo } from './proto.ts';
 import { requireWeight, type WeightSource, type WeightTensor } from '../weights/source.ts';
 import type { Dtype } from '../weights/safetensors.ts';
+import type { Flavour } from '../runtime/providers.ts';
 
 export { TensorType };
-export type { Dim };
+export type { Dim, Flavour };
 
-/** cpu: fp32, standard ops. cuda: fp16 compute, fused com.microsoft ops. */
-export type Flavour = 'cpu' | 'cuda';
+/** Flavours that compute in fp16 (graph I/O stays fp32). */
+export const isFp16Flavour = (f: Flavour): boolean => f === 'cuda' || f === 'portable-fp16';
+
+/** Flavours restricted to standard ONNX ops (WebGPU, CoreML, DirectML): no com.microsoft domain. */
+export const isPortableFlavour = (f: Flavour): boolean => f === 'portable' || f === 'portable-fp16';
 
 export type Attr = number | string | readonly number[] | FloatAttr | FloatsAttr | AttrValue;
 class FloatAttr { constructor(readonly value: number) {} }
@@ -69,7 +73,12 @@ export class GraphBuilder {
   private counter = 0;
 
   constructor(readonly name: string, readonly flavour: Flavour) {
-    this.computeType = flavour === 'cuda' ? TensorType.FLOAT16 : TensorType.FLOAT;
+    this.computeType = isFp16Flavour(flavour) ? TensorType.FLOAT16 : TensorType.FLOAT;
+  }
+
+  /** Standard ONNX ops only (see isPortableFlavour). */
+  get portable(): boolean {
+    return isPortableFlavour(this.flavour);
   }
 
   /**
@@ -101,8 +110,8 @@ export class GraphBuilder {
   }
 
   /**
-   * A float32 graph input, returned in the compute type: graph I/O is float32 in both flavours
-   * (the CUDA flavour casts to fp16 inside), so callers never convert tensors.
+   * A float32 graph input, returned in the compute type: graph I/O is float32 in every flavour
+   * (the fp16 flavours cast inside), so callers never convert tensors.
    */
   floatInput(name: string, dims: readonly Dim[]): string {
     const x = this.input(name, TensorType.FLOAT, dims);
@@ -130,6 +139,7 @@ export class GraphBuilder {
   }
 
   opN(opType: string, inputs: readonly string[], outputs: number, attrs: Readonly<Record<string, Attr>> = {}, domain = ''): string[] {
+    if (domain && this.portable) throw new Error(`${this.name}: ${domain}.${opType} in the ${this.flavour} flavour (standard ONNX ops only)`);
     const name = this.fresh(opType);
     const outs = Array.from({ length: outputs }, (_, i) => (outputs === 1 ? name : this.fresh(`${opType}_out${i}`)));
     const a: Record<string, AttrValue> = {};
@@ -250,7 +260,8 @@ export class GraphBuilder {
       initializers: this.initializers,
       inputs: this.inputs,
       outputs: this.outputs,
-      opsets: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+      // Portable graphs import no com.microsoft opset: CoreML / DirectML / WebGPU see only ai.onnx.
+      opsets: this.portable ? [{ domain: '', version: 17 }] : [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
       producer: 'ipa-bridge',
       docString,
     });
