@@ -31,6 +31,8 @@ import { openWeightFile } from './weights/open.ts';
 import { layeredSource, safetensorsSource, type WeightSource } from './weights/source.ts';
 import { preprocessControlImage } from './pipeline/controls.ts';
 import { detectFile } from './weights/detect.ts';
+import { graphFlavour, type GraphKind } from './graphs/flavour.ts';
+import { flavourFor, type Flavour } from './runtime/providers.ts';
 
 const LATENT_FACTOR = 8;
 
@@ -113,7 +115,7 @@ export class SdEngine implements Engine {
     const loaded: Loaded = { ckptModel, ckpt, unetShape, ipChannels: unetShape.attn2Layers.map((a) => baseUnet.get(`${a}.to_q.weight`)!.shape[0]) };
     const unetKey = `unet|${fileIdentity(ckptModel.path)}|${JSON.stringify(p.loras ?? [])}|${faceIdFile?.path ?? ''}`;
     await this.sessions.prune((k) => !k.startsWith('unet|') || k === unetKey); // one UNet in memory
-    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, loras, faceIdFile), { flavour: this.flavour, control: true, ip: true, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
+    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, loras, faceIdFile), { flavour: this.flavourOf('unet'), control: true, ip: true, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
     lap('load_unet', t);
     check();
 
@@ -171,7 +173,7 @@ export class SdEngine implements Engine {
       lap('vae_encode_masked', t);
     }
     const images: RgbaImage[] = [];
-    const decoder = await this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavour, config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
+    const decoder = await this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavourOf('vae-decoder'), config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
     for (let b = 0; b < p.batchSize; b++) {
       check();
       const seed = p.seed + b;
@@ -226,7 +228,16 @@ export class SdEngine implements Engine {
     return { images, metadata, controlImages, controlKeypoints };
   }
 
-  private get flavour(): 'cpu' | 'cuda' {
+  /** The flavour each graph is built in for this engine's provider (the SD VAE decoder stays fp32 in portable-fp16). */
+  private flavourOf(kind: GraphKind): Flavour {
+    return graphFlavour(flavourFor(this.opts.provider, this.opts.fp16 ?? false), kind);
+  }
+
+  /**
+   * Third-party ONNX models (InsightFace, DWPose, depth, the CLIP image preprocessing) run on CUDA or
+   * the CPU: their parity on WebGPU, CoreML and DirectML is unverified, and each runs once per job.
+   */
+  private get preprocessProvider(): 'cpu' | 'cuda' {
     return this.opts.provider === 'cuda' ? 'cuda' : 'cpu';
   }
 
@@ -270,7 +281,7 @@ export class SdEngine implements Engine {
     note('tokenizer', this.opts.models.find('tokenizer'));
     const textKey = `text|${fileIdentity(l.ckptModel.path)}|${loraKey}`;
     await this.sessions.prune((k) => !k.startsWith('text|') || k === textKey);
-    const session = await this.sessions.get(textKey, () => buildClipTextGraph(this.textWeights(l.ckpt, loras), { flavour: this.flavour, heads: l.ckpt.hints.textHeads }));
+    const session = await this.sessions.get(textKey, () => buildClipTextGraph(this.textWeights(l.ckpt, loras), { flavour: this.flavourOf('clip-text'), heads: l.ckpt.hints.textHeads }));
     const emb = await promptEmbeddings(session, tok, prompt, negative, clipSkip);
     this.textCache.set(key, emb);
     return emb;
@@ -291,8 +302,8 @@ export class SdEngine implements Engine {
     const src = openWeightFile(adapter.path);
     const info = detectIpAdapter(src);
     const shortcut = /plusv2|plus-v2/i.test(adapter.name);
-    const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}`, () => buildIpProjectionGraph(src, { flavour: this.flavour, shortcut, sScale: shortcut ? 1 : undefined }));
-    const kv = await this.sessions.get(`kv|${fileIdentity(adapter.path)}`, () => buildIpKvGraph(src, { flavour: this.flavour }));
+    const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}`, () => buildIpProjectionGraph(src, { flavour: this.flavourOf('ip-proj'), shortcut, sScale: shortcut ? 1 : undefined }));
+    const kv = await this.sessions.get(`kv|${fileIdentity(adapter.path)}`, () => buildIpKvGraph(src, { flavour: this.flavourOf('ip-kv') }));
     const inputs: ProjectionInputs[] = [];
     for (const { ref, index } of group) {
       const key = `${adapter.path}|${ref.hash ?? ''}`;
@@ -300,7 +311,7 @@ export class SdEngine implements Engine {
       if (!x) {
         const needsVision = info.inputs.some((i) => i.name !== 'faceid_embeds');
         const vision = needsVision ? await this.visionSession(imageEncoderRole(adapter.path), note) : undefined;
-        x = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role), { provider: this.flavour, field: `references[${index}].image` });
+        x = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role), { provider: this.preprocessProvider, field: `references[${index}].image` });
         if (ref.hash) this.inputCache.set(key, x);
       }
       inputs.push(x);
@@ -319,15 +330,15 @@ export class SdEngine implements Engine {
     const m = this.opts.models.find(role);
     note('clip_vision', m);
     const hints = (await import('./pipeline/checkpoint.ts')).readHints(m.path);
-    return this.sessions.get(`vision|${fileIdentity(m.path)}`, () => buildClipVisionGraph(safetensorsSource(m.path), { flavour: this.flavour, heads: hints.visionHeads }));
+    return this.sessions.get(`vision|${fileIdentity(m.path)}`, () => buildClipVisionGraph(safetensorsSource(m.path), { flavour: this.flavourOf('clip-vision'), heads: hints.visionHeads }));
   }
 
   private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void, signal?: AbortSignal): Promise<{ run: ControlRun; image: RgbaImage; keypoints?: object }> {
     const m = this.opts.models.find(`controlnet:${c.type}`, c.model);
     note(`controlnet:${i}`, m);
     const src = (await import('./weights/names.ts')).sourceFor(m.path, undefined, 'controlnet');
-    const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavour, config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
-    const { image: processed, keypoints } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.flavour, signal, field: `controls[${i}]` });
+    const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavourOf('controlnet'), config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
+    const { image: processed, keypoints } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.preprocessProvider, signal, field: `controls[${i}]` });
     const sized = resizeRgba(processed.data, processed.width, processed.height, width, height);
     const cond = rgbaToPlanar(sized, width, height, (v) => v / 255);
     const n = countSkips(l.unetShape) + 1;
@@ -350,7 +361,7 @@ export class SdEngine implements Engine {
   }
 
   private vaeEncoder(l: Loaded): Promise<ort.InferenceSession> {
-    return this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavour, config: { groups: l.ckpt.hints.vaeGroups ?? 32 } }));
+    return this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavourOf('vae-encoder'), config: { groups: l.ckpt.hints.vaeGroups ?? 32 } }));
   }
 
   private async encodeImage(l: Loaded, img: RgbaImage, width: number, height: number): Promise<Float32Array> {
