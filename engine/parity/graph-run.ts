@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import type { BuiltGraph } from '../onnx/builder.ts';
 import { createSession } from '../runtime/session.ts';
 import type { GotTensor } from './compare.ts';
+import { CPU_TARGET, type ParityTarget } from './target.ts';
 
 /** Graph cache for parity runs: never inside the fixtures (read-only) or the user's model folders. */
 export function parityCacheDir(): string {
@@ -13,13 +14,18 @@ export function parityCacheDir(): string {
 
 export type Feeds = Record<string, ort.Tensor>;
 
-/** Builds a CPU session for `built`, runs it once and returns every output as float data + shape. */
-export async function runBuilt(built: BuiltGraph, feeds: Feeds): Promise<Record<string, GotTensor & { data: Float32Array }>> {
-  const session = await createSession(built, { provider: 'cpu', cacheDir: parityCacheDir() });
+/** A session for `built` on the target's provider. */
+export function openSession(built: BuiltGraph, t: ParityTarget = CPU_TARGET, cacheDir = parityCacheDir()): Promise<ort.InferenceSession> {
+  return createSession(built, { provider: t.provider, cacheDir });
+}
+
+/** Builds a session for `built`, runs it once and returns every output as float data + shape. */
+export async function runBuilt(built: BuiltGraph, feeds: Feeds, t: ParityTarget = CPU_TARGET): Promise<Record<string, GotTensor & { data: Float32Array }>> {
+  const session = await openSession(built, t);
   try {
     const out = await session.run(feeds);
     const res: Record<string, GotTensor & { data: Float32Array }> = {};
-    for (const [k, t] of Object.entries(out)) res[k] = { data: t.data as Float32Array, shape: t.dims.map(Number) };
+    for (const [k, v] of Object.entries(out)) res[k] = { data: v.data as Float32Array, shape: v.dims.map(Number) };
     return res;
   } finally {
     await session.release();

@@ -1,11 +1,14 @@
 /** Runs parity cases and reports one line each. */
 import { compareOutputs, type CheckResult } from './compare.ts';
 import { loadCase, type FixtureCase } from './fixture.ts';
-import { handlerFor } from './kinds.ts';
+import { caseForTarget, handlerFor } from './kinds.ts';
+import { CPU_TARGET, targetLabel, type ParityTarget } from './target.ts';
 
 export interface CaseReport {
   readonly name: string;
   readonly kind: string;
+  /** Provider/flavour the case ran on ('cpu' for the CPU flavour). */
+  readonly target: string;
   readonly pass: boolean;
   readonly maxAbsError: number;
   readonly checks: CheckResult[];
@@ -13,20 +16,20 @@ export interface CaseReport {
   readonly ms: number;
 }
 
-export async function runCase(dir: string): Promise<CaseReport> {
+export async function runCase(dir: string, t: ParityTarget = CPU_TARGET): Promise<CaseReport> {
   const t0 = performance.now();
   let c: FixtureCase | undefined;
   try {
-    c = loadCase(dir);
+    c = caseForTarget(loadCase(dir), t);
     const handler = await handlerFor(c.kind);
     if (!handler) throw new Error(`no parity handler for kind "${c.kind}"`);
-    const checks = await handler(c);
+    const checks = await handler(c, t);
     if (checks.length === 0) throw new Error('handler compared nothing');
     const maxAbsError = Math.max(...checks.map((r) => r.maxAbsError));
-    return { name: c.name, kind: c.kind, pass: checks.every((r) => r.pass), maxAbsError, checks, ms: performance.now() - t0 };
+    return { name: c.name, kind: c.kind, target: targetLabel(t), pass: checks.every((r) => r.pass), maxAbsError, checks, ms: performance.now() - t0 };
   } catch (e) {
     const err = e as Error;
-    return { name: c?.name ?? dir, kind: c?.kind ?? '?', pass: false, maxAbsError: Infinity, checks: [], error: err.stack ?? err.message, ms: performance.now() - t0 };
+    return { name: c?.name ?? dir, kind: c?.kind ?? '?', target: targetLabel(t), pass: false, maxAbsError: Infinity, checks: [], error: err.stack ?? err.message, ms: performance.now() - t0 };
   }
 }
 

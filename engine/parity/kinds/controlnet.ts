@@ -1,18 +1,18 @@
 /** Parity for `controlnet` cases (plain and guess mode). */
 import * as ort from 'onnxruntime-node';
 import { buildControlNet, controlScales } from '../../graphs/controlnet.ts';
-import { createSession } from '../../runtime/session.ts';
 import { safetensorsSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { parityCacheDir } from '../graph-run.ts';
+import { openSession } from '../graph-run.ts';
+import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 import { unetConfigFromCase } from './config.ts';
 
 const f32 = (x: { data: Float32Array; shape: readonly number[] }) => new ort.Tensor('float32', x.data, x.shape);
 
-export async function runControlNetCase(c: FixtureCase): Promise<CheckResult[]> {
-  const graph = buildControlNet(safetensorsSource(c.weights.controlnet), { flavour: 'cpu', config: unetConfigFromCase(c) });
-  const session = await createSession(graph, { provider: 'cpu', cacheDir: parityCacheDir() });
+export async function runControlNetCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
+  const graph = buildControlNet(safetensorsSource(c.weights.controlnet), { flavour: flavourOf(t, 'controlnet'), config: unetConfigFromCase(c) });
+  const session = await openSession(graph, t);
   const n = graph.outputs.length;
   const scale = Number(c.params.conditioning_scale ?? 1);
   const out = await session.run({

@@ -8,9 +8,10 @@ import { buildIpProjectionGraph, detectIpAdapter, IP_PROJ_IO } from '../../graph
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
 import { floatTensor, runBuilt, type Feeds } from '../graph-run.ts';
+import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 import { configNumber, weightFile } from './config.ts';
 
-export async function runIpProjCase(c: FixtureCase): Promise<CheckResult[]> {
+export async function runIpProjCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   if (!c.io) throw new Error(`${c.name}: case has no io file`);
   const src = safetensorsSource(weightFile(c, 'ip_adapter'));
   const info = detectIpAdapter(src);
@@ -19,6 +20,7 @@ export async function runIpProjCase(c: FixtureCase): Promise<CheckResult[]> {
     dimHead: configNumber(c, 'dim_head') ?? configNumber(c, 'perceiver_dim_head'),
     shortcut: c.params.shortcut === true,
     sScale: typeof c.params.s_scale === 'number' ? c.params.s_scale : undefined,
+    flavour: flavourOf(t, 'ip-proj'),
   });
   const cond: Feeds = {};
   const uncond: Feeds = {};
@@ -29,8 +31,8 @@ export async function runIpProjCase(c: FixtureCase): Promise<CheckResult[]> {
     const u = name === 'hidden_states_penultimate' ? input(c, `${name}_uncond`) : { data: new Float32Array(x.data.length), shape: x.shape };
     uncond[name] = floatTensor(u.data, u.shape);
   }
-  const got: Record<string, GotTensor> = await runBuilt(built, cond);
-  const u = await runBuilt(built, uncond);
+  const got: Record<string, GotTensor> = await runBuilt(built, cond, t);
+  const u = await runBuilt(built, uncond, t);
   got[`${IP_PROJ_IO.tokens}_uncond`] = u[IP_PROJ_IO.tokens];
   return compareOutputs(c, got);
 }

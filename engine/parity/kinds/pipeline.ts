@@ -19,25 +19,26 @@ import { safetensorsSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
 import { parityCacheDir } from '../graph-run.ts';
+import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 import { unetConfigFromCase } from './config.ts';
 
 type Cfg = Record<string, unknown>;
 const num = (o: Cfg | undefined, k: string) => (typeof o?.[k] === 'number' ? (o[k] as number) : undefined);
 
-export async function runPipelineCase(c: FixtureCase): Promise<CheckResult[]> {
+export async function runPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   const cfg = c.config as Record<string, Cfg>;
-  const sessions = new SessionCache({ provider: 'cpu', cacheDir: parityCacheDir() });
+  const sessions = new SessionCache({ provider: t.provider, cacheDir: parityCacheDir() });
   try {
     const unetW = roleSource(c, 'unet', 'unet');
     const unetCfg = unetConfigFromCase(c);
     const [text, vision, proj, kv, unet, control, vae] = await Promise.all([
-      sessions.get('text', () => buildClipTextGraph(roleSource(c, 'text_encoder', 'text'), { heads: num(cfg.text_encoder, 'num_attention_heads') })),
-      sessions.get('vision', () => buildClipVisionGraph(roleSource(c, 'image_encoder', undefined), { heads: num(cfg.image_encoder, 'num_attention_heads') })),
-      sessions.get('proj', () => buildIpProjectionGraph(safetensorsSource(c.weights.ip_adapter))),
-      sessions.get('kv', () => buildIpKvGraph(safetensorsSource(c.weights.ip_adapter))),
-      sessions.get('unet', () => buildUNet(unetW, { flavour: 'cpu', control: true, ip: true, config: unetCfg })),
-      sessions.get('controlnet', () => buildControlNet(roleSource(c, 'controlnet', 'controlnet'), { flavour: 'cpu', config: unetCfg })),
-      sessions.get('vae', () => buildVaeDecoder(roleSource(c, 'vae', 'vae'), { config: { groups: num(cfg.vae, 'norm_num_groups') ?? 32, scalingFactor: num(cfg.vae, 'scaling_factor') ?? 0.18215 } })),
+      sessions.get('text', () => buildClipTextGraph(roleSource(c, 'text_encoder', 'text'), { heads: num(cfg.text_encoder, 'num_attention_heads'), flavour: flavourOf(t, 'clip-text') })),
+      sessions.get('vision', () => buildClipVisionGraph(roleSource(c, 'image_encoder', undefined), { heads: num(cfg.image_encoder, 'num_attention_heads'), flavour: flavourOf(t, 'clip-vision') })),
+      sessions.get('proj', () => buildIpProjectionGraph(safetensorsSource(c.weights.ip_adapter), { flavour: flavourOf(t, 'ip-proj') })),
+      sessions.get('kv', () => buildIpKvGraph(safetensorsSource(c.weights.ip_adapter), { flavour: flavourOf(t, 'ip-kv') })),
+      sessions.get('unet', () => buildUNet(unetW, { flavour: flavourOf(t, 'unet'), control: true, ip: true, config: unetCfg })),
+      sessions.get('controlnet', () => buildControlNet(roleSource(c, 'controlnet', 'controlnet'), { flavour: flavourOf(t, 'controlnet'), config: unetCfg })),
+      sessions.get('vae', () => buildVaeDecoder(roleSource(c, 'vae', 'vae'), { flavour: flavourOf(t, 'vae-decoder'), config: { groups: num(cfg.vae, 'norm_num_groups') ?? 32, scalingFactor: num(cfg.vae, 'scaling_factor') ?? 0.18215 } })),
     ]);
     const got: Record<string, GotTensor> = {};
 

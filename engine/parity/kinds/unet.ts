@@ -3,18 +3,18 @@ import * as ort from 'onnxruntime-node';
 import { buildIpKvGraph, ipAdapterSource, ipKeyName, ipValueName } from '../../graphs/ip-adapter.ts';
 import { buildUNet, inspectUNet } from '../../graphs/unet.ts';
 import { packIpInputs, ipScaleMatrix, type AdapterKv } from '../../pipeline/ip-inputs.ts';
-import { createSession } from '../../runtime/session.ts';
 import { mergeIpAdapterLora } from '../../weights/lora.ts';
 import { roleSource } from '../../weights/names.ts';
 import { layeredSource, safetensorsSource, type WeightSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { parityCacheDir, runBuilt } from '../graph-run.ts';
+import { openSession, runBuilt } from '../graph-run.ts';
+import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 import { unetConfigFromCase } from './config.ts';
 
 const f32 = (x: { data: Float32Array; shape: readonly number[] }) => new ort.Tensor('float32', x.data, [...x.shape]);
 
-export async function runUNetCase(c: FixtureCase): Promise<CheckResult[]> {
+export async function runUNetCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   const hasIp = c.kind === 'unet-ip';
   const hasControl = !!c.io?.has('in.mid_block_additional_residual');
   const ipRoles = Object.keys(c.weights).filter((r) => r.startsWith('ip_adapter')).sort();
@@ -24,8 +24,8 @@ export async function runUNetCase(c: FixtureCase): Promise<CheckResult[]> {
     const ip = safetensorsSource(c.weights[ipRoles[0]], 'ip_adapter.');
     unet = layeredSource(unet.description, mergeIpAdapterLora(unet, ip, loraScale), unet);
   }
-  const graph = buildUNet(unet, { flavour: 'cpu', control: hasControl, ip: hasIp, config: unetConfigFromCase(c) });
-  const session = await createSession(graph, { provider: 'cpu', cacheDir: parityCacheDir() });
+  const graph = buildUNet(unet, { flavour: flavourOf(t, 'unet'), control: hasControl, ip: hasIp, config: unetConfigFromCase(c) });
+  const session = await openSession(graph, t);
   const feeds: Record<string, ort.Tensor> = {
     sample: f32(input(c, 'sample')),
     timestep: f32(input(c, 'timestep')),
@@ -41,7 +41,7 @@ export async function runUNetCase(c: FixtureCase): Promise<CheckResult[]> {
     const slots: AdapterKv[] = [];
     for (const [a, role] of ipRoles.entries()) {
       const tokens = input(c, ipRoles.length === 1 ? 'image_prompt_tokens' : `image_prompt_tokens_${a}`);
-      const out = await runBuilt(buildIpKvGraph(safetensorsSource(c.weights[role])), { tokens: f32(tokens) });
+      const out = await runBuilt(buildIpKvGraph(safetensorsSource(c.weights[role]), { flavour: flavourOf(t, 'ip-kv') }), { tokens: f32(tokens) }, t);
       slots.push({ tokens: tokens.shape[1], k: channels.map((_, j) => out[ipKeyName(j)].data), v: channels.map((_, j) => out[ipValueName(j)].data) });
     }
     const batch = feeds.sample.dims[0];

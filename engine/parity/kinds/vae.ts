@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuiltGraph } from '../../onnx/builder.ts';
 import { buildVaeDecoder, buildVaeEncoder, imageToUint8NHWC, type VaeConfig } from '../../graphs/vae.ts';
-import { createSession } from '../../runtime/session.ts';
 import { roleSource } from '../../weights/names.ts';
 import type { WeightSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
+import { openSession } from '../graph-run.ts';
+import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 
 /** Norm groups, scaling and shift from case.json (diffusers config keys; params override). */
 export function vaeConfigFromCase(c: FixtureCase, config: Record<string, unknown> = c.config): Partial<VaeConfig> {
@@ -21,11 +22,11 @@ export function vaeConfigFromCase(c: FixtureCase, config: Record<string, unknown
   return out;
 }
 
-/** Builds, runs once on CPU and releases; the temporary cache folder is removed afterwards. */
-export async function runOnce(graph: BuiltGraph, feeds: Record<string, ort.Tensor>): Promise<Record<string, GotTensor & { data: Float32Array; shape: readonly number[] }>> {
+/** Builds, runs once on the target's provider and releases; the temporary cache folder is removed afterwards. */
+export async function runOnce(graph: BuiltGraph, feeds: Record<string, ort.Tensor>, t: ParityTarget = CPU_TARGET): Promise<Record<string, GotTensor & { data: Float32Array; shape: readonly number[] }>> {
   const own = process.env.IPA_BRIDGE_CACHE_DIR ? undefined : mkdtempSync(join(tmpdir(), 'ipa-parity-vae-'));
   try {
-    const session = await createSession(graph, { provider: 'cpu', cacheDir: own ?? process.env.IPA_BRIDGE_CACHE_DIR });
+    const session = await openSession(graph, t, own ?? process.env.IPA_BRIDGE_CACHE_DIR);
     try {
       const out = await session.run(feeds);
       const got: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
@@ -42,21 +43,21 @@ export async function runOnce(graph: BuiltGraph, feeds: Record<string, ort.Tenso
 const f32 = (x: { data: Float32Array; shape: readonly number[] }) => new ort.Tensor('float32', x.data, x.shape);
 
 /** The decoder case against an explicit source (weights-ldm reuses it with LDM-mapped weights). */
-export async function vaeDecoderChecks(c: FixtureCase, w: WeightSource, config: Partial<VaeConfig> = vaeConfigFromCase(c)): Promise<CheckResult[]> {
-  const out = await runOnce(buildVaeDecoder(w, { flavour: 'cpu', config }), { latents: f32(input(c, 'latents')) });
+export async function vaeDecoderChecks(c: FixtureCase, w: WeightSource, config: Partial<VaeConfig> = vaeConfigFromCase(c), t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
+  const out = await runOnce(buildVaeDecoder(w, { flavour: flavourOf(t, 'vae-decoder'), config }), { latents: f32(input(c, 'latents')) }, t);
   const image = out.image;
   return compareOutputs(c, { image, image_uint8: { data: imageToUint8NHWC(image.data, image.shape), shape: [image.shape[0], image.shape[2], image.shape[3], image.shape[1]] } });
 }
 
-export async function vaeEncoderChecks(c: FixtureCase, w: WeightSource, config: Partial<VaeConfig> = vaeConfigFromCase(c)): Promise<CheckResult[]> {
-  const out = await runOnce(buildVaeEncoder(w, { flavour: 'cpu', config }), { image: f32(input(c, 'image')) });
+export async function vaeEncoderChecks(c: FixtureCase, w: WeightSource, config: Partial<VaeConfig> = vaeConfigFromCase(c), t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
+  const out = await runOnce(buildVaeEncoder(w, { flavour: flavourOf(t, 'vae-encoder'), config }), { image: f32(input(c, 'image')) }, t);
   return compareOutputs(c, out);
 }
 
-export async function runVaeDecoderCase(c: FixtureCase): Promise<CheckResult[]> {
-  return vaeDecoderChecks(c, roleSource(c, 'vae', 'vae'));
+export async function runVaeDecoderCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
+  return vaeDecoderChecks(c, roleSource(c, 'vae', 'vae'), vaeConfigFromCase(c), t);
 }
 
-export async function runVaeEncoderCase(c: FixtureCase): Promise<CheckResult[]> {
-  return vaeEncoderChecks(c, roleSource(c, 'vae', 'vae'));
+export async function runVaeEncoderCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
+  return vaeEncoderChecks(c, roleSource(c, 'vae', 'vae'), vaeConfigFromCase(c), t);
 }

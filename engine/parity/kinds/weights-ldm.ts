@@ -21,7 +21,8 @@ import { componentOfRole, ldmComponents, ldmSource, roleSource, type Component }
 import { readWeightFloat32, type WeightSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult } from '../compare.ts';
 import { listCases, loadCase, type FixtureCase } from '../fixture.ts';
-import { handlerFor } from '../kinds.ts';
+import { caseForTarget, handlerFor } from '../kinds.ts';
+import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 import { runOnce } from './vae.ts';
 
 interface LdmFile {
@@ -126,24 +127,24 @@ function ignoredFormat(e: unknown, c: FixtureCase): boolean {
 const f32 = (x: { data: Float32Array; shape: readonly number[] }) => new ort.Tensor('float32', x.data, x.shape);
 
 /** Direct builds from the LDM-mapped sources, for handlers that do not honour weights_format yet. */
-const direct: Record<string, (c: FixtureCase) => Promise<CheckResult[]>> = {
-  async unet(c) {
+const direct: Record<string, (c: FixtureCase, t: ParityTarget) => Promise<CheckResult[]>> = {
+  async unet(c, t) {
     const { buildUNet } = await import('../../graphs/unet.ts');
     const { unetConfigFromCase } = await import('./config.ts');
     const control = !!c.io?.has('in.mid_block_additional_residual');
-    const graph = buildUNet(roleSource(c, 'unet'), { flavour: 'cpu', control, ip: false, config: unetConfigFromCase(c) });
+    const graph = buildUNet(roleSource(c, 'unet'), { flavour: flavourOf(t, 'unet'), control, ip: false, config: unetConfigFromCase(c) });
     const feeds: Record<string, ort.Tensor> = { sample: f32(input(c, 'sample')), timestep: f32(input(c, 'timestep')), encoder_hidden_states: f32(input(c, 'encoder_hidden_states')) };
     if (control) {
       for (let i = 0; c.io!.has(`in.down_block_additional_residuals_${i}`); i++) feeds[`down_residual_${i}`] = f32(input(c, `down_block_additional_residuals_${i}`));
       feeds.mid_residual = f32(input(c, 'mid_block_additional_residual'));
     }
-    const out = await runOnce(graph, feeds);
+    const out = await runOnce(graph, feeds, t);
     return compareOutputs(c, { sample: out.noise_pred });
   },
-  async controlnet(c) {
+  async controlnet(c, t) {
     const { buildControlNet, controlScales } = await import('../../graphs/controlnet.ts');
     const { unetConfigFromCase } = await import('./config.ts');
-    const graph = buildControlNet(roleSource(c, 'controlnet'), { flavour: 'cpu', config: unetConfigFromCase(c) });
+    const graph = buildControlNet(roleSource(c, 'controlnet'), { flavour: flavourOf(t, 'controlnet'), config: unetConfigFromCase(c) });
     const n = graph.outputs.length;
     const out = await runOnce(graph, {
       sample: f32(input(c, 'sample')),
@@ -151,7 +152,7 @@ const direct: Record<string, (c: FixtureCase) => Promise<CheckResult[]>> = {
       encoder_hidden_states: f32(input(c, 'encoder_hidden_states')),
       controlnet_cond: f32(input(c, 'controlnet_cond')),
       conditioning_scale: new ort.Tensor('float32', controlScales(n, Number(c.params.conditioning_scale ?? 1), c.params.guess_mode === true), [n]),
-    });
+    }, t);
     const got: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
     for (let k = 0; k < n - 1; k++) got[`down_block_res_samples_${k}`] = out[`down_residual_${k}`];
     got.mid_block_res_sample = out.mid_residual;
@@ -159,31 +160,32 @@ const direct: Record<string, (c: FixtureCase) => Promise<CheckResult[]>> = {
   },
 };
 
-async function reproduce(label: string, c: FixtureCase): Promise<CheckResult[]> {
+async function reproduce(label: string, c: FixtureCase, t: ParityTarget): Promise<CheckResult[]> {
   const handler = await handlerFor(c.kind);
   const fallback = direct[c.kind];
   const isIp = c.kind === 'unet-ip';
   if (!handler) {
-    if (fallback && !isIp) return prefixed(`${label} (direct build)`, await fallback(c));
+    if (fallback && !isIp) return prefixed(`${label} (direct build)`, await fallback(c, t));
     return [{ name: label, maxAbsError: Infinity, pass: false, detail: `not run: no parity handler for kind "${c.kind}" yet (the LDM-mapped tensors are checked by the keys: checks)` }];
   }
   try {
-    return prefixed(label, await handler(c));
+    return prefixed(label, await handler(c, t));
   } catch (e) {
-    if (fallback && ignoredFormat(e, c)) return prefixed(`${label} (direct build; its handler ignores weights_format: load roles with roleSource())`, await fallback(c));
+    if (fallback && ignoredFormat(e, c)) return prefixed(`${label} (direct build; its handler ignores weights_format: load roles with roleSource())`, await fallback(c, t));
     const msg = (e as Error).message ?? String(e);
     const hint = ignoredFormat(e, c) ? ' — the handler opened the LDM file without the name table; it should load weights with roleSource(c, role) from engine/weights/names.ts' : '';
     return [{ name: label, maxAbsError: Infinity, pass: false, detail: `${msg.split('\n')[0]}${hint}` }];
   }
 }
 
-export async function runWeightsLdmCase(c: FixtureCase): Promise<CheckResult[]> {
+export async function runWeightsLdmCase(c: FixtureCase, target: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   const files: LdmFile[] = Object.entries(c.weights)
     .filter(([role]) => c.weightsFormat[role] === 'ldm')
     .map(([role, path]) => ({ role, path, components: ldmComponents(path) }));
   if (files.length === 0) throw new Error(`${c.name}: no weights in "ldm" format`);
   const root = dirname(c.dir);
-  const targets = reproducedCases(c).map((n) => loadCase(join(root, n)));
+  // Each reproduced case keeps its own kind's tolerance for this target.
+  const targets = reproducedCases(c).map((n) => caseForTarget(loadCase(join(root, n)), target));
   const checks: CheckResult[] = [];
 
   // 1. Tensor level: every mapped component against the file the reproduced cases use.
@@ -208,7 +210,7 @@ export async function runWeightsLdmCase(c: FixtureCase): Promise<CheckResult[]> 
 
   // 2. Graph level: the reproduced cases with LDM weights substituted.
   for (const t of targets) {
-    for (const { label, c: sub } of substitutions(t, files)) checks.push(...(await reproduce(label, sub)));
+    for (const { label, c: sub } of substitutions(t, files)) checks.push(...(await reproduce(label, sub, target)));
   }
   return checks;
 }
