@@ -14,7 +14,7 @@ import { buildClipVisionGraph } from './graphs/clip-vision.ts';
 import { buildControlNet, controlScales, countSkips } from './graphs/controlnet.ts';
 import { buildIpKvGraph, buildIpProjectionGraph, detectIpAdapter, ipLayerScales } from './graphs/ip-adapter.ts';
 import { buildUNet, inspectUNet, type UNetShape } from './graphs/unet.ts';
-import { buildVaeDecoder, buildVaeEncoder, imageToRgba } from './graphs/vae.ts';
+import { buildVaeDecoder, buildVaeEncoder, imageToRgba, runTiled, type Planar, type TileRunner } from './graphs/vae.ts';
 import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
 import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
 import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, type TextEmbeddings } from './pipeline/conditioning.ts';
@@ -35,6 +35,24 @@ import { graphFlavour, type GraphKind } from './graphs/flavour.ts';
 import { flavourFor, type Flavour } from './runtime/providers.ts';
 
 const LATENT_FACTOR = 8;
+
+/**
+ * Above 768² the VAE decoder runs in 512² tiles (64 latent px, 16 overlapping): its mid-block attention
+ * over every latent pixel needs memory quadratic in the image area (≈ 1 GiB of scores per head at 1024²),
+ * the first thing to run a GPU out of memory. Tiles are feathered together (graphs/vae.ts runTiled).
+ */
+const VAE_TILE_ABOVE_LATENT_AREA = 96 * 96;
+const VAE_TILE = { tile: 64, overlap: 16, scale: LATENT_FACTOR } as const;
+
+async function decodeLatents(decoder: ort.InferenceSession, latents: Float32Array, shape: readonly number[]): Promise<{ image: Planar; tiled: boolean }> {
+  const run: TileRunner = async (tile) => {
+    const r = await decoder.run({ latents: new ort.Tensor('float32', tile.data, [...tile.shape]) });
+    return { image: { data: r.image.data as Float32Array, shape: r.image.dims.map(Number) } };
+  };
+  const tiled = shape[2] * shape[3] > VAE_TILE_ABOVE_LATENT_AREA;
+  const out = tiled ? await runTiled(run, { data: latents, shape }, VAE_TILE) : await run({ data: latents, shape });
+  return { image: out.image, tiled };
+}
 
 /** Small LRU for embeddings keyed by content hash / prompt. */
 class Lru<V> {
@@ -209,9 +227,10 @@ export class SdEngine implements Engine {
       timings.ms_per_step = Math.round(timings[`denoise_${b}`] / Math.max(1, total));
       check();
       t = performance.now();
-      const decoded = await decoder.run({ latents: new ort.Tensor('float32', final, [...shape]) });
+      const decoded = await decodeLatents(decoder, final, shape);
+      if (decoded.tiled) timings.vae_tiled = 1;
       lap(`vae_decode_${b}`, t);
-      const px = imageToRgba(decoded.image.data as Float32Array, decoded.image.dims);
+      const px = imageToRgba(decoded.image.data, decoded.image.shape);
       let rgba = new Uint8Array(px.buffer, px.byteOffset, px.byteLength);
       if (req.init && req.mask) rgba = composeInpaint(rgba, req.init, req.mask, p.width, p.height);
       images.push({ width: p.width, height: p.height, data: rgba });

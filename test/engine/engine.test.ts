@@ -196,3 +196,18 @@ test('seed variations: strength 0 is the seed itself, a small strength changes t
   const diff = (a: Uint8Array, b: Uint8Array) => a.reduce((n, v, i) => n + Math.abs(v - b[i]), 0);
   assert.ok(diff(small.images[0].data, base.images[0].data) < diff(other.images[0].data, base.images[0].data), 'a variation stays closer than another seed');
 });
+
+test('above 768² the VAE decodes in feathered tiles: the full-size image, no seams of flat colour', async () => {
+  const size = 832;
+  const r = await engine.generate(job({ width: size, height: size, steps: 1, sampler: 'euler' }));
+  assert.equal(r.metadata.timings.vae_tiled, 1);
+  assert.equal(r.images[0].width, size);
+  assert.equal(r.images[0].data.length, size * size * 4);
+  const small = await engine.generate(job({ steps: 1, sampler: 'euler' }));
+  assert.equal(small.metadata.timings.vae_tiled, undefined, 'small images decode in one piece');
+  // Every 64-px band across the tile boundaries has texture (a failed tile would be flat).
+  for (let y = 0; y < size; y += 64) {
+    const row = r.images[0].data.subarray(y * size * 4, (y + 1) * size * 4);
+    assert.ok(row.some((v, i) => i % 4 !== 3 && v !== row[0]), `row ${y} is flat`);
+  }
+});
