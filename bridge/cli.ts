@@ -1,38 +1,43 @@
-/** `npx ipa-bridge <command>`: the daemon and its command-line tools. */
-import { runGenerate } from './cli/generate.ts';
-import { MAIN_HELP } from './cli/help.ts';
-import { runModels } from './cli/models.ts';
-import { runSelftest } from './cli/selftest.ts';
-import { runStart } from './cli/start.ts';
-import { runToken } from './cli/token.ts';
+/**
+ * `npx ipa-bridge <command>`: the daemon and its command-line tools, on commander. Exit codes:
+ * 0 done, 1 the work failed (network, engine, files), 2 the command line was wrong (unknown option,
+ * a value out of range, a missing or unreadable input file, an output path that cannot be written).
+ */
+import { Command, CommanderError } from 'commander';
 import { UsageError } from './cli/args.ts';
+import { doctorCommand, installCudaCommand } from './cli/doctor.ts';
+import { generateCommand } from './cli/generate.ts';
+import { MAIN_DESCRIPTION, MAIN_HELP_AFTER } from './cli/help.ts';
+import { modelsCommand } from './cli/models.ts';
+import { selftestCommand } from './cli/selftest.ts';
+import { startCommand } from './cli/start.ts';
+import { tokenCommand } from './cli/token.ts';
+import { commanderExitCode, configureIo } from './models/cli.ts';
 import { BRIDGE_VERSION } from './version.ts';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  start: runStart,
-  token: runToken,
-  generate: runGenerate,
-  selftest: runSelftest,
-  models: runModels,
-};
-
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    if (cmd === 'help' && rest[0] && COMMANDS[rest[0]]) return COMMANDS[rest[0]](['--help']);
-    process.stdout.write(MAIN_HELP);
-    return cmd ? 0 : 2;
-  }
-  if (cmd === '--version' || cmd === '-V') {
-    process.stdout.write(`${BRIDGE_VERSION}\n`);
-    return 0;
-  }
-  const run = COMMANDS[cmd];
-  if (!run) {
-    process.stderr.write(`unknown command "${cmd}"\n\n${MAIN_HELP}`);
+  let code = 0;
+  const ran = (c: number): void => void (code = c);
+  const program = new Command('ipa-bridge')
+    .usage('<command> [options]')
+    .description(MAIN_DESCRIPTION)
+    .version(BRIDGE_VERSION, '-V, --version')
+    // Options after a command name belong to that command (`models list --help` is models list's help).
+    .enablePositionalOptions()
+    .addHelpText('after', MAIN_HELP_AFTER);
+  for (const make of [startCommand, tokenCommand, generateCommand, selftestCommand, modelsCommand, doctorCommand, installCudaCommand]) program.addCommand(make(ran));
+  configureIo(program, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  if (argv.length === 0) {
+    process.stdout.write(program.helpInformation());
     return 2;
   }
-  return run(rest);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return commanderExitCode(e);
+    throw e;
+  }
+  return code;
 }
 
 main(process.argv.slice(2)).then(

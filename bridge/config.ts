@@ -5,8 +5,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PORT } from '../shared/protocol/constants.ts';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_INPUT_PIXELS, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PIXELS } from '../shared/protocol/limits.ts';
+import type { ProviderChoice } from '../engine/runtime/providers.ts';
 
-export type Provider = 'cpu' | 'cuda';
+/** What the user asked for (`--provider`, default auto); the engine resolves `auto` to one it can run. */
+export type Provider = ProviderChoice;
 
 export interface DaemonConfig {
   port: number;
@@ -42,7 +44,7 @@ export interface DaemonConfig {
 export const DEFAULTS: Omit<DaemonConfig, 'token'> = {
   port: DEFAULT_PORT,
   hosts: ['127.0.0.1', '::1'],
-  provider: 'cpu',
+  provider: 'auto',
   verbose: false,
   maxPayload: DEFAULT_MAX_PAYLOAD,
   maxConnections: 16,

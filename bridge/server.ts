@@ -13,6 +13,7 @@ import { BlobStore } from './blobs.ts';
 import type { DaemonConfig } from './config.ts';
 import { useCoresForImages } from './image.ts';
 import { JobManager } from './jobs.ts';
+import { missingFeatures } from './models/features.ts';
 import type { Logger } from './log.ts';
 import { Session } from './session.ts';
 import { BRIDGE_VERSION } from './version.ts';
@@ -212,6 +213,8 @@ function capabilitiesSource(engine: Engine | null, engineError: string | undefin
       controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${t}`)),
       features: ['txt2img', 'img2img', 'inpaint', 'crop-to-mask', 'ip-adapter', 'controlnet', 'pose-keypoints', 'preview', 'resume', 'blob-hash', 'control-images'],
       provider: engine ? engine.provider : null,
+      // The same list the start-up report prints, so the panels can show what to fetch and how.
+      ...(engine ? { missing: missingFeatures(models) } : {}),
       ...(engine?.runtime ? { fp16: engine.runtime.fp16, ...(engine.runtime.device ? { device: engine.runtime.device } : {}) } : {}),
       ...(engine ? {} : { engineError: engineError ?? 'no engine' }),
     };

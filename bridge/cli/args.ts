@@ -1,6 +1,12 @@
-/** Argument parsing shared by the commands (node:util parseArgs plus typed number checks). */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+/**
+ * Option parsing helpers on top of commander: typed number parsers, the execution-provider options
+ * every engine-running command shares, and the one error class for usage mistakes (exit code 2).
+ * Everything here runs while the command line is parsed, before any work starts.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../engine/runtime/providers.ts';
 
+/** A mistake in how the command was called: exit code 2, with a pointer to the command's --help. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -8,38 +14,62 @@ export class UsageError extends Error {
   }
 }
 
-export type Options = NonNullable<ParseArgsConfig['options']>;
-export type Values = Record<string, string | boolean | string[] | undefined>;
-
-export function parse(argv: string[], options: Options): Values {
-  try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values as Values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+interface NumberRule {
+  readonly min: number;
+  readonly max: number;
+  readonly integer?: boolean;
+  readonly multipleOf?: number;
+  /** Values outside [min, max] that are accepted anyway (e.g. -1 = random seed). */
+  readonly also?: readonly number[];
 }
 
-export function str(v: Values, name: string): string | undefined {
-  const x = v[name];
-  if (Array.isArray(x)) return x[x.length - 1];
-  return typeof x === 'string' ? x : undefined;
+/** A commander argument parser for a number in a range; the message says what is allowed. */
+export function numberArg(rule: NumberRule): (value: string) => number {
+  const what = `${rule.integer || rule.multipleOf ? 'a whole number' : 'a number'}${rule.multipleOf ? ` that is a multiple of ${rule.multipleOf}` : ''} from ${rule.min} to ${rule.max}${rule.also?.length ? ` (or ${rule.also.join(', ')})` : ''}`;
+  return (value: string): number => {
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (rule.also?.includes(n)) return n;
+    const ok = Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (!rule.multipleOf || n % rule.multipleOf === 0) && n >= rule.min && n <= rule.max;
+    if (!ok) throw new InvalidArgumentError(`must be ${what}.`);
+    return n;
+  };
 }
 
-export function strs(v: Values, name: string): string[] {
-  const x = v[name];
-  return Array.isArray(x) ? x : typeof x === 'string' ? [x] : [];
+export const intArg = (min: number, max: number): ((value: string) => number) => numberArg({ min, max, integer: true });
+
+/** Repeatable string option: `--models A --models B` → ['A', 'B']. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
-export function num(v: Values, name: string, min: number, max: number, integer = false): number | undefined {
-  const s = str(v, name);
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got "${s}")`);
-  }
-  return n;
+export interface ProviderFlags {
+  readonly provider?: ProviderChoice;
+  readonly cpu?: boolean;
+  readonly cuda?: boolean;
 }
 
-export function flag(v: Values, name: string): boolean {
-  return v[name] === true;
+/** `--provider P` plus the older `--cpu` / `--cuda` spellings; commander refuses any two together. */
+export function addProviderOptions(cmd: Command, what = 'execution provider'): Command {
+  return cmd
+    .addOption(
+      new Option('--provider <name>', `${what}: ${PROVIDER_CHOICES.join(', ')} (auto = the best that works on this machine)`)
+        .argParser((v: string): ProviderChoice => {
+          if (!isProviderChoice(v)) throw new InvalidArgumentError(`must be one of ${PROVIDER_CHOICES.join(', ')}.`);
+          return v;
+        })
+        .conflicts(['cpu', 'cuda']),
+    )
+    .addOption(new Option('--cpu', 'same as --provider cpu').conflicts(['cuda', 'provider']))
+    .addOption(new Option('--cuda', 'same as --provider cuda (needs: npx ipa-bridge install-cuda)').conflicts(['cpu', 'provider']));
+}
+
+export function providerFrom(o: ProviderFlags): ProviderChoice {
+  if (o.cpu) return 'cpu';
+  if (o.cuda) return 'cuda';
+  return o.provider ?? 'auto';
+}
+
+/** Not in --help: which module provides createEngine (tests use "test"). */
+export function addEngineOption(cmd: Command): Command {
+  return cmd.addOption(new Option('--engine <module>').hideHelp());
 }

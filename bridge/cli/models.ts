@@ -1,8 +1,7 @@
-/**
- * `ipa-bridge models ...`: model management lives in bridge/models/ (its own module); this hands the
- * arguments over, loading that module only when the command is used.
- */
-export async function runModels(argv: string[]): Promise<number> {
-  const { runModelsCommand } = await import('../models/cli.ts');
-  return runModelsCommand(argv);
+/** `ipa-bridge models …`: the command tree lives with model management in bridge/models/cli.ts. */
+import type { Command } from 'commander';
+import { modelsCommand as buildModelsCommand } from '../models/cli.ts';
+
+export function modelsCommand(ran: (code: number) => void): Command {
+  return buildModelsCommand({ stdout: process.stdout, stderr: process.stderr, env: process.env }, ran);
 }

@@ -2,12 +2,15 @@
  * `ipa-bridge selftest`: a private daemon on a free loopback port, the security checks a user can see
  * (wrong token → 401, web Origin → 403), one real job through a real WebSocket, a PNG on disk.
  * The engine is the real one unless --engine names another module; without --models it runs on tiny
- * generated models when the engine offers them (engine/index.ts `writeTinyModels(dir)`).
+ * generated models (engine/index.ts `writeTinyModels(dir)`), in a temporary folder together with the
+ * graph and hash caches they produce, so a run leaves nothing behind but the PNG
+ * (and the models themselves with --write-models DIR).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Command } from 'commander';
 import sharp from 'sharp';
 import type { JobMessage } from '../../shared/protocol/messages.ts';
 import { DEFAULTS, type DaemonConfig } from '../config.ts';
@@ -15,30 +18,55 @@ import { ConnectError, connectBridge } from '../connect.ts';
 import { loadEngineFactory } from '../engine-loader.ts';
 import { createLogger, silentLogger } from '../log.ts';
 import { startDaemon, type DaemonHandle } from '../server.ts';
-import { flag, parse, str } from './args.ts';
-import { SELFTEST_HELP } from './help.ts';
-import { providerOf } from './start.ts';
+import { addEngineOption, addProviderOptions, providerFrom, UsageError, type ProviderFlags } from './args.ts';
+import { SELFTEST_HELP_AFTER } from './help.ts';
+import { checkOutput } from './output.ts';
 
-export async function runSelftest(argv: string[]): Promise<number> {
-  const v = parse(argv, { out: { type: 'string', short: 'o' }, models: { type: 'string' }, cpu: { type: 'boolean' }, cuda: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, engine: { type: 'string' } });
-  if (flag(v, 'help')) {
-    process.stdout.write(SELFTEST_HELP);
-    return 0;
-  }
-  const out = resolve(str(v, 'out') ?? 'ipa-bridge-selftest.png');
+interface SelftestOptions extends ProviderFlags {
+  readonly out: string;
+  readonly models?: string;
+  readonly writeModels?: string;
+  readonly verbose?: boolean;
+  readonly engine?: string;
+}
+
+export function selftestCommand(ran: (code: number) => void): Command {
+  const cmd = new Command('selftest')
+    .description('start a private daemon, run one job through a real WebSocket, write a PNG')
+    .option('-o, --out <file>', 'where to write the result PNG', 'ipa-bridge-selftest.png')
+    .option('--models <dir>', 'run on these models instead of tiny generated ones')
+    .option('--write-models <dir>', 'write the tiny generated models to DIR and keep them (for "start --models DIR" and scripts)');
+  addProviderOptions(cmd);
+  cmd.option('-v, --verbose', 'log what the private daemon does').addHelpText('after', SELFTEST_HELP_AFTER);
+  addEngineOption(cmd);
+  return cmd.action(async (o: SelftestOptions) => ran(await runSelftest(o)));
+}
+
+export async function runSelftest(o: SelftestOptions): Promise<number> {
+  if (o.models && o.writeModels) throw new UsageError('choose one of --models (use existing models) and --write-models (write tiny ones)');
+  if (o.models && !existsSync(o.models)) throw new UsageError(`--models ${o.models}: no such folder`);
+  if (o.writeModels && existsSync(o.writeModels) && readdirSync(o.writeModels).length > 0) throw new UsageError(`--write-models ${o.writeModels}: the folder is not empty (choose a new or empty one)`);
+  const out = resolve(checkOutput(o.out).path);
   const say = (ok: boolean, text: string): void => void process.stderr.write(`${ok ? 'ok  ' : 'FAIL'}  ${text}\n`);
   const tmp = mkdtempSync(join(tmpdir(), 'ipa-selftest-'));
+  const provider = providerFrom(o);
   let daemon: DaemonHandle | undefined;
   try {
-    const spec = str(v, 'engine');
-    const factory = await loadEngineFactory(spec);
-    const modelsDir = str(v, 'models') ?? (await tinyModels(spec, join(tmp, 'models')));
-    const engine = await factory({ modelsDir, provider: providerOf(v) });
+    const factory = await loadEngineFactory(o.engine);
+    let modelsDir = o.models;
+    if (!modelsDir && (o.writeModels || !o.engine || o.engine === 'default')) {
+      modelsDir = o.writeModels ? resolve(o.writeModels) : join(tmp, 'models');
+      await writeTinyModels(modelsDir);
+      // The graphs and hashes of throw-away models go with them (about 7 MB a run otherwise).
+      process.env.IPA_BRIDGE_CACHE_DIR = join(tmp, 'cache');
+      say(true, `tiny random-weight models written to ${modelsDir}`);
+    }
+    const engine = await factory({ modelsDir, provider });
     say(true, `engine loaded (${engine.provider}${modelsDir ? `, models in ${modelsDir}` : ''})`);
 
     const token = randomBytes(18).toString('base64url');
-    const config: DaemonConfig = { ...DEFAULTS, token, port: 0, hosts: ['127.0.0.1'], provider: providerOf(v), modelsDir };
-    daemon = await startDaemon({ config, engine, log: flag(v, 'verbose') ? createLogger(true) : silentLogger });
+    const config: DaemonConfig = { ...DEFAULTS, token, port: 0, hosts: ['127.0.0.1'], provider, modelsDir };
+    daemon = await startDaemon({ config, engine, log: o.verbose ? createLogger(true) : silentLogger });
     const port = daemon.port;
     say(true, `daemon listening on 127.0.0.1:${port}`);
 
@@ -66,6 +94,7 @@ export async function runSelftest(argv: string[]): Promise<number> {
     const meta = await sharp(out).metadata();
     if (meta.format !== 'png' || meta.width !== 64 || meta.height !== 64) throw new Error(`the result is not a 64x64 PNG (${meta.format} ${meta.width}x${meta.height})`);
     say(true, `job ran ${steps} steps in ${Date.now() - t0} ms${hasAdapter ? ' with an image prompt' : ''}; wrote ${out}`);
+    if (o.writeModels) say(true, `the tiny models stay in ${modelsDir}; try: npx ipa-bridge start --models ${modelsDir}`);
     return 0;
   } catch (e) {
     say(false, (e as Error).message);
@@ -86,18 +115,10 @@ async function expectRefusal(attempt: () => Promise<unknown>, status: RegExp): P
   throw new Error(`connection was accepted but should have been refused (${status.source})`);
 }
 
-/** Tiny models from the engine, when it can write them; undefined = let the engine use its default folder. */
-async function tinyModels(spec: string | undefined, dir: string): Promise<string | undefined> {
-  if (spec && spec !== 'default') return undefined; // a test/alternative engine needs no files
-  try {
-    // @ts-ignore -- engine/index.ts is written in parallel (the engine issue).
-    const mod = (await import('../../engine/index.ts')) as { writeTinyModels?: (dir: string) => Promise<unknown> };
-    if (typeof mod.writeTinyModels !== 'function') return undefined;
-    await mod.writeTinyModels(dir);
-    return dir;
-  } catch {
-    return undefined; // loadEngineFactory already reported a missing engine
-  }
+/** The engine's tiny model set (real topology, random weights), loaded only when needed. */
+async function writeTinyModels(dir: string): Promise<void> {
+  const mod = await import('../../engine/index.ts');
+  await mod.writeTinyModels(dir);
 }
 
 function gradient(w: number, h: number): Uint8Array {

@@ -1,70 +1,90 @@
 /** `ipa-bridge start`: load the engine, start the daemon, shut down cleanly on SIGINT/SIGTERM. */
+import { Command } from 'commander';
 import type { Engine } from '../../engine/api.ts';
+import { DEFAULT_PORT } from '../../shared/protocol/constants.ts';
 import { DEFAULTS, isLoopback, loadOrCreateToken, type DaemonConfig, type Provider } from '../config.ts';
 import { loadEngineFactory } from '../engine-loader.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startDaemon, type DaemonHandle } from '../server.ts';
-import { flag, num, parse, str, UsageError, type Options, type Values } from './args.ts';
-import { START_HELP } from './help.ts';
+import { addEngineOption, addProviderOptions, intArg, numberArg, providerFrom, UsageError, type ProviderFlags } from './args.ts';
+import { START_HELP_AFTER } from './help.ts';
+import { logStartupReport } from './startup-report.ts';
 
 const MB = 1024 * 1024;
 
-export const START_OPTIONS: Options = {
-  port: { type: 'string' },
-  models: { type: 'string' },
-  cpu: { type: 'boolean' },
-  cuda: { type: 'boolean' },
-  host: { type: 'string' },
-  'allow-remote': { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  'max-pixels': { type: 'string' },
-  'max-input-pixels': { type: 'string' },
-  'max-payload': { type: 'string' },
-  'max-connections': { type: 'string' },
-  'job-rate': { type: 'string' },
-  'job-burst': { type: 'string' },
-  'ping-interval': { type: 'string' },
-  grace: { type: 'string' },
-  'frame-timeout': { type: 'string' },
-  'result-ttl': { type: 'string' },
-  'result-cache': { type: 'string' },
-  'blob-cache': { type: 'string' },
-  // Not in --help: which module provides createEngine (tests use "test").
-  engine: { type: 'string' },
-};
+export interface StartOptions extends ProviderFlags {
+  readonly port?: number;
+  readonly models?: string;
+  readonly host?: string;
+  readonly allowRemote?: boolean;
+  readonly verbose?: boolean;
+  readonly maxPixels?: number;
+  readonly maxInputPixels?: number;
+  readonly maxPayload?: number;
+  readonly maxConnections?: number;
+  readonly jobRate?: number;
+  readonly jobBurst?: number;
+  readonly pingInterval?: number;
+  readonly grace?: number;
+  readonly frameTimeout?: number;
+  readonly resultTtl?: number;
+  readonly resultCache?: number;
+  readonly blobCache?: number;
+  readonly engine?: string;
+}
 
-export function providerOf(v: Values): Provider {
-  if (flag(v, 'cpu') && flag(v, 'cuda')) throw new UsageError('choose one of --cpu and --cuda');
-  return flag(v, 'cuda') ? 'cuda' : 'cpu';
+export function startCommand(ran: (code: number) => void): Command {
+  const cmd = new Command('start')
+    .description(`run the daemon the plugins connect to (ws://127.0.0.1:${DEFAULT_PORT})`)
+    .option('--port <n>', `port to listen on (the plugin manifests allow ${DEFAULT_PORT}; 0 picks a free one)`, intArg(0, 65535), DEFAULT_PORT)
+    .option('--models <dir>', 'models folder (a ComfyUI, A1111/Forge, InvokeAI or Fooocus folder works as is)');
+  addProviderOptions(cmd, 'execution provider');
+  cmd
+    .option('--host <h>', 'listen on another interface instead of loopback; needs --allow-remote')
+    .option('--allow-remote', 'confirm --host: anyone who can reach H and knows the token can use your GPU')
+    .option('-v, --verbose', 'log connections, handshakes and stack traces')
+    .option('--max-pixels <n>', 'largest width*height generated', intArg(64 * 64, 4096 * 4096), DEFAULTS.maxPixels)
+    .option('--max-input-pixels <n>', 'largest decoded input image (width*height)', intArg(64 * 64, 16384 * 16384), DEFAULTS.maxInputPixels)
+    .option('--max-payload <bytes>', 'largest WebSocket message; bigger ones close the connection with 1009', intArg(1024, 2 ** 31 - 1), DEFAULTS.maxPayload)
+    .option('--max-connections <n>', 'concurrent connections', intArg(1, 10_000), DEFAULTS.maxConnections)
+    .option('--job-rate <n>', 'sustained jobs per second per connection', numberArg({ min: 0.01, max: 10_000 }), DEFAULTS.jobRate)
+    .option('--job-burst <n>', 'jobs per connection at once', intArg(1, 10_000), DEFAULTS.jobBurst)
+    .option('--ping-interval <ms>', 'ping clients; drop those that miss a pong', intArg(100, 3_600_000), DEFAULTS.pingIntervalMs)
+    .option('--grace <ms>', "cancel a disconnected client's queued jobs after this", intArg(0, 86_400_000), DEFAULTS.disconnectGraceMs)
+    .option('--frame-timeout <ms>', "how long a job's image frames may take to arrive", intArg(100, 3_600_000), DEFAULTS.frameTimeoutMs)
+    .option('--result-ttl <ms>', 'keep finished results for reconnecting clients', intArg(0, 86_400_000), DEFAULTS.resultTtlMs)
+    .option('--result-cache <mb>', 'memory for kept results', intArg(0, 1 << 20), DEFAULTS.resultCacheBytes / MB)
+    .option('--blob-cache <mb>', 'memory for input images kept by hash', intArg(0, 1 << 20), DEFAULTS.blobCacheBytes / MB)
+    .addHelpText('after', START_HELP_AFTER);
+  addEngineOption(cmd);
+  return cmd.action(async (o: StartOptions) => ran(await runStart(o)));
 }
 
 /** Daemon settings from the command line (the token comes from loadOrCreateToken). */
-export function configFromArgs(v: Values, token: string): DaemonConfig {
-  const host = str(v, 'host');
-  if (host && !isLoopback(host) && !flag(v, 'allow-remote')) {
-    throw new UsageError(`--host ${host} would expose the daemon beyond this machine; add --allow-remote if you mean it`);
+export function configFromArgs(o: StartOptions, token: string): DaemonConfig {
+  if (o.host && !isLoopback(o.host) && !o.allowRemote) {
+    throw new UsageError(`--host ${o.host} would expose the daemon beyond this machine; add --allow-remote if you mean it`);
   }
-  const n = (name: string, min: number, max: number, dflt: number, scale = 1): number => (num(v, name, min, max, true) ?? dflt / scale) * scale;
   return {
     ...DEFAULTS,
     token,
-    port: n('port', 0, 65535, DEFAULTS.port),
-    hosts: host ? [host] : DEFAULTS.hosts,
-    modelsDir: str(v, 'models'),
-    provider: providerOf(v),
-    verbose: flag(v, 'verbose'),
-    maxPixels: n('max-pixels', 64 * 64, 4096 * 4096, DEFAULTS.maxPixels),
-    maxInputPixels: n('max-input-pixels', 64 * 64, 16384 * 16384, DEFAULTS.maxInputPixels),
-    maxPayload: n('max-payload', 1024, 2 ** 31 - 1, DEFAULTS.maxPayload),
-    maxConnections: n('max-connections', 1, 10_000, DEFAULTS.maxConnections),
-    jobRate: num(v, 'job-rate', 0.01, 10_000) ?? DEFAULTS.jobRate,
-    jobBurst: n('job-burst', 1, 10_000, DEFAULTS.jobBurst),
-    pingIntervalMs: n('ping-interval', 100, 3_600_000, DEFAULTS.pingIntervalMs),
-    disconnectGraceMs: n('grace', 0, 86_400_000, DEFAULTS.disconnectGraceMs),
-    frameTimeoutMs: n('frame-timeout', 100, 3_600_000, DEFAULTS.frameTimeoutMs),
-    resultTtlMs: n('result-ttl', 0, 86_400_000, DEFAULTS.resultTtlMs),
-    resultCacheBytes: n('result-cache', 0, 1 << 20, DEFAULTS.resultCacheBytes, MB),
-    blobCacheBytes: n('blob-cache', 0, 1 << 20, DEFAULTS.blobCacheBytes, MB),
+    port: o.port ?? DEFAULTS.port,
+    hosts: o.host ? [o.host] : DEFAULTS.hosts,
+    modelsDir: o.models,
+    provider: providerFrom(o),
+    verbose: o.verbose === true,
+    maxPixels: o.maxPixels ?? DEFAULTS.maxPixels,
+    maxInputPixels: o.maxInputPixels ?? DEFAULTS.maxInputPixels,
+    maxPayload: o.maxPayload ?? DEFAULTS.maxPayload,
+    maxConnections: o.maxConnections ?? DEFAULTS.maxConnections,
+    jobRate: o.jobRate ?? DEFAULTS.jobRate,
+    jobBurst: o.jobBurst ?? DEFAULTS.jobBurst,
+    pingIntervalMs: o.pingInterval ?? DEFAULTS.pingIntervalMs,
+    disconnectGraceMs: o.grace ?? DEFAULTS.disconnectGraceMs,
+    frameTimeoutMs: o.frameTimeout ?? DEFAULTS.frameTimeoutMs,
+    resultTtlMs: o.resultTtl ?? DEFAULTS.resultTtlMs,
+    resultCacheBytes: o.resultCache !== undefined ? o.resultCache * MB : DEFAULTS.resultCacheBytes,
+    blobCacheBytes: o.blobCache !== undefined ? o.blobCache * MB : DEFAULTS.blobCacheBytes,
   };
 }
 
@@ -80,22 +100,17 @@ export async function createEngineFor(spec: string | undefined, modelsDir: strin
   }
 }
 
-export async function runStart(argv: string[]): Promise<number> {
-  const v = parse(argv, START_OPTIONS);
-  if (flag(v, 'help')) {
-    process.stdout.write(START_HELP);
-    return 0;
-  }
+export async function runStart(o: StartOptions): Promise<number> {
   const tokenInfo = loadOrCreateToken();
-  const config = configFromArgs(v, tokenInfo.token);
+  const config = configFromArgs(o, tokenInfo.token);
   const log = createLogger(config.verbose);
-  if (str(v, 'host') && !isLoopback(str(v, 'host')!)) {
-    log.warn(`listening on ${str(v, 'host')}: any machine that can reach it and has the token can run jobs. Keep the token secret; prefer an SSH tunnel.`);
+  if (o.host && !isLoopback(o.host)) {
+    log.warn(`listening on ${o.host}: any machine that can reach it and has the token can run jobs. Keep the token secret; prefer an SSH tunnel.`);
   }
   if (tokenInfo.created) log.info(`created a pairing token in ${tokenInfo.source}: ${tokenInfo.token}  (paste it into the plugin; "npx ipa-bridge token" shows it again)`);
   if (tokenInfo.fixedPermissions) log.warn(`${tokenInfo.source} was readable by others; set it back to 0600`);
 
-  const { engine, error } = await createEngineFor(str(v, 'engine'), config.modelsDir, config.provider, log);
+  const { engine, error } = await createEngineFor(o.engine, config.modelsDir, config.provider, log);
   let daemon: DaemonHandle;
   try {
     daemon = await startDaemon({ config, engine, engineError: error, log });
@@ -107,6 +122,7 @@ export async function runStart(argv: string[]): Promise<number> {
   const url = daemon.url(false);
   // The one stdout line: scripts and tests parse it.
   process.stdout.write(`listening port=${daemon.port} hosts=${daemon.hosts.join(',')} url=${url}\n`);
+  await logStartupReport(engine, config.modelsDir, log);
   log.info(`ipa-bridge ready on ${url} (engine: ${engine ? engine.provider : `unavailable: ${error}`}; token from ${tokenInfo.source === 'env' ? 'IPA_BRIDGE_TOKEN' : tokenInfo.source})`);
 
   return new Promise<number>((resolve) => {

@@ -1,8 +1,10 @@
 /**
- * `ipa-bridge models …`: list, pull, presets, where. The daemon's CLI passes the arguments after
- * `models`; the exit code is returned, never process.exit'ed, so it can be embedded and tested.
+ * `ipa-bridge models …`: list, pull, presets, where, on commander (each subcommand has its own
+ * --help; usage mistakes exit 2, failures 1). The daemon's CLI passes the arguments after `models`;
+ * the exit code is returned, never process.exit'ed, so it can be embedded and tested.
  */
 import { existsSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { resolveRoots, type ResolvedRoots } from './config.ts';
 import { HashCache } from './hash-cache.ts';
 import { hubEndpoint, hubToken } from './hub.ts';
@@ -13,6 +15,7 @@ import { pullPreset } from './pull.ts';
 import { ModelRegistry } from './registry.ts';
 import type { ModelEntry } from './scan.ts';
 import { formatBytes } from './units.ts';
+import { formatMissing, missingFeatures } from './features.ts';
 
 export interface CliIo {
   readonly stdout: TextStream;
@@ -20,96 +23,107 @@ export interface CliIo {
   readonly env: Env;
 }
 
-const USAGE = `Usage: ipa-bridge models <command> [options]
-
-Commands:
-  list [--json] [--verbose] [--no-hash]
-                     every model found: name, type, size, sha256 (hashes are cached, so a second
-                     listing does not re-read multi-GB files); --verbose also shows skipped files
-  pull <preset>      download a preset from the model hub (resumable, sha256-verified)
-  presets [--json]   the presets and the files each one fetches
-  where [--json]     config file, cache, download folder and the model folders that are scanned
-
-Options:
-  --models DIR       a model folder to use instead of the configured ones (repeatable). Our own
-                     layout, a ComfyUI install or models folder, or an A1111/Forge install or models
-                     folder; the layout is detected. For pull: the folder to download into.
-  -h, --help         this help
-
+const HELP_AFTER = `
 Configuration: models.json in the config folder ({"roots": [...], "downloadDir": "..."}; see
-\`models where\`). Environment: HF_ENDPOINT (hub mirror), HF_TOKEN (gated repos),
-IPA_BRIDGE_CONFIG_DIR, IPA_BRIDGE_CACHE_DIR, IPA_BRIDGE_MODELS_DIR.
+\`models where\`). Environment: HF_ENDPOINT (hub mirror), HF_TOKEN (gated repos), HF_HOME /
+HF_HUB_CACHE (the Hugging Face cache, scanned too), IPA_BRIDGE_CONFIG_DIR, IPA_BRIDGE_CACHE_DIR,
+IPA_BRIDGE_MODELS_DIR.
 
 Examples:
   npx ipa-bridge models pull sd15-style
+  npx ipa-bridge models pull tokenizer
   npx ipa-bridge models list --models ~/ComfyUI
 `;
 
-interface Args {
-  readonly positional: string[];
-  readonly models: string[];
-  readonly flags: Set<string>;
+const MODELS_OPTION = 'a model folder to use instead of the configured ones (repeatable): our own layout, a ComfyUI, A1111/Forge, InvokeAI or Fooocus folder (the layout is detected)';
+
+export interface Args {
+  readonly models?: string[];
+  readonly json?: boolean;
+  readonly verbose?: boolean;
+  readonly hash?: boolean;
 }
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 class UsageError extends Error {}
 
-const FLAGS = new Set(['--json', '--verbose', '--no-hash', '--help', '-h']);
-
-function parseArgs(argv: readonly string[]): Args {
-  const positional: string[] = [];
-  const models: string[] = [];
-  const flags = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--models') {
-      const v = argv[++i];
-      if (!v) throw new UsageError('--models needs a folder');
-      models.push(v);
-    } else if (a.startsWith('--models=')) {
-      models.push(a.slice('--models='.length));
-    } else if (FLAGS.has(a)) {
-      flags.add(a === '-h' ? '--help' : a);
-    } else if (a.startsWith('-')) {
-      throw new UsageError(`unknown option ${a}`);
-    } else {
-      positional.push(a);
+/** The `models` command tree; `ran` receives each subcommand's exit code. */
+export function modelsCommand(io: CliIo, ran: (code: number) => void): Command {
+  const models = new Command('models').description('list and fetch models').addHelpText('after', HELP_AFTER);
+  const run = (fn: () => Promise<number> | number) => async (): Promise<void> => {
+    try {
+      ran(await fn());
+    } catch (e) {
+      if (e instanceof UsageError) {
+        io.stderr.write(`error: ${e.message}\n`);
+        ran(2);
+        return;
+      }
+      io.stderr.write(`error: ${(e as Error).message}\n`);
+      ran(1);
     }
-  }
-  return { positional, models, flags };
+  };
+  const list = new Command('list')
+    .description('every model found: name, type, size, sha256 (hashes are cached: a second listing does not re-read multi-GB files)')
+    .option('--models <dir>', MODELS_OPTION, collect)
+    .option('--json', 'machine-readable output')
+    .option('--verbose', 'also show the files that were skipped, and why')
+    .option('--no-hash', 'show only the hashes already cached (instant)');
+  list.action(run(() => listCommand(list.opts<Args>(), io)));
+  const presetArg = (name: string): Preset => {
+    try {
+      return getPreset(name);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+  const pull = new Command('pull')
+    .description('download a preset from the model hub (resumable, sha256-verified), into the hub cache layout')
+    .argument('<preset>', `one of: ${[...builtinPresets().keys()].join(', ')} (see: models presets)`, presetArg)
+    .option('--models <dir>', 'the folder to download into (default: the download folder, see: models where)', collect);
+  pull.action(async (preset: Preset) => run(() => pullCommand(preset, pull.opts<Args>(), io))());
+  const presets = new Command('presets').description('the presets and the files each one fetches').option('--json', 'machine-readable output');
+  presets.action(run(() => presetsCommand(presets.opts<Args>(), io)));
+  const where = new Command('where')
+    .description('config file, cache, download folder and the model folders that are scanned')
+    .option('--models <dir>', MODELS_OPTION, collect)
+    .option('--json', 'machine-readable output');
+  where.action(run(() => whereCommand(where.opts<Args>(), io)));
+  for (const c of [list, pull, presets, where]) models.addCommand(c);
+  return models;
 }
 
+/** Runs `models …` (argv after "models") on its own: what tests and embedders call. */
 export async function runModelsCommand(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const rest = argv[0] === 'models' ? argv.slice(1) : argv;
-  let args: Args;
+  let code = 0;
+  const cmd = modelsCommand(io, (c) => (code = c)).name('ipa-bridge models');
+  configureIo(cmd, io);
   try {
-    args = parseArgs(rest);
+    await cmd.parseAsync(rest, { from: 'user' });
   } catch (e) {
-    io.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (e instanceof CommanderError) return commanderExitCode(e);
+    throw e;
   }
-  const [command, ...params] = args.positional;
-  if (args.flags.has('--help') || command === undefined || command === 'help') {
-    io.stdout.write(USAGE);
-    return command === undefined && !args.flags.has('--help') ? 2 : 0;
-  }
-  try {
-    switch (command) {
-      case 'list':
-        return await listCommand(args, io);
-      case 'pull':
-        return await pullCommand(params, args, io);
-      case 'presets':
-        return presetsCommand(args, io);
-      case 'where':
-        return whereCommand(args, io);
-      default:
-        io.stderr.write(`error: unknown command "${command}"\n\n${USAGE}`);
-        return 2;
-    }
-  } catch (e) {
-    io.stderr.write(`error: ${(e as Error).message}\n`);
-    return 1;
-  }
+  return code;
+}
+
+/** Help and errors to `io`, and commander's exits turned into exceptions (for every subcommand). */
+export function configureIo(cmd: Command, io: CliIo): void {
+  const apply = (c: Command): void => {
+    c.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
+    c.exitOverride();
+    c.showHelpAfterError('(add --help for usage)');
+    for (const sub of c.commands) apply(sub);
+  };
+  apply(cmd);
+}
+
+/** Help and --version are success; a command called without its subcommand and every parse error are usage mistakes. */
+export function commanderExitCode(e: CommanderError): number {
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+  return 2;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,15 +139,21 @@ function table(rows: readonly string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** A folder named with --models that is not there is a typo to point at, not an empty model list. */
+function checkModelsArgs(args: Args): void {
+  for (const dir of args.models ?? []) if (!existsSync(dir)) throw new UsageError(`--models ${dir}: no such folder`);
+}
+
 async function listCommand(args: Args, io: CliIo): Promise<number> {
-  const where = resolveRoots(args.models, io.env);
+  checkModelsArgs(args);
+  const where = resolveRoots(args.models ?? [], io.env);
   const reg = ModelRegistry.scan(where.roots);
   const cache = new HashCache(cacheDir(io.env));
-  const progress = !args.flags.has('--json') && io.stderr.isTTY;
-  await reg.hash(args.flags.has('--no-hash') ? 'cached' : 'compute', cache, (e) => {
+  const progress = !args.json === true && io.stderr.isTTY;
+  await reg.hash(args.hash === false ? 'cached' : 'compute', cache, (e) => {
     if (progress && !cache.cached(e.path)) io.stderr.write(`hashing ${e.name} (${formatBytes(e.bytes)})…\n`);
   });
-  if (args.flags.has('--json')) {
+  if (args.json === true) {
     const out = {
       roots: reg.scan.layouts.map((l) => ({ root: l.root, layout: l.kind, dirs: l.dirs.map((d) => d.path) })),
       missingRoots: reg.scan.missingRoots,
@@ -155,11 +175,10 @@ async function listCommand(args: Args, io: CliIo): Promise<number> {
     io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   }
-  // The download folder not existing yet is normal before the first pull.
-  for (const missing of reg.scan.missingRoots) if (missing !== where.downloadDir) io.stderr.write(`warning: model folder ${missing} does not exist\n`);
+  // The default download folder not existing yet is normal before the first pull.
+  for (const missing of reg.scan.missingRoots) if (missing !== where.downloadDir) io.stderr.write(`warning: model folder ${missing} (from ${where.configFile}) does not exist\n`);
   if (reg.entries.length === 0) {
-    io.stdout.write(`No models found in ${where.roots.join(', ') || '(no folders)'}.\nFetch the basics with: npx ipa-bridge models pull sd15-style\n`);
-    return 0;
+    io.stdout.write(`No models found in ${where.roots.join(', ') || '(no folders)'}${reg.scan.missingRoots.length === where.roots.length ? ' (not created yet)' : ''}.\n`);
   }
   for (const layout of reg.scan.layouts) {
     const entries = reg.entries.filter((e) => e.root === layout.root);
@@ -171,8 +190,13 @@ async function listCommand(args: Args, io: CliIo): Promise<number> {
     }
     io.stdout.write(table(rows));
   }
+  const missing = missingFeatures(reg.summaries());
+  if (missing.length) {
+    io.stdout.write('\nMissing:\n');
+    for (const m of missing) io.stdout.write(`  ${formatMissing(m)}\n`);
+  }
   const skipped = reg.scan.skipped;
-  if (skipped.length && args.flags.has('--verbose')) {
+  if (skipped.length && args.verbose === true) {
     io.stdout.write(`\nSkipped ${skipped.length} file${skipped.length === 1 ? '' : 's'}:\n`);
     for (const s of skipped) io.stdout.write(`  ${s.reason}\n`);
   } else if (skipped.length) {
@@ -181,14 +205,8 @@ async function listCommand(args: Args, io: CliIo): Promise<number> {
   return 0;
 }
 
-async function pullCommand(params: readonly string[], args: Args, io: CliIo): Promise<number> {
-  const name = params[0];
-  if (!name) {
-    io.stderr.write(`error: which preset? available: ${[...builtinPresets().keys()].join(', ')}\n`);
-    return 2;
-  }
-  const preset = getPreset(name);
-  const where = resolveRoots(args.models, io.env);
+async function pullCommand(preset: Preset, args: Args, io: CliIo): Promise<number> {
+  const where = resolveRoots(args.models ?? [], io.env);
   io.stderr.write(`Pulling ${preset.name} into ${where.downloadDir} from ${hubEndpoint(io.env)}\n`);
   const result = await pullPreset(preset, {
     modelsDir: where.downloadDir,
@@ -217,7 +235,7 @@ function presetSize(p: Preset): string {
 
 function presetsCommand(args: Args, io: CliIo): number {
   const presets = [...builtinPresets().values()];
-  if (args.flags.has('--json')) {
+  if (args.json === true) {
     io.stdout.write(`${JSON.stringify(presets, null, 2)}\n`);
     return 0;
   }
@@ -231,7 +249,7 @@ function presetsCommand(args: Args, io: CliIo): number {
 }
 
 function whereCommand(args: Args, io: CliIo): number {
-  const where: ResolvedRoots = resolveRoots(args.models, io.env);
+  const where: ResolvedRoots = resolveRoots(args.models ?? [], io.env);
   const reg = ModelRegistry.scan(where.roots);
   const info = {
     configFile: where.configFile,
@@ -244,7 +262,7 @@ function whereCommand(args: Args, io: CliIo): number {
       return { root, exists: existsSync(root), layout: layout?.kind ?? null, dirs: layout?.dirs.map((d) => d.path) ?? [] };
     }),
   };
-  if (args.flags.has('--json')) {
+  if (args.json === true) {
     io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
     return 0;
   }

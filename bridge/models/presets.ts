@@ -90,10 +90,14 @@ export function getPreset(name: string, presets: ReadonlyMap<string, Preset> = b
   return p;
 }
 
-/** The first preset that provides a file for `role` (for "run this to fetch it" messages). */
+/**
+ * The smallest preset that provides a file for `role` (for "run this to fetch it" messages): a missing
+ * tokenizer points at the 2 MB `tokenizer` preset, not at the 6.8 GB `sd15-style`.
+ */
 export function presetForRole(role: Role, presets: ReadonlyMap<string, Preset> = builtinPresets()): Preset | undefined {
-  for (const p of presets.values()) if (p.files.some((f) => roleMatches(role, f.role))) return p;
-  return undefined;
+  let best: Preset | undefined;
+  for (const p of presets.values()) if (p.files.some((f) => roleMatches(role, f.role)) && (!best || p.files.length < best.files.length)) best = p;
+  return best;
 }
 
 /** File name a preset gives the model for `role` (preferred when several files fill it). */

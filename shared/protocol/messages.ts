@@ -195,6 +195,20 @@ export interface Capabilities {
   fp16?: boolean;
   /** Why the engine is unavailable (jobs will fail with `engine-unavailable`). */
   engineError?: string;
+  /** Features the installed models cannot serve yet, each with the command that fetches what it lacks. */
+  missing?: MissingFeature[];
+}
+
+/** "image prompts: no IP-Adapter — npx ipa-bridge models pull sd15-style" as data, for the panels. */
+export interface MissingFeature {
+  /** e.g. "image prompts", "pose control", "text to image". */
+  feature: string;
+  /** What is missing, in words: ["IP-Adapter", "ViT-H image encoder"]. */
+  lacks: string[];
+  /** The registry roles behind `lacks` ("ipadapter:base", "clip_vision:vit-h"). */
+  roles: string[];
+  /** The command that fetches them. */
+  command: string;
 }
 
 export interface WelcomeMessage {
@@ -288,7 +302,7 @@ export type ErrorCode =
   | 'bad-json' | 'bad-message' | 'invalid-field' | 'hello-required' | 'version-mismatch'
   | 'bad-frame' | 'unexpected-frame' | 'hash-mismatch' | 'blob-missing' | 'image-decode' | 'frames-timeout'
   | 'duplicate-job' | 'unknown-job' | 'rate-limited' | 'queue-full'
-  | 'engine-unavailable' | 'engine-error' | 'internal' | 'shutting-down';
+  | 'engine-unavailable' | 'engine-error' | 'engine-crashed' | 'internal' | 'shutting-down';
 
 export interface ErrorMessage {
   type: 'error';

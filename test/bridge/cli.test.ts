@@ -54,12 +54,14 @@ test('token: created once with mode 0600 in the config dir; IPA_BRIDGE_TOKEN and
 test('every command has a --help that lists its options', async () => {
   const main = await cli(['--help']);
   assert.equal(main.code, 0);
-  for (const c of ['start', 'token', 'generate', 'selftest', 'models']) assert.match(main.stdout, new RegExp(`\\b${c}\\b`));
+  for (const c of ['start', 'token', 'generate', 'selftest', 'models', 'doctor', 'install-cuda']) assert.match(main.stdout, new RegExp(`\\b${c}\\b`));
   const expects: Record<string, RegExp[]> = {
-    start: [/--port/, /--models/, /--allow-remote/, /--max-payload/],
+    start: [/--port/, /--models/, /--allow-remote/, /--max-payload/, /--provider <name>/, /--cuda/],
+    doctor: [/--provider/, /--json/],
+    'install-cuda': [/--check/],
     token: [/0600/, /IPA_BRIDGE_TOKEN/],
     generate: [/--style-scale/, /--pose/, /--mask/, /--local/, /Examples/],
-    selftest: [/401/, /PNG/],
+    selftest: [/401/, /PNG/, /--write-models/, /--provider/],
   };
   for (const [c, res] of Object.entries(expects)) {
     const r = await cli([c, '--help']);
@@ -76,7 +78,7 @@ test('start refuses a non-loopback --host without --allow-remote', async () => {
   assert.match(r.stderr, /--allow-remote/);
   const bad = await cli(['start', '--port', 'seventy'], { IPA_BRIDGE_CONFIG_DIR: join(tmp, 'cfg2') });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--port must be/);
+  assert.match(bad.stderr, /--port <n>' argument 'seventy' is invalid\. must be a whole number from 0 to 65535/);
 });
 
 test('generate through the daemon: style reference, pose JSON, init + mask with crop; PNG and metadata written', async () => {
@@ -97,10 +99,11 @@ test('generate through the daemon: style reference, pose JSON, init + mask with 
   const r = await cli(['generate', '--prompt', 'a test', '--style', style, '--style-scale', '0.6', '--pose', pose, '--init', init, '--mask', mask, '--crop', '--strength', '0.9',
     '--seed', '11', '--steps', '3', '--sampler', 'euler', '--out', out, '--metadata', '--port', String(d.port)], { IPA_BRIDGE_TOKEN: d.token });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /wrote .*out\.png \(96x64, seed 11, 3 steps euler/);
+  assert.match(r.stderr, /wrote .*out\.png and .*out\.json \(96x64, seed 11, 3 steps euler/);
   const meta = await sharp(out).metadata();
   assert.deepEqual([meta.width, meta.height], [W, H]);
-  const json = JSON.parse(readFileSync(`${out}.json`, 'utf8'));
+  const json = JSON.parse(readFileSync(join(tmp, 'out.json'), 'utf8'));
+  assert.ok(!existsSync(`${out}.json`), '--metadata writes FILE.json as the help says, not FILE.png.json');
   assert.equal(json.params.seed, 11);
   assert.equal(json.references[0].scale, 0.6);
   assert.equal(json.controls[0].type, 'pose');
@@ -110,8 +113,8 @@ test('generate through the daemon: style reference, pose JSON, init + mask with 
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /401/);
   const invalid = await cli(['generate', '--prompt', 'x', '--out', out, '--width', '100', '--height', '64', '--port', String(d.port)], { IPA_BRIDGE_TOKEN: d.token });
-  assert.equal(invalid.code, 1);
-  assert.match(invalid.stderr, /field width/);
+  assert.equal(invalid.code, 2, 'a width that is not a multiple of 8 is a usage mistake, refused before connecting');
+  assert.match(invalid.stderr, /--width <n>' argument '100' is invalid\. must be a whole number that is a multiple of 8 from 64 to 4096/);
 });
 
 test('generate --local runs the engine in-process; batch files get suffixes', async () => {

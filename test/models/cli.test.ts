@@ -32,17 +32,26 @@ function envFor(): Record<string, string> {
 test('help, unknown commands and unknown options', async () => {
   const a = io(envFor());
   assert.equal(await runModelsCommand(['--help'], a), 0);
-  assert.match(a.out(), /Usage: ipa-bridge models <command>/);
-  assert.match(a.out(), /pull <preset>/);
+  assert.match(a.out(), /Usage: ipa-bridge models \[options\] \[command\]/);
+  assert.match(a.out(), /pull \[options\] <preset>/);
   const b = io(envFor());
   assert.equal(await runModelsCommand(['models', 'frobnicate'], b), 2);
-  assert.match(b.err(), /unknown command "frobnicate"/);
+  assert.match(b.err(), /unknown command 'frobnicate'/);
   const c = io(envFor());
   assert.equal(await runModelsCommand(['list', '--colour'], c), 2);
-  assert.match(c.err(), /unknown option --colour/);
+  assert.match(c.err(), /unknown option '--colour'/);
   const d = io(envFor());
-  assert.equal(await runModelsCommand(['pull', 'nope'], d), 1);
-  assert.match(d.err(), /unknown preset "nope"; available: sd15-style, faceid, annotators/);
+  assert.equal(await runModelsCommand(['pull', 'nope'], d), 2, 'an unknown preset is a usage mistake, like no preset');
+  assert.match(d.err(), /unknown preset "nope"; available: sd15-style, tokenizer, faceid, annotators/);
+  const e = io(envFor());
+  assert.equal(await runModelsCommand(['pull'], e), 2);
+  assert.match(e.err(), /missing required argument 'preset'/);
+  for (const sub of ['list', 'pull', 'presets', 'where']) {
+    const h = io(envFor());
+    assert.equal(await runModelsCommand([sub, '--help'], h), 0);
+    assert.match(h.out(), new RegExp(`Usage: ipa-bridge models ${sub}`), `${sub} --help is its own help`);
+    if (sub === 'list') assert.match(h.out(), /--no-hash/);
+  }
 });
 
 test('presets and where', async () => {

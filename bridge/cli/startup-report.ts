@@ -1,0 +1,31 @@
+/**
+ * The daemon's start-up report on stderr: the model folders that do not exist, what was found per
+ * role, and what each feature lacks with the command that fetches it. A daemon that says "ready" with
+ * no checkpoint must say so right there, not at the first job.
+ */
+import { existsSync } from 'node:fs';
+import type { Engine } from '../../engine/api.ts';
+import type { Logger } from '../log.ts';
+import { resolveRoots } from '../models/config.ts';
+import { formatMissing, foundByRole, missingFeatures } from '../models/features.ts';
+
+export async function logStartupReport(engine: Engine | null, modelsDir: string | undefined, log: Logger): Promise<void> {
+  const where = resolveRoots(modelsDir ? [modelsDir] : []);
+  for (const root of where.roots) {
+    // The default download folder is created by the first `models pull`; anything else was asked for.
+    if (existsSync(root)) continue;
+    if (modelsDir) log.warn(`--models ${modelsDir}: no such folder (check the path; a ComfyUI, A1111/Forge, InvokeAI or Fooocus folder works as is)`);
+    else if (root !== where.downloadDir) log.warn(`model folder ${root} (from ${where.configFile}) does not exist`);
+  }
+  if (!engine) return;
+  let models: Array<{ kind: string; name: string }>;
+  try {
+    models = await engine.listModels();
+  } catch (e) {
+    log.error('listing models failed', e);
+    return;
+  }
+  log.info(`models in ${where.roots.join(', ') || '(no folders)'}: ${models.length === 0 ? 'none found' : `${models.length} found`}`);
+  for (const r of foundByRole(models)) log.info(`  ${r.role}: ${r.names.join(', ')}`);
+  for (const m of missingFeatures(models)) log.warn(formatMissing(m));
+}
