@@ -53,7 +53,7 @@ export function compareOutputs(c: FixtureCase, got: Record<string, GotTensor>, o
       continue;
     }
     // uint8 images: the README allows +-1.
-    const t = info.dtype === 'U8' ? { atol: Math.max(1, tol.atol), rtol: 0 } : tol;
+    const t = info.dtype === 'U8' ? { atol: Math.max(tol.uint8 ?? 1, tol.atol), rtol: 0 } : tol;
     results.push(compareTensor(name, g, exp, info.shape, t));
   }
   return results;

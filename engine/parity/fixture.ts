@@ -8,6 +8,8 @@ export type WeightsFormat = 'diffusers' | 'ldm' | 'h94' | 'hf-clip';
 export interface Tolerance {
   readonly atol: number;
   readonly rtol: number;
+  /** Largest allowed difference of uint8 image outputs (the README allows +-1; fp16 flavours more). */
+  readonly uint8?: number;
 }
 
 export interface FixtureCase {

@@ -14,8 +14,18 @@ export function parityCacheDir(): string {
 
 export type Feeds = Record<string, ort.Tensor>;
 
+/**
+ * Fails when this onnxruntime-node build has no such provider: the binding would otherwise drop it
+ * from the list with a warning and run on the CPU, and a parity run would pass without testing it.
+ */
+export function requireProvider(t: ParityTarget): void {
+  const names = ort.listSupportedBackends().map((b) => b.name);
+  if (!names.includes(t.provider)) throw new Error(`execution provider "${t.provider}" is not in this onnxruntime-node build (it has ${names.join(', ')})`);
+}
+
 /** A session for `built` on the target's provider. */
-export function openSession(built: BuiltGraph, t: ParityTarget = CPU_TARGET, cacheDir = parityCacheDir()): Promise<ort.InferenceSession> {
+export async function openSession(built: BuiltGraph, t: ParityTarget = CPU_TARGET, cacheDir = parityCacheDir()): Promise<ort.InferenceSession> {
+  requireProvider(t);
   return createSession(built, { provider: t.provider, cacheDir });
 }
 

@@ -36,26 +36,29 @@ export async function handlerFor(kind: string): Promise<KindHandler | undefined>
 }
 
 /**
- * Tolerances of the fp16 flavours (|got - exp| <= atol + rtol |exp|), per kind, measured on WebGPU
- * (lavapipe) against the fp32 references with margin (docs/providers.md lists the measured errors).
- * fp16 has an 11-bit mantissa (relative step 9.8e-4); errors grow with depth: the 8-step scheduler
- * loops and the 4-step pipeline compound them. Kinds that build no graph (tokenizer, schedulers, CLIP
- * preprocessing) and the fp32 VAE decoder keep the fixture's tolerance.
+ * Tolerances of the fp16 flavours (|got - exp| <= atol + rtol |exp|), per kind: about twice the
+ * largest error measured on WebGPU (lavapipe, shader-f16) against the fp32 references; the
+ * measurements are in docs/providers.md. fp16 has an 11-bit mantissa and WebGPU's fp16 MatMul/Conv
+ * shaders accumulate in fp16, so errors grow with depth. The pipeline compounds them: guidance 7.5
+ * amplifies the UNet's error 7.5x in every one of its 4 steps. Kinds that build no graph (tokenizer,
+ * schedulers, CLIP preprocessing) and the VAE decoder (fp32 in portable-fp16, see graphFlavour) keep
+ * the fixture's tolerance.
  */
 export const FP16_TOLERANCES: Readonly<Record<string, Tolerance>> = {
-  'clip-text': { atol: 2e-2, rtol: 2e-2 },
-  'clip-vision': { atol: 2e-2, rtol: 2e-2 },
-  'ip-proj': { atol: 2e-2, rtol: 2e-2 },
-  unet: { atol: 2e-2, rtol: 2e-2 },
-  'unet-ip': { atol: 2e-2, rtol: 2e-2 },
-  controlnet: { atol: 2e-2, rtol: 2e-2 },
-  'vae-encoder': { atol: 2e-2, rtol: 2e-2 },
-  pipeline: { atol: 2e-2, rtol: 2e-2 },
+  'clip-text': { atol: 3e-2, rtol: 1e-2 },
+  'clip-vision': { atol: 5e-2, rtol: 2e-2 },
+  'ip-proj': { atol: 3e-2, rtol: 1e-2 },
+  unet: { atol: 5e-2, rtol: 2e-2 },
+  'unet-ip': { atol: 5e-2, rtol: 2e-2 },
+  controlnet: { atol: 8e-2, rtol: 2e-2 },
+  'vae-encoder': { atol: 4e-2, rtol: 2e-2 },
+  pipeline: { atol: 4e-1, rtol: 5e-2, uint8: 10 },
 };
 
 /** The case as this target checks it: the fp16 flavours compare with FP16_TOLERANCES. */
 export function caseForTarget(c: FixtureCase, t: ParityTarget): FixtureCase {
   const tol = isFp16Target(t) ? FP16_TOLERANCES[c.kind] : undefined;
   if (!tol) return c;
-  return { ...c, tolerance: { atol: Math.max(tol.atol, c.tolerance.atol), rtol: Math.max(tol.rtol, c.tolerance.rtol) } };
+  const uint8 = Math.max(tol.uint8 ?? 1, c.tolerance.uint8 ?? 1);
+  return { ...c, tolerance: { atol: Math.max(tol.atol, c.tolerance.atol), rtol: Math.max(tol.rtol, c.tolerance.rtol), uint8 } };
 }

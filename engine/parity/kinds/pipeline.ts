@@ -18,7 +18,7 @@ import { roleSource } from '../../weights/names.ts';
 import { safetensorsSource } from '../../weights/source.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { parityCacheDir } from '../graph-run.ts';
+import { parityCacheDir, requireProvider } from '../graph-run.ts';
 import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 import { unetConfigFromCase } from './config.ts';
 
@@ -27,6 +27,7 @@ const num = (o: Cfg | undefined, k: string) => (typeof o?.[k] === 'number' ? (o[
 
 export async function runPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   const cfg = c.config as Record<string, Cfg>;
+  requireProvider(t);
   const sessions = new SessionCache({ provider: t.provider, cacheDir: parityCacheDir() });
   try {
     const unetW = roleSource(c, 'unet', 'unet');
