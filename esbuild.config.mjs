@@ -1,5 +1,6 @@
 // Builds the three deliverables into dist/:
 //   dist/bridge/cli.mjs   the daemon + CLI (node, ESM; native packages stay external)
+//   dist/bridge/engine-child.mjs   the engine process the daemon forks (bridge/engine-host/child.ts)
 //   dist/photoshop/       a folder the UXP Developer Tool loads as is
 //   dist/figma/           manifest.json, code.js (sandbox IIFE), ui.html (script inlined)
 // `node esbuild.config.mjs --watch` rebuilds on change.
@@ -25,7 +26,7 @@ const afterBuild = (name, fn) => ({
 const targets = [];
 
 targets.push({
-  entryPoints: { 'bridge/cli': join(root, 'bridge/cli.ts') },
+  entryPoints: { 'bridge/cli': join(root, 'bridge/cli.ts'), 'bridge/engine-child': join(root, 'bridge/engine-host/child.ts') },
   outdir: dist,
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -13,6 +13,7 @@ import type {
 } from '../shared/protocol/messages.ts';
 import type { NormalizedJob } from '../shared/protocol/validate.ts';
 import { sha256Hex } from './blobs.ts';
+import { outOfMemoryError } from './engine-host/out-of-memory.ts';
 import { encodePng } from './image.ts';
 import { withPngText } from './png-text.ts';
 import { a1111Parameters } from '../engine/pipeline/metadata.ts';
@@ -305,8 +306,12 @@ export class JobManager {
       return { kind: 'cancelled', message: { type: 'cancelled', jobId: job.id, reason: job.cancelReason ?? 'client' } };
     }
     if (e instanceof JobInputError) return { kind: 'error', message: errorMessage('invalid-field', e.message, job.id, e.field) };
+    // The engine process maps allocation failures itself; an in-process engine's raw error is mapped here.
+    const p = job.spec.params;
+    const [width, height] = [job.started?.width ?? p.width ?? 512, job.started?.height ?? p.height ?? 512];
+    e = outOfMemoryError(e, { provider: this.opts.engine?.provider ?? 'cpu', width, height, batchSize: p.batchSize }) ?? e;
     if (e instanceof EngineError) {
-      const code: ErrorCode = e.code === 'engine-unavailable' ? 'engine-unavailable' : 'engine-error';
+      const code: ErrorCode = e.code === 'engine-unavailable' || e.code === 'engine-crashed' ? e.code : 'engine-error';
       return { kind: 'error', message: errorMessage(code, e.message, job.id, e.field) };
     }
     this.opts.log.error(`job ${job.id} failed`, e);

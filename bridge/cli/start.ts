@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { Engine } from '../../engine/api.ts';
 import { DEFAULT_PORT } from '../../shared/protocol/constants.ts';
 import { DEFAULTS, isLoopback, loadOrCreateToken, type DaemonConfig, type Provider } from '../config.ts';
-import { loadEngineFactory } from '../engine-loader.ts';
+import { startEngine } from '../engine-host/index.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startDaemon, type DaemonHandle } from '../server.ts';
 import { addEngineOption, addProviderOptions, intArg, numberArg, providerFrom, UsageError, type ProviderFlags } from './args.ts';
@@ -91,8 +91,8 @@ export function configFromArgs(o: StartOptions, token: string): DaemonConfig {
 /** Creates the engine; on failure the daemon still starts and tells clients why jobs cannot run. */
 export async function createEngineFor(spec: string | undefined, modelsDir: string | undefined, provider: Provider, log: Logger): Promise<{ engine: Engine | null; error?: string }> {
   try {
-    const factory = await loadEngineFactory(spec);
-    const engine = await factory({ modelsDir, provider });
+    // In a child process: onnxruntime's synchronous calls must not stall the daemon (engine-host/).
+    const engine = await startEngine(spec, { modelsDir, provider }, log);
     return { engine };
   } catch (e) {
     log.error('the engine could not be started; the daemon runs, but jobs will fail', e);

@@ -5,9 +5,14 @@
  *   - txt2img: a gradient whose colours come from the seed and the prompt;
  *   - init: mixed with the init by `strength`, and only where the mask allows;
  *   - references tint the image by their scale; controls are added as a bright overlay.
- * A prompt containing "[engine-error]" throws an EngineError naming `checkpoint`.
+ * A prompt containing "[engine-error]" throws an EngineError naming `checkpoint`. For the engine
+ * process tests (bridge/engine-host): "[engine-oom]" throws onnxruntime's allocation-failure text;
+ * "[engine-block:MS]" makes each step a synchronous MS-long wait (like onnxruntime's `session.run`:
+ * nothing else runs in the process meanwhile); "[engine-hang]" blocks the first step forever.
+ * With IPA_TEST_ENGINE_DIE_AT_START=FILE, the process exits while creating the engine if FILE exists.
  * Load it in the daemon with IPA_BRIDGE_ENGINE=test (or --engine test).
  */
+import { existsSync } from 'node:fs';
 import { CancelledError, EngineError, type Engine, type GenerateOptions, type GenerateRequest, type GenerateResult, type ModelSummary, type RgbaImage } from '../../engine/api.ts';
 
 export interface TestEngineOptions {
@@ -17,6 +22,8 @@ export interface TestEngineOptions {
 }
 
 export async function createEngine(opts: TestEngineOptions): Promise<Engine> {
+  const dieFile = process.env.IPA_TEST_ENGINE_DIE_AT_START;
+  if (dieFile && existsSync(dieFile)) process.exit(3);
   return new TestEngine(opts.provider, opts.stepMs ?? Number(process.env.IPA_TEST_ENGINE_STEP_MS ?? 10));
 }
 
@@ -50,9 +57,14 @@ class TestEngine implements Engine {
     const t0 = Date.now();
     const p = req.params;
     if (p.prompt.includes('[engine-error]')) throw new EngineError('model-missing', 'checkpoint "nope" not found in the models folder', 'checkpoint');
+    if (p.prompt.includes('[engine-oom]')) throw new Error('Failed to allocate memory for requested buffer of size 4294967296');
+    const block = /\[engine-block:(\d+)\]/.exec(p.prompt);
+    const hang = p.prompt.includes('[engine-hang]');
     for (let step = 1; step <= p.steps; step++) {
       if (opts.signal?.aborted) throw new CancelledError();
       await sleep(this.stepMs, opts.signal);
+      if (hang) blockFor(Infinity);
+      if (block) blockFor(Number(block[1]));
       if (opts.signal?.aborted) throw new CancelledError();
       opts.onProgress?.({ step, total: p.steps, ...(opts.wantPreview ? { preview: solid(8, 8, [step * 10 % 256, 0, 0]) } : {}) });
     }
@@ -104,6 +116,11 @@ function solid(w: number, h: number, c: [number, number, number]): RgbaImage {
   const d = new Uint8Array(w * h * 4);
   for (let i = 0; i < d.length; i += 4) { d[i] = c[0]; d[i + 1] = c[1]; d[i + 2] = c[2]; d[i + 3] = 255; }
   return { width: w, height: h, data: d };
+}
+
+/** Blocks this thread without using a core (Atomics.wait on a value nobody changes). */
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
