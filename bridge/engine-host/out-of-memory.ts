@@ -9,7 +9,7 @@ import { EngineError } from '../../engine/api.ts';
 const PATTERNS: readonly RegExp[] = [
   /failed to allocate memory/, // onnxruntime BFC arena / CPU allocator ("Failed to allocate memory for requested buffer of size …")
   /out of memory/, // CUDA ("CUDA failure 2: out of memory"), Dawn/WebGPU, Mesa, generic
-  /outofmemory|out_of_memory/, // cudaErrorMemoryAllocation text variants, WebGPU "GPUOutOfMemoryError", Vulkan VK_ERROR_OUT_OF_DEVICE_MEMORY
+  /outofmemory|out_of_(device_|host_|pool_)?memory/, // WebGPU "GPUOutOfMemoryError", Vulkan VK_ERROR_OUT_OF_DEVICE_MEMORY / _HOST_MEMORY
   /cudaerrormemoryallocation/,
   /cublas_status_alloc_failed|cudnn_status_alloc_failed|cufft_alloc_failed/,
   /available memory of \d+ is smaller than requested bytes/, // onnxruntime arena with a memory limit
