@@ -32,6 +32,7 @@ const variant = (name: string, file: string, args: string[] = []): Entry => ({ n
 export const BENCHES: readonly Entry[] = [
   variant('transport', 'transport.ts'),
   variant('latency', 'latency.ts'),
+  variant('responsiveness', 'responsiveness.ts'),
   variant('engine-overhead', 'engine-overhead.ts'),
   variant('unet-step', 'unet-step.ts'),
   variant('unet-step', 'unet-step.ts', ['--ip']),
