@@ -150,3 +150,18 @@ test('IPA_BRIDGE_ENGINE_INPROCESS=1 keeps the engine in the daemon process (for 
     await inproc.stop();
   }
 });
+
+test('a daemon that is SIGKILLed leaves no engine process behind', async () => {
+  const other = await startTestDaemon();
+  const pid = await waitFor(() => enginePids(other.log())[0]);
+  await other.stop('SIGKILL');
+  // The child sees its IPC channel close and exits.
+  await waitFor(() => {
+    try {
+      process.kill(pid, 0);
+      return undefined;
+    } catch {
+      return true;
+    }
+  }, 5000);
+});
