@@ -23,7 +23,9 @@ export function probeWebGpu(timeoutMs = 90_000): WebGpuProbe {
   if (/^webgpu ok$/m.test(out)) cached = { ok: true, reason: '' };
   else {
     const why = r.error?.message ?? (r.signal ? `probe killed by ${r.signal}` : `probe exited ${r.status}`);
-    const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter((l) => l.trim() && !/artificially reduced/.test(l)).slice(-3).join(' | ');
+    // The error line, not the stack or Dawn's limit warnings.
+    const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').map((l) => l.trim());
+    const tail = (lines.find((l) => /error/i.test(l) && !l.startsWith('at ')) ?? lines.filter((l) => l && !l.startsWith('at ') && !/^Node\.js v|artificially reduced/.test(l)).pop() ?? '').slice(0, 300);
     cached = { ok: false, reason: `${why}${tail ? `: ${tail}` : ''}` };
   }
   return cached;
