@@ -17,14 +17,15 @@ import { CancelledError, EngineError, type Engine, type GenerateOptions, type Ge
 
 export interface TestEngineOptions {
   modelsDir?: string;
-  provider: 'cpu' | 'cuda';
+  /** A provider choice; `auto` resolves to cpu, as the real engine does on a machine without a GPU. */
+  provider: string;
   stepMs?: number;
 }
 
 export async function createEngine(opts: TestEngineOptions): Promise<Engine> {
   const dieFile = process.env.IPA_TEST_ENGINE_DIE_AT_START;
   if (dieFile && existsSync(dieFile)) process.exit(3);
-  return new TestEngine(opts.provider, opts.stepMs ?? Number(process.env.IPA_TEST_ENGINE_STEP_MS ?? 10));
+  return new TestEngine(opts.provider === 'auto' ? 'cpu' : opts.provider, opts.stepMs ?? Number(process.env.IPA_TEST_ENGINE_STEP_MS ?? 10));
 }
 
 /** FNV-1a over a string, for colours that depend on the prompt. */
