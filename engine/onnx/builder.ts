@@ -49,6 +49,8 @@ export interface BuiltGraph {
   readonly memory: readonly ExternalMemory[];
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
+  /** The distinct (domain, op type) pairs of the graph's nodes, for operator-support checks. */
+  readonly ops: ReadonlyArray<{ readonly domain: string; readonly opType: string }>;
 }
 
 /** Tensor data small enough to inline in the protobuf (constants, schedules). */
@@ -272,11 +274,18 @@ export class GraphBuilder {
       memory,
       inputs: this.inputs,
       outputs: this.outputs,
+      ops: distinctOps(this.nodes),
     };
   }
 }
 
 export const MEMORY_LOCATION = 'memory.bin';
+
+function distinctOps(nodes: readonly NodeDef[]): Array<{ domain: string; opType: string }> {
+  const seen = new Map<string, { domain: string; opType: string }>();
+  for (const n of nodes) seen.set(`${n.domain}|${n.opType}`, { domain: n.domain, opType: n.opType });
+  return [...seen.values()].sort((a, b) => `${a.domain}|${a.opType}`.localeCompare(`${b.domain}|${b.opType}`));
+}
 
 function toAttr(v: Attr): AttrValue {
   if (v instanceof FloatAttr) return { kind: 'float', value: v.value };
