@@ -216,13 +216,14 @@ async function pullCommand(preset: Preset, args: Args, io: CliIo): Promise<numbe
     progress: io.stderr,
   });
   for (const f of result.files) {
-    if (f.error) io.stderr.write(`✗ ${f.file.dest}: ${f.error.message}\n`);
+    if (f.error) io.stderr.write(`✗ ${f.file.repo}/${f.file.path}: ${f.error.message}\n`);
     else if (f.result) {
       const how = f.result.verifiedBy === 'pinned' ? 'the preset' : f.result.verifiedBy === 'hub-sha256' ? 'the hub' : 'the hub (git sha1)';
-      io.stdout.write(`${f.result.skipped ? '= already present' : '✓ downloaded'}  ${f.file.dest}  ${formatBytes(f.result.bytes)}  sha256 ${f.result.sha256.slice(0, 12)} (verified against ${how})\n`);
+      io.stdout.write(`${f.result.skipped ? '= already present' : '✓ downloaded'}  ${f.file.repo}/${f.file.path}  ${formatBytes(f.result.bytes)}  sha256 ${f.result.sha256.slice(0, 12)} (verified against ${how})\n`);
     }
   }
   const failed = result.files.filter((f) => f.error).length;
+  if (!failed) io.stdout.write(`(in the Hugging Face cache layout: ${where.downloadDir}/models--<org>--<name>/snapshots/…; diffusers and the hub CLI use these files too)\n`);
   io.stdout.write(failed ? `${failed} of ${result.files.length} files failed; run the same command again to resume.\n` : `${preset.name}: all ${result.files.length} files in place in ${where.downloadDir}\n`);
   return failed ? 1 : 0;
 }

@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { defaultModelsDir, modelsConfigFile, type Env } from './paths.ts';
+import { hubCacheDir } from './hub.ts';
+import { defaultModelsDir, legacyModelsDir, modelsConfigFile, type Env } from './paths.ts';
 
 export interface ModelsConfig {
   readonly roots: readonly string[];
@@ -65,13 +66,16 @@ export interface ResolvedRoots {
 }
 
 /**
- * `--models DIR` (repeatable) replaces the config file's roots; without it the config roots plus
- * the download folder are scanned, so pulled models are always found.
+ * `--models DIR` (repeatable) replaces the config file's roots; without it the config roots, the
+ * download folder (so pulled models are always found), the Hugging Face hub cache and the download
+ * folder of earlier versions are scanned.
  */
 export function resolveRoots(cliRoots: readonly string[], env: Env = process.env): ResolvedRoots {
   const cfg = readModelsConfig(env);
   const downloadDir = cfg.downloadDir ?? defaultModelsDir(env);
   const explicit = cliRoots.map((r) => resolve(r));
-  const roots = explicit.length > 0 ? explicit : [...cfg.roots, downloadDir];
+  // What users already have: the hub cache (diffusers, the hub CLI), and what earlier versions pulled.
+  const found = [hubCacheDir(env), legacyModelsDir(env)].filter((d) => existsSync(d));
+  const roots = explicit.length > 0 ? explicit : [...cfg.roots, downloadDir, ...found];
   return { roots: [...new Set(roots)], downloadDir: explicit[0] ?? downloadDir, configFile: cfg.file, configExists: cfg.exists };
 }

@@ -1,53 +1,58 @@
 /**
- * Model hub conventions (no client library): file URLs are
- * `${endpoint}/${repo}/resolve/${revision}/${path}`; large (LFS) files answer with a redirect to a CDN
- * and carry their sha256 in `X-Linked-Etag` and size in `X-Linked-Size`; small files are served directly
- * with their git blob sha1 as `ETag`. `HF_ENDPOINT` moves the endpoint (mirrors, tests), `HF_TOKEN` is
- * sent as a bearer token to the hub only.
+ * The model hub: where it is (`HF_ENDPOINT`), who we are (`HF_TOKEN`), where its cache lives
+ * (`HF_HUB_CACHE` / `HF_HOME`), what it says about a file (`pathsInfo` from @huggingface/hub: size,
+ * sha256 of LFS files, git blob sha1 of small ones, the commit), and its errors as a user should read
+ * them. The token is only ever sent to the hub's own origin, never to the CDN it redirects to.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { getRepoFolderName, HubApiError, pathsInfo } from '@huggingface/hub';
 import type { Env } from './paths.ts';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
 export function hubEndpoint(env: Env = process.env): string {
-  return (env.HF_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const raw = (env.HF_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new HubError('http', `HF_ENDPOINT="${env.HF_ENDPOINT}" is not a URL (expected e.g. https://huggingface.co or http://mirror:8080)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HubError('http', `HF_ENDPOINT="${env.HF_ENDPOINT}" must start with http:// or https://`);
+  return raw;
 }
 
 export function hubToken(env: Env = process.env): string | undefined {
   return env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || undefined;
 }
 
+/**
+ * The Hugging Face hub cache, with huggingface_hub's precedence (what @huggingface/hub's
+ * getHFHubCachePath reads from process.env; here from `env`, so tests and `--models` can move it):
+ * HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub.
+ */
+export function hubCacheDir(env: Env = process.env): string {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  if (env.HUGGINGFACE_HUB_CACHE) return env.HUGGINGFACE_HUB_CACHE;
+  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
+  return join(home, 'hub');
+}
+
+/** `h94/IP-Adapter` → `models--h94--IP-Adapter` (the cache's folder for the repo). */
+export function repoFolder(repo: string): string {
+  return getRepoFolderName({ name: repo, type: 'model' });
+}
+
+/** `models--h94--IP-Adapter` → `h94/IP-Adapter`; undefined for datasets, spaces and other folders. */
+export function repoFromFolder(folder: string): string | undefined {
+  const m = /^models--([^/\\]+?)--(.+)$/.exec(folder);
+  return m ? `${m[1]}/${m[2].split('--').join('/')}` : undefined;
+}
+
 export function resolveUrl(endpoint: string, repo: string, revision: string, path: string): string {
   const enc = (s: string) => s.split('/').map(encodeURIComponent).join('/');
   return `${endpoint.replace(/\/+$/, '')}/${enc(repo)}/resolve/${encodeURIComponent(revision)}/${enc(path)}`;
-}
-
-export interface HubFileMeta {
-  /** sha256 of an LFS file (X-Linked-Etag, or an ETag that is 64 hex digits). */
-  readonly sha256?: string;
-  /** git blob sha1 of a small file (a 40-hex ETag). */
-  readonly gitSha1?: string;
-  readonly size?: number;
-  readonly commit?: string;
-}
-
-/** Strips the weak marker and quotes: W/"abc" -> abc. */
-export function normalizeEtag(v: string | null | undefined): string | undefined {
-  if (!v) return undefined;
-  return v.trim().replace(/^W\//, '').replace(/^"|"$/g, '').toLowerCase() || undefined;
-}
-
-export function parseHubHeaders(h: Headers): HubFileMeta {
-  const linked = normalizeEtag(h.get('x-linked-etag'));
-  const etag = linked ?? normalizeEtag(h.get('etag'));
-  const sizeHeader = h.get('x-linked-size');
-  const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : undefined;
-  return {
-    sha256: etag && /^[0-9a-f]{64}$/.test(etag) ? etag : undefined,
-    gitSha1: etag && /^[0-9a-f]{40}$/.test(etag) ? etag : undefined,
-    size,
-    commit: h.get('x-repo-commit') ?? undefined,
-  };
 }
 
 export class HubError extends Error {
@@ -57,30 +62,114 @@ export class HubError extends Error {
   }
 }
 
-const OFFLINE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET']);
+/** What the hub knows about one file before a byte of it is fetched. */
+export interface HubFileInfo {
+  readonly size: number;
+  /** sha256 of an LFS file (its blob name in the cache). */
+  readonly sha256?: string;
+  /** git blob sha1 of a small, non-LFS file (its blob name in the cache). */
+  readonly gitSha1?: string;
+  /** The commit the revision points at (the cache's snapshot folder). */
+  readonly commit?: string;
+}
 
-/** The error code buried in a fetch failure (`TypeError: fetch failed` → cause → code). */
-export function networkErrorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const errors = (e as { errors?: unknown }).errors; // AggregateError from happy-eyeballs connects
-    if (Array.isArray(errors) && errors.length) e = errors[0];
-    else e = (e as { cause?: unknown }).cause;
+export interface HubAccess {
+  readonly endpoint: string;
+  readonly token?: string;
+}
+
+/**
+ * fetch for @huggingface/hub calls: the bearer token on the hub's origin only (any token format,
+ * mirrors included), and connection failures turned into a message naming the host.
+ */
+export function hubFetch(access: HubAccess): typeof fetch {
+  const origin = new URL(access.endpoint).origin;
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const headers = new Headers(init?.headers);
+    if (access.token && new URL(url).origin === origin) headers.set('authorization', `Bearer ${access.token}`);
+    try {
+      return await fetch(input, { ...init, headers });
+    } catch (e) {
+      throw networkError(e, url, access.endpoint) ?? e;
+    }
+  };
+}
+
+export async function fileInfo(repo: string, revision: string, path: string, access: HubAccess): Promise<HubFileInfo> {
+  let infos;
+  try {
+    infos = await pathsInfo({ repo: { type: 'model', name: repo }, paths: [path], revision, expand: true, hubUrl: access.endpoint, fetch: hubFetch(access) });
+  } catch (e) {
+    if (e instanceof HubApiError) throw apiError(e.statusCode, e.message, { repo, path, revision });
+    throw e;
   }
-  return undefined;
+  const info = infos.find((i) => i.path === path && i.type === 'file');
+  if (!info) throw new HubError('not_found', `file not found on the hub: ${path} in ${repo}@${revision} (404)`, 404);
+  const lfsSha = info.lfs?.oid;
+  return {
+    size: info.size,
+    sha256: lfsSha && /^[0-9a-f]{64}$/.test(lfsSha) ? lfsSha : undefined,
+    gitSha1: !info.lfs && info.oid && /^[0-9a-f]{40}$/.test(info.oid) ? info.oid : undefined,
+    commit: info.lastCommit?.id && /^[0-9a-f]{40}$/.test(info.lastCommit.id) ? info.lastCommit.id : undefined,
+  };
 }
 
-/** A connection failure as the user should read it; undefined when it is not one. */
-export function offlineError(err: unknown, url: string): HubError | undefined {
-  const code = networkErrorCode(err);
-  if (!code || !OFFLINE_CODES.has(code)) return undefined;
+/** An API error (paths-info) as a sentence naming the repo and file. */
+function apiError(status: number, message: string, what: { repo: string; path: string; revision: string }): HubError {
+  if (status === 404 && /revision/i.test(message)) return new HubError('not_found', `revision "${what.revision}" not found in ${what.repo}`, status);
+  if (status === 404 || ((status === 401 || status === 403) && /not found/i.test(message))) return new HubError('not_found', `repository ${what.repo} not found (or private: set HF_TOKEN)`, status);
+  if (status === 401 || status === 403) {
+    if (/gated/i.test(message)) return new HubError('auth', `${what.repo} is gated: accept its terms on the hub and set HF_TOKEN (${status})`, status);
+    return new HubError('auth', `access to ${what.path} in ${what.repo} denied (${status}); set HF_TOKEN to a token that can read ${what.repo}`, status);
+  }
+  return new HubError('http', `hub answered ${status} for ${what.path} in ${what.repo}@${what.revision}`, status);
+}
+
+const OFFLINE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+
+/** The innermost error of a fetch failure (`TypeError: fetch failed` → cause → AggregateError → …). */
+function rootCause(err: unknown): { code?: string; message?: string } {
+  let e: unknown = err;
+  let found: { code?: string; message?: string } = {};
+  for (let i = 0; i < 5 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string' && message !== 'fetch failed') found = { ...found, message };
+    if (typeof code === 'string') return { code, message: found.message };
+    const errors = (e as { errors?: unknown }).errors; // AggregateError from happy-eyeballs connects
+    e = Array.isArray(errors) && errors.length ? errors[0] : (e as { cause?: unknown }).cause;
+  }
+  return found;
+}
+
+/** The error code buried in a fetch failure, if any. */
+export function networkErrorCode(err: unknown): string | undefined {
+  return rootCause(err).code;
+}
+
+/**
+ * A connection failure as the user should read it — the host, the cause, the offline hint and, for a
+ * mirror, where the endpoint came from — instead of undici's bare "fetch failed". Undefined when `err`
+ * is not a connection failure.
+ */
+export function networkError(err: unknown, url: string, endpoint?: string): HubError | undefined {
+  if (err instanceof HubError) return err;
+  const isFetchFailure = err instanceof TypeError && /fetch failed/.test(err.message);
+  const { code, message } = rootCause(err);
+  if (!isFetchFailure && !(code && OFFLINE_CODES.has(code))) return undefined;
   const host = new URL(url).host;
-  return new HubError('offline', `cannot reach ${host}; are you offline? (${code})`);
+  const why = code ?? message ?? 'connection failed';
+  const mirror = endpoint && endpoint !== DEFAULT_ENDPOINT && new URL(endpoint).host === host ? ` (HF_ENDPOINT is ${endpoint}: is that server running?)` : '';
+  return new HubError('offline', `cannot reach ${host}; are you offline? (${why})${mirror}`);
 }
 
-/** Turns a non-success hub answer into an error naming the repo and file. */
+/** Kept for callers that only have the URL. */
+export function offlineError(err: unknown, url: string): HubError | undefined {
+  return networkError(err, url);
+}
+
+/** Turns a non-success answer to a file request into an error naming the repo and file. */
 export function statusError(status: number, headers: Headers, what: { repo: string; path: string; revision: string }): HubError {
   const code = headers.get('x-error-code');
   const file = `${what.path} in ${what.repo}@${what.revision}`;

@@ -13,7 +13,7 @@ export interface PresetFile {
   readonly revision: string;
   /** Path inside the repository. */
   readonly path: string;
-  /** Path under the models folder (our layout), posix separators. */
+  /** The name ComfyUI/A1111 users know the file by (folder/name); the download itself goes into the hub cache layout. */
   readonly dest: string;
   readonly size: number | null;
   /** Pinned sha256 (hex) or null to trust the hub's reported hash. */
@@ -103,6 +103,7 @@ export function presetForRole(role: Role, presets: ReadonlyMap<string, Preset> =
 /** File name a preset gives the model for `role` (preferred when several files fill it). */
 export function presetFileNames(role: Role, presets: ReadonlyMap<string, Preset> = builtinPresets()): string[] {
   const names: string[] = [];
-  for (const p of presets.values()) for (const f of p.files) if (roleMatches(role, f.role)) names.push(f.dest.split('/').pop() ?? f.dest);
+  // Both the name other apps save it under (dest) and the hub's own file name (what the cache holds).
+  for (const p of presets.values()) for (const f of p.files) if (roleMatches(role, f.role)) names.push(f.dest.split('/').pop() ?? f.dest, f.path.split('/').pop() ?? f.path);
   return names;
 }

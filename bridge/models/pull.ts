@@ -1,9 +1,9 @@
 /**
- * `models pull <preset>`: fetches every file of a preset into our own layout under one models folder.
+ * `models pull <preset>`: fetches every file of a preset into a Hugging Face cache folder (the user's
+ * own hub cache unless another folder is named), where diffusers and the hub CLI find them too.
  * Files already there with the right hash are kept; one failing file does not stop the others,
  * except when the hub cannot be reached or the disk is full (every other file would fail the same way).
  */
-import { join } from 'node:path';
 import { DiskSpaceError, downloadFile, type DownloadOptions, type DownloadResult } from './download.ts';
 import type { HashCache } from './hash-cache.ts';
 import { HubError } from './hub.ts';
@@ -20,6 +20,7 @@ export interface PullOptions extends Omit<DownloadOptions, 'onProgress' | 'hashC
 
 export interface PulledFile {
   readonly file: PresetFile;
+  /** Where the file is (its snapshot path), or `repo/path` when it could not be fetched. */
   readonly dest: string;
   readonly result?: DownloadResult;
   readonly error?: Error;
@@ -55,23 +56,23 @@ export async function pullPreset(preset: Preset, opts: PullOptions): Promise<Pul
   const files: PulledFile[] = [];
   let fatal: Error | undefined;
   for (const file of preset.files) {
-    const dest = join(opts.modelsDir, ...file.dest.split('/'));
+    const label = `${file.repo}/${file.path}`;
     if (fatal) {
-      files.push({ file, dest, error: fatal });
+      files.push({ file, dest: label, error: fatal });
       continue;
     }
-    const bar = opts.progress ? progressBar(file.dest, opts.progress) : undefined;
+    const bar = opts.progress ? progressBar(label, opts.progress) : undefined;
     try {
       const result = await downloadFile(
-        { repo: file.repo, revision: file.revision, path: file.path, dest, sha256: file.sha256, size: file.size },
+        { repo: file.repo, revision: file.revision, path: file.path, cacheDir: opts.modelsDir, sha256: file.sha256, size: file.size },
         { ...opts, hashCache: opts.hashCache, onProgress: bar ? (p) => bar.update(p) : undefined },
       );
       bar?.done();
-      files.push({ file, dest, result });
+      files.push({ file, dest: result.path, result });
     } catch (e) {
       bar?.done();
       const error = e as Error;
-      files.push({ file, dest, error });
+      files.push({ file, dest: label, error });
       if ((e instanceof HubError && e.code === 'offline') || e instanceof DiskSpaceError) fatal = error;
     }
   }

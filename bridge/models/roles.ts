@@ -15,7 +15,8 @@ export function roleOf(d: Detection, name: string): Role {
     case 'diffusers':
       return d.details.inChannels === 9 ? 'checkpoint:inpaint' : 'checkpoint';
     case 'controlnet':
-      return `controlnet:${d.variant ?? controlTypeFromName(name.toLowerCase())}`;
+      // A folder or a hub file named like the rev hash says nothing; the name passed (repo + path) may.
+      return `controlnet:${d.variant && d.variant !== 'other' ? d.variant : controlTypeFromName(name.toLowerCase())}`;
     case 'depth':
     case 'tokenizer':
     case 'vae':

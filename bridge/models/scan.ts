@@ -47,6 +47,8 @@ interface WalkContext {
   readonly seen: Set<string>;
   readonly result: ScanResult;
   visited: number;
+  /** Name prefix for what this folder holds (a hub cache repo id). */
+  readonly label?: string;
 }
 
 export function scanRoots(roots: readonly string[]): ScanResult {
@@ -59,8 +61,10 @@ export function scanRoots(roots: readonly string[]): ScanResult {
     }
     const layout = detectLayout(root);
     result.layouts.push(layout);
-    const ctx: WalkContext = { root: layout.root, layout: layout.kind, seen, result, visited: 0 };
-    for (const dir of layout.dirs) walk(ctx, dir.path, dir.path, dir.folderKind, 0);
+    for (const dir of layout.dirs) {
+      const ctx: WalkContext = { root: layout.root, layout: layout.kind, seen, result, visited: 0, label: dir.label };
+      walk(ctx, dir.path, dir.path, dir.folderKind, 0);
+    }
   }
   return result;
 }
@@ -103,6 +107,13 @@ function walk(ctx: WalkContext, scanBase: string, dir: string, folderKind: Model
   }
   if (asModel) {
     ctx.result.entries.push(entry(ctx, scanBase, dir, asModel, folderBytes(dir), true));
+    // A diffusers pipeline carries its CLIP tokenizer as tokenizer/ (vocab.json + merges.txt): list it
+    // as one, so a checkpoint folder alone is enough for text prompts.
+    const tok = join(dir, 'tokenizer');
+    if (asModel.kind === 'diffusers' && isTokenizerDir(tok) && firstVisit(ctx, tok)) {
+      const d = detectDirectory(tok);
+      if (d) ctx.result.entries.push(entry(ctx, scanBase, tok, d, folderBytes(tok), true));
+    }
     return;
   }
   let names: string[];
@@ -129,18 +140,34 @@ function walk(ctx: WalkContext, scanBase: string, dir: string, folderKind: Model
   }
 }
 
+function isTokenizerDir(dir: string): boolean {
+  try {
+    return statSync(join(dir, 'vocab.json')).isFile() && statSync(join(dir, 'merges.txt')).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function classifyFile(ctx: WalkContext, scanBase: string, path: string, bytes: number, folderKind: ModelKind | undefined): void {
   try {
-    const d = detectFile(path, { folderKind });
+    // In the hub cache the repo names what a file is where its own name cannot ("…/onnx/model.onnx").
+    const d = detectFile(path, { folderKind, ...(ctx.label ? { name: entryName(ctx, scanBase, path) } : {}) });
     ctx.result.entries.push(entry(ctx, scanBase, path, d, bytes, false));
   } catch (e) {
     ctx.result.skipped.push({ path, reason: (e as Error).message });
   }
 }
 
+/** "SD1.5/model.safetensors" relative to its folder; in the hub cache "h94/IP-Adapter/models/ip-adapter_sd15.safetensors". */
+function entryName(ctx: WalkContext, scanBase: string, path: string): string {
+  if (!ctx.label) return posixRelative(scanBase, path);
+  const rel = relative(scanBase, path).split(sep).join('/');
+  return rel ? `${ctx.label}/${rel}` : ctx.label;
+}
+
 function entry(ctx: WalkContext, scanBase: string, path: string, detection: Detection, bytes: number, isDirectory: boolean): ModelEntry {
-  const name = posixRelative(scanBase, path);
-  return { name, path, root: ctx.root, layout: ctx.layout, role: roleOf(detection, basename(path)), detection, bytes, isDirectory };
+  const name = entryName(ctx, scanBase, path);
+  return { name, path, root: ctx.root, layout: ctx.layout, role: roleOf(detection, ctx.label ? name : basename(path)), detection, bytes, isDirectory };
 }
 
 /** Total size of the files in a model folder (two levels: a pipeline's component folders). */

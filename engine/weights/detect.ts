@@ -119,6 +119,11 @@ export type TensorShapes = ReadonlyMap<string, { readonly shape: readonly number
 /** Optional hint from where the file was found (e.g. the ComfyUI `ipadapter` folder). */
 export interface DetectHint {
   readonly folderKind?: ModelKind;
+  /**
+   * A longer name to classify by where the file name alone cannot tell, e.g. a Hugging Face cache
+   * file `onnx-community/depth-anything-v2-small/onnx/model.onnx` (the repo names what it is).
+   */
+  readonly name?: string;
 }
 
 export const WEIGHT_EXTENSIONS = ['.safetensors', '.onnx', '.bin', '.pt', '.pth', '.ckpt'] as const;
@@ -139,12 +144,12 @@ export function detectPath(path: string, hint: DetectHint = {}): Detection {
 
 export function detectFile(path: string, hint: DetectHint = {}): Detection {
   const ext = extname(path).toLowerCase();
-  const name = basename(path);
+  const name = hint.name ?? basename(path);
   if (ext === '.safetensors') {
     const f = SafetensorsFile.open(path);
     return detectTensors(name, f.tensors, path);
   }
-  if (ext === '.onnx') return detectOnnx(path);
+  if (ext === '.onnx') return detectOnnx(path, hint.name);
   if (ext === '.bin' || ext === '.pt' || ext === '.pth' || ext === '.ckpt') return detectPickle(path, hint);
   throw new UnsupportedModelError(path, `unknown file type "${ext}"; model files are ${WEIGHT_EXTENSIONS.join(', ')}`);
 }
@@ -600,10 +605,10 @@ function readHead(path: string, n: number): Uint8Array {
   }
 }
 
-function detectOnnx(path: string): Detection {
+function detectOnnx(path: string, hintName?: string): Detection {
   if (!looksLikeOnnx(readHead(path, 4096))) throw new UnsupportedModelError(path, 'has the .onnx extension but is not an ONNX model (protobuf header check failed; truncated or an HTML error page?)');
-  const name = basename(path).toLowerCase();
-  const rule = ONNX_RULES.find((r) => r.re.test(name));
+  const names = [basename(path), ...(hintName ? [hintName] : [])].map((n) => n.toLowerCase());
+  const rule = ONNX_RULES.find((r) => names.some((n) => r.re.test(n)));
   if (!rule) {
     throw new UnsupportedModelError(path, 'unknown ONNX model; ipa-bridge recognises ONNX files by name: det_10g.onnx, w600k_r50.onnx (insightface buffalo_l), yolox_l.onnx, dw-ll_ucoco_384.onnx (DWPose), depth_anything*.onnx');
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runModelsCommand, type CliIo } from '../../bridge/models/cli.ts';
 import { ipAdapter, writeFile, writeSafetensors } from './make-models.ts';
-import { startHub } from './hub-server.ts';
+import { COMMIT, startHub } from './hub-server.ts';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 const ONNX = Buffer.from([0x08, 0x08, 0x12, 0x04, ...Buffer.from('test'), 0x3a, 0x02, 0x0a, 0x00]);
@@ -26,7 +26,8 @@ function io(env: Record<string, string>): CliIo & { out: () => string; err: () =
 
 function envFor(): Record<string, string> {
   const home = tmp('ipa-cli-');
-  return { IPA_BRIDGE_CONFIG_DIR: join(home, 'config'), IPA_BRIDGE_CACHE_DIR: join(home, 'cache'), IPA_BRIDGE_MODELS_DIR: join(home, 'models') };
+  // HF_HOME too: the user's real Hugging Face cache is scanned by default, and must not be here.
+  return { IPA_BRIDGE_CONFIG_DIR: join(home, 'config'), IPA_BRIDGE_CACHE_DIR: join(home, 'cache'), IPA_BRIDGE_MODELS_DIR: join(home, 'models'), HF_HOME: join(home, 'hf'), XDG_DATA_HOME: join(home, 'data') };
 }
 
 test('help, unknown commands and unknown options', async () => {
@@ -79,10 +80,11 @@ test('pull a preset from a local hub, list it, pull again without downloading', 
     const env: Record<string, string> = { ...envFor(), HF_ENDPOINT: hub.endpoint };
     const pull = io(env);
     assert.equal(await runModelsCommand(['pull', 'annotators'], pull), 0, pull.err());
-    assert.match(pull.out(), /✓ downloaded {2}annotators\/dwpose\/yolox_l\.onnx .*verified against the hub/);
+    assert.match(pull.out(), /✓ downloaded {2}yzd-v\/DWPose\/yolox_l\.onnx .*verified against the hub/);
     assert.match(pull.out(), /annotators: all 3 files in place/);
-    assert.ok(existsSync(join(env.IPA_BRIDGE_MODELS_DIR, 'annotators', 'depth', 'depth_anything_v2_small.onnx')));
-    assert.match(pull.err(), /annotators\/dwpose\/dw-ll_ucoco_384\.onnx \[#+\] 100%/, 'progress on stderr');
+    // The hub cache layout, where diffusers and the hub CLI look too.
+    assert.ok(existsSync(join(env.IPA_BRIDGE_MODELS_DIR, 'models--onnx-community--depth-anything-v2-small', 'snapshots', COMMIT, 'onnx', 'model.onnx')));
+    assert.match(pull.err(), /yzd-v\/DWPose\/dw-ll_ucoco_384\.onnx \[#+\] 100%/, 'progress on stderr');
 
     const list = io(env);
     assert.equal(await runModelsCommand(['list', '--json'], list), 0);
@@ -93,7 +95,7 @@ test('pull a preset from a local hub, list it, pull again without downloading', 
     const cdnBefore = hub.requests.filter((r) => r.server === 'cdn').length;
     const again = io(env);
     assert.equal(await runModelsCommand(['pull', 'annotators'], again), 0);
-    assert.match(again.out(), /= already present {2}annotators\/dwpose\/yolox_l\.onnx/);
+    assert.match(again.out(), /= already present {2}yzd-v\/DWPose\/yolox_l\.onnx/);
     assert.equal(hub.requests.filter((r) => r.server === 'cdn').length, cdnBefore, 'nothing downloaded twice');
   } finally {
     await hub.close();

@@ -1,5 +1,7 @@
 /**
- * A local stand-in for the model hub on 127.0.0.1 (port 0): `/{repo}/resolve/{rev}/{path}` answers
+ * A local stand-in for the model hub on 127.0.0.1 (port 0). `POST /api/models/{repo}/paths-info/{rev}`
+ * answers what @huggingface/hub's pathsInfo reads (size, oid, lfs.oid = sha256, lastCommit.id), and
+ * `/{repo}/resolve/{rev}/{path}` answers
  * LFS files with a 302 to a second "CDN" server plus X-Linked-Etag (sha256) / X-Linked-Size /
  * X-Repo-Commit, and small files directly with a git-sha1 ETag, like the real hub. The CDN honours
  * Range (206 / 416) unless told to ignore it, and can cut the connection mid-body.
@@ -28,6 +30,9 @@ export interface HubServerOptions {
   /** Only requests with this bearer token may read from the hub. */
   readonly requireToken?: string;
 }
+
+/** The commit every file is at (the cache's snapshot folder name). */
+export const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
 export interface RecordedRequest {
   readonly server: 'hub' | 'cdn';
@@ -109,8 +114,31 @@ export async function startHub(opts: HubServerOptions): Promise<HubServer> {
   });
   const cdn = await listen(cdnServer);
 
+  const pathsInfo = (req: IncomingMessage, res: ServerResponse, repo: string): void => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
+      const json = (status: number, v: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v));
+      if (opts.requireToken && req.headers.authorization !== `Bearer ${opts.requireToken}`) return json(401, { error: `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in. (gated)` });
+      if (!opts.files.some((f) => f.repo === repo)) return json(404, { error: 'Repository not found' });
+      const { paths } = JSON.parse(body) as { paths: string[] };
+      json(200, opts.files.filter((f) => f.repo === repo && paths.includes(f.path)).map((f) => ({
+        type: 'file',
+        path: f.path,
+        size: f.content.length,
+        oid: gitSha1(f.content),
+        ...((f.lfs ?? true) ? { lfs: { oid: f.advertisedSha256 ?? sha256(f.content), size: f.content.length, pointerSize: 134 } } : {}),
+        lastCommit: { id: COMMIT, title: 'upload', date: '2024-01-01T00:00:00.000Z' },
+      })));
+    });
+  };
+
   const hubServer = createServer((req, res) => {
     record(requests, 'hub', req);
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/paths-info\/([^/]+)$/.exec((req.url ?? '').split('?')[0]);
+    if (api && req.method === 'POST') {
+      pathsInfo(req, res, decodeURIComponent(api[1]));
+      return;
+    }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec((req.url ?? '').split('?')[0]);
     if (!m) {
       res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end();
@@ -139,12 +167,12 @@ export async function startHub(opts: HubServerOptions): Promise<HubServer> {
         'x-linked-etag': `"${advertised}"`,
         etag: `"${advertised}"`,
         'x-linked-size': String(file.content.length),
-        'x-repo-commit': '0123456789abcdef0123456789abcdef01234567',
+        'x-repo-commit': COMMIT,
       });
       res.end();
       return;
     }
-    serveBytes(req, res, file.content, { etag: `"${gitSha1(file.content)}"`, 'x-repo-commit': '0123456789abcdef0123456789abcdef01234567' }, false, undefined);
+    serveBytes(req, res, file.content, { etag: `"${gitSha1(file.content)}"`, 'x-repo-commit': COMMIT }, false, undefined);
   });
   const endpoint = await listen(hubServer);
 

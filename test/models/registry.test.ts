@@ -167,7 +167,7 @@ test('roots: --models replaces the config file roots; the config file lists seve
   const cfg = tmp('ipa-cfg-');
   const comfy = comfyTree();
   const a1111 = a1111Tree();
-  const env = { IPA_BRIDGE_CONFIG_DIR: cfg, IPA_BRIDGE_MODELS_DIR: join(cfg, 'dl') };
+  const env = { IPA_BRIDGE_CONFIG_DIR: cfg, IPA_BRIDGE_MODELS_DIR: join(cfg, 'dl'), HF_HOME: join(cfg, 'hf'), XDG_DATA_HOME: join(cfg, 'data') };
   assert.deepEqual(resolveRoots([], env).roots, [join(cfg, 'dl')]);
   writeFile(join(cfg, 'models.json'), JSON.stringify({ roots: [comfy, a1111] }));
   const r = resolveRoots([], env);
