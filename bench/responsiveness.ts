@@ -12,7 +12,7 @@
  *
  *   node --import tsx bench/responsiveness.ts [--tiny] [--steps N] [--size N] [--only inprocess|child] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BridgeClient } from '../shared/protocol/client.ts';
@@ -40,6 +40,20 @@ interface Sample {
   hellos: number[];
   helloFailures: string[];
   jobMs: number;
+  /** Peak resident memory (MiB) of the daemon, and of the engine process when there is one. */
+  daemonPeakMiB?: number;
+  enginePeakMiB?: number;
+}
+
+/** VmHWM of a process in MiB (Linux); undefined elsewhere or when it is gone. */
+function peakMiB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function percentile(xs: readonly number[], p: number): number {
@@ -121,10 +135,13 @@ async function measure(mode: 'inprocess' | 'child', modelsDir: string): Promise<
     const { answered, waiting } = pinger.stop();
     const { hellos, failures } = await connector.stop();
     if (out.images.length !== 1) throw new Error('the job returned no image');
+    const enginePid = Number(/engine process pid=(\d+) ready/.exec(d.log())?.[1] ?? 0) || undefined;
+    const daemonPeakMiB = peakMiB(d.proc.pid);
+    const enginePeakMiB = peakMiB(enginePid);
     log(`${mode}: job ${(jobMs / 1000).toFixed(1)} s, ${answered.length} pings (${waiting.length} unanswered), ${hellos.length} hellos, ${failures.length} failed`);
     submitter.close();
     pingerClient.close();
-    return { pings: answered, unanswered: waiting, hellos, helloFailures: failures, jobMs };
+    return { pings: answered, unanswered: waiting, hellos, helloFailures: failures, jobMs, daemonPeakMiB, enginePeakMiB };
   } catch (e) {
     process.stderr.write(d.log());
     throw e;
@@ -165,6 +182,8 @@ try {
     rows.push({ label: `${name}: new connection, hello → welcome max`, value: ms(Math.max(...s.hellos)), unit: 'ms' });
     rows.push({ label: `${name}: new connections that failed or took > ${CLIENT_TIMEOUT_MS / 1000} s`, value: s.helloFailures.length, unit: 'count' });
     rows.push({ label: `${name}: the job (${SIZE}², ${STEPS} steps, first of the daemon)`, value: sig(s.jobMs / 1000, 3), unit: 's' });
+    if (s.daemonPeakMiB !== undefined) rows.push({ label: `${name}: peak RSS of the daemon process`, value: Math.round(s.daemonPeakMiB), unit: 'MiB' });
+    if (s.enginePeakMiB !== undefined) rows.push({ label: `${name}: peak RSS of the engine process`, value: Math.round(s.enginePeakMiB), unit: 'MiB' });
     notes.push(`${name}: ${pings.length} pings (${s.unanswered.length} unanswered at the end), ${s.hellos.length} handshakes${s.helloFailures.length ? `; failures: ${[...new Set(s.helloFailures)].slice(0, 3).join('; ')}` : ''}`);
   }
 } finally {
