@@ -38,11 +38,10 @@ export async function handlerFor(kind: string): Promise<KindHandler | undefined>
 /**
  * Tolerances of the fp16 flavours (|got - exp| <= atol + rtol |exp|), per kind: about twice the
  * largest error measured on WebGPU (lavapipe, shader-f16) against the fp32 references; the
- * measurements are in docs/providers.md. fp16 has an 11-bit mantissa and WebGPU's fp16 MatMul/Conv
- * shaders accumulate in fp16, so errors grow with depth. The pipeline compounds them: guidance 7.5
- * amplifies the UNet's error 7.5x in every one of its 4 steps. Kinds that build no graph (tokenizer,
- * schedulers, CLIP preprocessing) and the VAE decoder (fp32 in portable-fp16, see graphFlavour) keep
- * the fixture's tolerance.
+ * measurements are in docs/providers.md. fp16 has an 11-bit mantissa, so errors grow with depth;
+ * the pipeline compounds them (guidance 7.5 amplifies the UNet's error in each of its 4 steps).
+ * Kinds that build no graph (tokenizer, schedulers, CLIP preprocessing) and the VAE decoder (fp32
+ * in portable-fp16, see graphFlavour) keep the fixture's tolerance.
  */
 export const FP16_TOLERANCES: Readonly<Record<string, Tolerance>> = {
   'clip-text': { atol: 3e-2, rtol: 1e-2 },
