@@ -251,6 +251,8 @@ export class JobManager {
     let size = '';
     let genStart = 0;
     let stepsDone = 0;
+    // The engine's own count: a batch runs its steps once per image, img2img runs fewer than `steps`.
+    let stepsTotal: number | undefined;
     let outcome: Outcome;
     try {
       const engine = this.opts.engine;
@@ -269,6 +271,7 @@ export class JobManager {
         wantPreview: job.spec.output.preview,
         onProgress: (e) => {
           stepsDone = e.step;
+          stepsTotal = e.total;
           const elapsed = Date.now() - genStart;
           const msg: ProgressMessage = {
             type: 'progress', jobId: job.id, step: e.step, total: e.total, elapsedMs: elapsed,
@@ -298,7 +301,8 @@ export class JobManager {
     const total = Date.now() - t0;
     const perStep = stepsDone > 0 ? ((Date.now() - genStart) / stepsDone).toFixed(1) : '-';
     const what = outcome.kind === 'result' ? 'ok' : outcome.kind === 'cancelled' ? `cancelled (${outcome.message.reason})` : `error ${outcome.message.code}: ${outcome.message.message}`;
-    this.opts.log.info(`job ${job.id} ${size || '?'} steps=${stepsDone}/${p.steps} ${perStep} ms/step total ${(total / 1000).toFixed(2)} s queue ${timings.queue} ms ${what}`);
+    const steps = stepsTotal === undefined ? 'no steps run' : `steps=${stepsDone}/${stepsTotal}${p.batchSize > 1 ? ` (batch of ${p.batchSize})` : ''} ${perStep} ms/step`;
+    this.opts.log.info(`job ${job.id} ${size || '?'} ${steps} total ${(total / 1000).toFixed(2)} s queue ${timings.queue} ms ${what}`);
   }
 
   private failure(job: LiveJob, e: unknown): Outcome {

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { startDaemon, type DaemonHandle } from '../server.ts';
 import { addEngineOption, addProviderOptions, intArg, numberArg, providerFrom, UsageError, type ProviderFlags } from './args.ts';
 import { START_HELP_AFTER } from './help.ts';
-import { logStartupReport } from './startup-report.ts';
+import { hashModelsInBackground, logStartupReport } from './startup-report.ts';
 
 const MB = 1024 * 1024;
 
@@ -123,6 +123,7 @@ export async function runStart(o: StartOptions): Promise<number> {
   // The one stdout line: scripts and tests parse it.
   process.stdout.write(`listening port=${daemon.port} hosts=${daemon.hosts.join(',')} url=${url}\n`);
   await logStartupReport(engine, config.modelsDir, log);
+  if (engine && !o.engine) hashModelsInBackground(config.modelsDir, log);
   log.info(`ipa-bridge ready on ${url} (engine: ${engine ? engine.provider : `unavailable: ${error}`}; token from ${tokenInfo.source === 'env' ? 'IPA_BRIDGE_TOKEN' : tokenInfo.source})`);
 
   return new Promise<number>((resolve) => {

@@ -8,6 +8,9 @@ import type { Engine } from '../../engine/api.ts';
 import type { Logger } from '../log.ts';
 import { resolveRoots } from '../models/config.ts';
 import { formatMissing, foundByRole, missingFeatures } from '../models/features.ts';
+import { HashCache } from '../models/hash-cache.ts';
+import { cacheDir } from '../models/paths.ts';
+import { ModelRegistry } from '../models/registry.ts';
 
 export async function logStartupReport(engine: Engine | null, modelsDir: string | undefined, log: Logger): Promise<void> {
   const where = resolveRoots(modelsDir ? [modelsDir] : []);
@@ -28,4 +31,19 @@ export async function logStartupReport(engine: Engine | null, modelsDir: string 
   log.info(`models in ${where.roots.join(', ') || '(no folders)'}: ${models.length === 0 ? 'none found' : `${models.length} found`}`);
   for (const r of foundByRole(models)) log.info(`  ${r.role}: ${r.names.join(', ')}`);
   for (const m of missingFeatures(models)) log.warn(formatMissing(m));
+}
+
+/**
+ * Hashes every model in the background (streaming, off the job path), so the first job that uses a
+ * big checkpoint finds its sha256 in the cache instead of hashing it then.
+ */
+export function hashModelsInBackground(modelsDir: string | undefined, log: Logger): void {
+  const { roots } = resolveRoots(modelsDir ? [modelsDir] : []);
+  const t0 = Date.now();
+  const cache = new HashCache(cacheDir());
+  const reg = ModelRegistry.scan(roots);
+  reg.hash('compute', cache).then(
+    () => log.debug(`hashed ${reg.entries.length} models in ${Date.now() - t0} ms (cache misses: ${cache.misses})`),
+    (e: unknown) => log.debug(`background hashing stopped: ${(e as Error).message}`),
+  );
 }

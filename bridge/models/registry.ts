@@ -110,13 +110,13 @@ export class ModelRegistry {
   async hash(mode: HashMode, cache: HashCache = new HashCache(cacheDir()), onFile?: (e: ModelEntry) => void): Promise<void> {
     if (mode === 'none') return;
     for (const e of this.entries) {
-      if (e.isDirectory) continue;
+      // Folders (diffusers pipelines, tokenizers) get the hash of their files' hashes (hash-cache.ts).
       if (mode === 'cached') {
-        e.sha256 = cache.cached(e.path);
+        e.sha256 = e.isDirectory ? cache.cachedFolder(e.path) : cache.cached(e.path);
         continue;
       }
       onFile?.(e);
-      e.sha256 = await cache.sha256(e.path);
+      e.sha256 = e.isDirectory ? await cache.folderSha256(e.path) : await cache.sha256(e.path);
     }
   }
 

@@ -35,6 +35,7 @@ export function a1111Parameters(m: ParameterSource, imageIndex = 0): string {
     ['Size', `${p.width}x${p.height}`],
   ];
   const ckpt = m.models.checkpoint;
+  // "Model hash" is A1111's AutoV2 short hash: the first 10 hex digits of the file's sha256.
   if (ckpt?.sha256) pairs.push(['Model hash', ckpt.sha256.slice(0, 10)]);
   if (ckpt) pairs.push(['Model', ckpt.name.replace(/\.safetensors$/, '')]);
   if (p.strength < 1) pairs.push(['Denoising strength', p.strength]);
@@ -51,6 +52,9 @@ export function a1111Parameters(m: ParameterSource, imageIndex = 0): string {
     pairs.push([`ControlNet ${i}`, quote(`Module: ${c.preprocess ?? 'none'}, Model: ${model}, Weight: ${c.scale ?? 1}, Guidance Start: ${range.start}, Guidance End: ${range.end}${c.guessMode ? ', Control Mode: My prompt is more important' : ''}`)]);
   });
   for (const l of p.loras ?? []) pairs.push([`Lora ${l.model}`, l.strength]);
+  // A1111's "Lora hashes": the AutoV2 short hash (first 10 hex of the sha256), what civitai matches on.
+  const loraHashes = Object.entries(m.models).filter(([role, v]) => role.startsWith('lora:') && /^[0-9a-f]{64}$/.test(v.sha256)).map(([, v]) => `${v.name.replace(/\.safetensors$/, '').split('/').pop()}: ${v.sha256.slice(0, 10)}`);
+  if (loraHashes.length) pairs.push(['Lora hashes', JSON.stringify(loraHashes.join(', '))]);
   pairs.push(['Version', 'ipa-bridge']);
   const lines = [p.prompt];
   if (p.negativePrompt) lines.push(`Negative prompt: ${p.negativePrompt}`);
