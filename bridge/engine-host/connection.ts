@@ -58,11 +58,9 @@ export class EngineConnection {
   private nextId = 1;
   private killedFor?: string;
   private alive = true;
-  private readonly tail: string[] = [];
 
-  private constructor(private readonly proc: ChildProcess, readonly description: EngineDescription, readonly startMs: number, private readonly opts: ConnectionOptions, exited: Promise<ExitInfo>, tail: string[]) {
+  private constructor(private readonly proc: ChildProcess, readonly description: EngineDescription, readonly startMs: number, private readonly opts: ConnectionOptions, exited: Promise<ExitInfo>, private readonly tail: readonly string[]) {
     this.pid = proc.pid!;
-    this.tail = tail;
     this.exited = exited.then((info) => {
       this.alive = false;
       const full = { ...info, ...(this.killedFor ? { killedFor: this.killedFor } : {}) };
@@ -76,8 +74,8 @@ export class EngineConnection {
     });
   }
 
-  /** Forks the child and waits until its engine exists. */
-  static async open(opts: ConnectionOptions): Promise<EngineConnection> {
+  /** Forks the child and waits until its engine exists. `signal` gives up (the daemon is stopping). */
+  static async open(opts: ConnectionOptions, signal?: AbortSignal): Promise<EngineConnection> {
     const entry = childEntry();
     const t0 = performance.now();
     const proc = fork(entry.path, [], {
@@ -108,10 +106,18 @@ export class EngineConnection {
       proc.once('exit', (code, signal) => resolve({ code, signal }));
       proc.once('error', () => resolve({ code: null, signal: null })); // fork failed (e.g. EAGAIN)
     });
+    let onStartMessage: ((m: unknown) => void) | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       const ready = await new Promise<Extract<FromChild, { type: 'ready' }>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new EngineStartError(`the engine process did not start within ${Math.round(opts.startTimeoutMs / 1000)} s`, false)), opts.startTimeoutMs);
-        proc.on('message', (m: unknown) => {
+        onAbort = () => {
+          clearTimeout(timer);
+          reject(new EngineStartError('the engine start was abandoned (shutting down)', false));
+        };
+        if (signal?.aborted) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        proc.on('message', (onStartMessage = (m: unknown) => {
           if (!isFromChild(m)) return;
           if (m.type === 'booted') {
             const init: ToChild = { type: 'init', spec: opts.spec, options: opts.factory };
@@ -123,7 +129,7 @@ export class EngineConnection {
             clearTimeout(timer);
             reject(new EngineStartError(fromWireError(m.error).message, true));
           }
-        });
+        }));
         void exited.then((info) => {
           clearTimeout(timer);
           reject(new EngineStartError(`the engine process ${describeExit(info)} while starting${lastLine(tail)}`, false));
@@ -134,6 +140,9 @@ export class EngineConnection {
       proc.kill('SIGKILL');
       await exited;
       throw e;
+    } finally {
+      if (onStartMessage) proc.off('message', onStartMessage);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }
 

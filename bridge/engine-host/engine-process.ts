@@ -9,7 +9,7 @@ import type { Engine, GenerateOptions, GenerateRequest, GenerateResult, ModelSum
 import { EngineError } from '../../engine/api.ts';
 import type { EngineFactoryOptions } from '../engine-loader.ts';
 import type { Logger } from '../log.ts';
-import { describeExit, EngineConnection, EngineStartError, type ConnectionOptions } from './connection.ts';
+import { describeExit, EngineConnection, type ConnectionOptions } from './connection.ts';
 import type { EngineDescription } from './protocol.ts';
 
 export interface EngineProcessOptions {
@@ -34,6 +34,20 @@ export interface EngineProcessOptions {
 const DEFAULT_DELAYS = [0, 1000, 2000, 5000, 10_000];
 /** A child that dies within this of becoming ready counts as a failed start. */
 const QUICK_DEATH_MS = 30_000;
+/** The first model list (before any is cached) waits at most this for the child. */
+const LIST_TIMEOUT_MS = 30_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 export class EngineProcess implements Engine {
   private conn?: EngineConnection;
@@ -47,6 +61,8 @@ export class EngineProcess implements Engine {
   private lastStartError = '';
   private models?: ModelSummary[];
   private refreshing?: Promise<ModelSummary[]>;
+  /** Aborted by dispose(): ends a backoff wait or a start in progress at once. */
+  private readonly stopping = new AbortController();
 
   private constructor(private readonly opts: EngineProcessOptions, first: EngineConnection) {
     this.description = first.description;
@@ -59,7 +75,7 @@ export class EngineProcess implements Engine {
    */
   static async start(opts: EngineProcessOptions): Promise<EngineProcess> {
     const ep = new EngineProcess(opts, await EngineConnection.open(connectionOptions(opts)));
-    void ep.refreshModels().catch(() => undefined); // the first handshake then finds the list ready
+    ep.refreshModels().catch(() => undefined); // the first handshake then finds the list ready
     return ep;
   }
 
@@ -83,17 +99,30 @@ export class EngineProcess implements Engine {
     return result;
   }
 
-  /** The cached list at once (refreshed in the background); only the very first call waits for the child. */
+  /**
+   * The cached list at once (refreshed in the background). Only a call before any list exists waits
+   * for the child, and not longer than LIST_TIMEOUT_MS (a handshake must not hang on a stuck child).
+   */
   async listModels(): Promise<ModelSummary[]> {
+    const fresh = this.refreshModels();
     if (this.models) {
-      void this.refreshModels().catch((e: unknown) => this.opts.log.debug(`engine process: listing models failed: ${(e as Error).message}`));
+      fresh.catch((e: unknown) => this.opts.log.debug(`engine process: listing models failed: ${(e as Error).message}`));
       return this.models;
     }
-    return this.refreshModels();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the engine process did not list its models within ${LIST_TIMEOUT_MS / 1000} s`)), LIST_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([fresh, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.stopping.abort();
     await this.starting?.catch(() => undefined);
     await this.conn?.close(5000);
   }
@@ -158,11 +187,11 @@ export class EngineProcess implements Engine {
         const wait = lastChance || this.failures === 0 ? 0 : delays[this.failures - 1];
         if (wait > 0) {
           this.opts.log.warn(`engine process: next start in ${wait / 1000} s`);
-          await new Promise((r) => setTimeout(r, wait));
+          await sleep(wait, this.stopping.signal);
         }
         if (this.disposed) throw new Error('shutting down');
         try {
-          const conn = await EngineConnection.open(connectionOptions(this.opts));
+          const conn = await EngineConnection.open(connectionOptions(this.opts), this.stopping.signal);
           if (this.disposed) {
             await conn.close(2000);
             throw new Error('shutting down');
@@ -195,5 +224,3 @@ function connectionOptions(o: EngineProcessOptions): ConnectionOptions {
     onOutput: (line: string) => o.log.info(`engine: ${line}`),
   };
 }
-
-export { EngineStartError };

@@ -4,7 +4,7 @@
  * hangs, runs out of memory or keeps dying at start never leaves a call hanging.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -220,4 +220,29 @@ test('dispose ends the child', async () => {
   assert.equal(alive(pid), false);
   const e = await rejection(ep.generate(request('after dispose', 1)));
   assert.ok(e instanceof EngineError && e.code === 'engine-unavailable');
+});
+
+test('dispose during a restart backoff returns at once', async () => {
+  const flag = join(tmp, 'die-dispose');
+  const ep = await start({ IPA_TEST_ENGINE_DIE_AT_START: flag }, { restartDelaysMs: [0, 30_000] });
+  writeFileSync(flag, '');
+  const pid = ep.pid!;
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => lines.some((l) => l.includes('next start in 30 s')), 10_000);
+  const t0 = Date.now();
+  await ep.dispose();
+  assert.ok(Date.now() - t0 < 2000, `dispose took ${Date.now() - t0} ms`);
+  rmSync(flag);
+});
+
+test('the engine process runs below normal priority (the daemon keeps a core for its sockets)', { skip: process.platform !== 'linux' }, async () => {
+  const ep = await start();
+  try {
+    // /proc/PID/stat field 19 is the nice value; the command name (field 2) may hold spaces, so split after ")".
+    const stat = readFileSync(`/proc/${ep.pid}/stat`, 'utf8');
+    const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    assert.ok(nice > 0, `nice ${nice}`);
+  } finally {
+    await ep.dispose();
+  }
 });
