@@ -165,3 +165,25 @@ test('a daemon that is SIGKILLed leaves no engine process behind', async () => {
     }
   }, 5000);
 });
+
+test('the real engine (tiny models) in its child process: the handshake reports its runtime, a job runs', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeTinyModels } = await import('../../engine/index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'ipa-tiny-'));
+  await writeTinyModels(dir);
+  const real = await startTestDaemon({ args: ['--engine', 'default', '--models', dir, '--provider', 'cpu'] });
+  try {
+    const { c, welcome } = await TestClient.connect(real.url());
+    assert.equal(welcome.capabilities.provider, 'cpu');
+    assert.equal(welcome.capabilities.fp16, false, 'Engine.runtime crossed the process boundary');
+    c.send({ type: 'job', jobId: 'real', prompt: 'a red apple', steps: 1, ...small });
+    assert.equal((await c.expect('result', 'real', 60_000)).images.length, 1);
+    c.close();
+    assert.equal(enginePids(real.log()).length, 1);
+  } finally {
+    await real.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
