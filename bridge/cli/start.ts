@@ -122,9 +122,10 @@ export async function runStart(o: StartOptions): Promise<number> {
   const url = daemon.url(false);
   // The one stdout line: scripts and tests parse it.
   process.stdout.write(`listening port=${daemon.port} hosts=${daemon.hosts.join(',')} url=${url}\n`);
-  await logStartupReport(engine, config.modelsDir, log);
+  const lacking = await logStartupReport(engine, config.modelsDir, log);
   if (engine && !o.engine) hashModelsInBackground(config.modelsDir, log);
-  log.info(`ipa-bridge ready on ${url} (engine: ${engine ? engine.provider : `unavailable: ${error}`}; token from ${tokenInfo.source === 'env' ? 'IPA_BRIDGE_TOKEN' : tokenInfo.source})`);
+  const models = lacking ? `; ${lacking} feature${lacking === 1 ? '' : 's'} lack models: see the warnings above` : '';
+  log.info(`ipa-bridge ready on ${url} (engine: ${engine ? engine.provider : `unavailable: ${error}`}; token from ${tokenInfo.source === 'env' ? 'IPA_BRIDGE_TOKEN' : tokenInfo.source}${models})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -12,7 +12,8 @@ import { HashCache } from '../models/hash-cache.ts';
 import { cacheDir } from '../models/paths.ts';
 import { ModelRegistry } from '../models/registry.ts';
 
-export async function logStartupReport(engine: Engine | null, modelsDir: string | undefined, log: Logger): Promise<void> {
+/** Returns how many features lack models (0 when the engine is unavailable: that is reported on its own). */
+export async function logStartupReport(engine: Engine | null, modelsDir: string | undefined, log: Logger): Promise<number> {
   const where = resolveRoots(modelsDir ? [modelsDir] : []);
   for (const root of where.roots) {
     // The default download folder is created by the first `models pull`; anything else was asked for.
@@ -20,17 +21,19 @@ export async function logStartupReport(engine: Engine | null, modelsDir: string 
     if (modelsDir) log.warn(`--models ${modelsDir}: no such folder (check the path; a ComfyUI, A1111/Forge, InvokeAI or Fooocus folder works as is)`);
     else if (root !== where.downloadDir) log.warn(`model folder ${root} (from ${where.configFile}) does not exist`);
   }
-  if (!engine) return;
+  if (!engine) return 0;
   let models: Array<{ kind: string; name: string }>;
   try {
     models = await engine.listModels();
   } catch (e) {
     log.error('listing models failed', e);
-    return;
+    return 0;
   }
   log.info(`models in ${where.roots.join(', ') || '(no folders)'}: ${models.length === 0 ? 'none found' : `${models.length} found`}`);
   for (const r of foundByRole(models)) log.info(`  ${r.role}: ${r.names.join(', ')}`);
-  for (const m of missingFeatures(models)) log.warn(formatMissing(m));
+  const missing = missingFeatures(models);
+  for (const m of missing) log.warn(formatMissing(m));
+  return missing.length;
 }
 
 /**

@@ -122,8 +122,8 @@ export function configureIo(cmd: Command, io: CliIo): void {
 
 /** Help and --version are success; a command called without its subcommand and every parse error are usage mistakes. */
 export function commanderExitCode(e: CommanderError): number {
-  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-  return 2;
+  // Help asked for (--help, `help <command>`) and --version exit 0; help shown because a subcommand is missing does not.
+  return e.exitCode === 0 ? 0 : 2;
 }
 
 // ---------------------------------------------------------------------------------------------

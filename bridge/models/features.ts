@@ -33,7 +33,8 @@ export const FEATURE_RULES: readonly FeatureRule[] = [
     feature: 'image prompts',
     needs: [
       { anyOf: ['ipadapter:base', 'ipadapter:plus'], label: 'IP-Adapter', preset: 'sd15-style' },
-      { anyOf: ['clip_vision:vit-h'], label: 'ViT-H image encoder', preset: 'sd15-style' },
+      // The engine takes the encoder whose width the adapter's projection expects; ViT-H for the SD1.5 adapters.
+      { anyOf: ['clip_vision:vit-h', 'clip_vision'], label: 'ViT-H image encoder', preset: 'sd15-style' },
     ],
   },
   { feature: 'pose control', needs: [{ anyOf: ['controlnet:pose'], label: 'OpenPose ControlNet', preset: 'sd15-style' }] },

@@ -151,7 +151,10 @@ export class HashCache {
   /** A model folder's hash (module comment): each file's hash from the cache or computed, then the manifest's. */
   async folderSha256(dir: string): Promise<string> {
     const hit = this.cachedFolder(dir);
-    if (hit) return hit;
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
     const files = folderFiles(resolve(dir));
     const lines = [];
     for (const f of files) lines.push({ rel: f.rel, sha256: await this.sha256(f.path) });

@@ -89,6 +89,10 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       await page.click('#connect');
       await waitConnected(ui);
       assert.match(await statusText(ui), /^Connected · ipa-bridge .* · cpu$/);
+      // The test engine has no tokenizer and no image encoder: the UI says what is missing and how to fetch it.
+      assert.equal(await page.locator('#missing').isVisible(), true);
+      assert.match(await page.locator('#missing-detail').innerText(), /text to image: no CLIP tokenizer; image prompts: no ViT-H image encoder/);
+      assert.match(await page.locator('#missing-command').innerText(), /npx ipa-bridge models pull tokenizer && npx ipa-bridge models pull sd15-style/);
       assert.deepEqual(figma.storage.get(STORAGE_CONNECTION), { port: daemon.port, token: daemon.token }, 'the token is stored once, through the sandbox');
 
       // Roles: select a node in the "canvas", press the button in the UI.

@@ -73,6 +73,9 @@ test('the panel generates into a selection end to end, and shows and survives a 
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('statusText')?.textContent === 'Connected', undefined, { timeout: 15_000 });
   assert.match(await page.textContent('#statusDetail') ?? '', /ipa-bridge .* · CPU · 4 models/);
+  // The test engine has no tokenizer and no image encoder: the panel says so, with the fixing command.
+  assert.match(await page.textContent('#statusDetail') ?? '', /missing: text to image \(no CLIP tokenizer\); image prompts \(no ViT-H image encoder\)/);
+  assert.match(await page.textContent('#statusCode') ?? '', /npx ipa-bridge models pull tokenizer && npx ipa-bridge models pull sd15-style/);
 
   // The form, as a designer fills it.
   await page.fill('#prompt', 'a lighthouse at dusk, oil painting');

@@ -98,6 +98,11 @@ function renderConnection(): void {
     $('problem-command').textContent = help.command ?? '';
     $('retry').hidden = s.phase === 'connected';
   }
+  // What the installed models cannot do yet, with the command that fetches them (welcome.capabilities.missing).
+  const missing = s.phase === 'connected' ? (welcome?.capabilities.missing ?? []) : [];
+  $('missing').hidden = missing.length === 0;
+  $('missing-detail').textContent = missing.map((m) => `${m.feature}: no ${m.lacks.join(', no ')}`).join('; ');
+  $('missing-command').textContent = [...new Set(missing.flatMap((m) => m.command.split(' && ')))].join(' && ');
   renderRetryCountdown();
   if (s.phase === 'stopped' && s.problem.code === 'refused') showConnectionPanel(true);
   renderGenerateButton();

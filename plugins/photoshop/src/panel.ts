@@ -232,6 +232,12 @@ export function mountPanel(d: PanelDeps): { render(): void; refreshLayers(): voi
             ? `${welcome!.server.name} ${welcome!.server.version} · ${caps.provider.toUpperCase()} · ${caps.models.length} model${caps.models.length === 1 ? '' : 's'}`
             : caps.engineError ?? 'The daemon could not load its engine.'
           : '';
+        // What the installed models cannot do yet, with the command that fetches them.
+        const missing = caps?.provider ? (caps.missing ?? []) : [];
+        if (missing.length) {
+          detail += ` · missing: ${missing.map((m) => `${m.feature} (no ${m.lacks.join(', no ')})`).join('; ')}`;
+          command = [...new Set(missing.flatMap((m) => m.command.split(' && ')))].join(' && ');
+        }
         break;
       }
       case 'waiting': {
