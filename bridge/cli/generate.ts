@@ -122,7 +122,11 @@ export async function runGenerate(o: GenerateOptions): Promise<number> {
   // 1. Everything the command line says, before any work.
   const plan = checkOutput(o.out);
   if (o.mask && !o.init) throw new UsageError('--mask needs --init (the image the mask applies to)');
-  if (!o.local && (o.models || o.maxInputPixels !== undefined)) throw new UsageError(`${o.models ? '--models' : '--max-input-pixels'} is for --local; the daemon uses its own (set them on "npx ipa-bridge start")`);
+  if (!o.local) {
+    // The daemon has its own models, provider and limits: silently ignoring these would mislead.
+    const localOnly = [o.models && '--models', o.maxInputPixels !== undefined && '--max-input-pixels', (o.provider || o.cpu || o.cuda) && (o.cpu ? '--cpu' : o.cuda ? '--cuda' : '--provider')].filter(Boolean);
+    if (localOnly.length) throw new UsageError(`${localOnly.join(', ')}: only with --local; the daemon uses its own (set them on "npx ipa-bridge start")`);
+  }
   const localLimit = o.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const hint = o.local ? 'raise it with --max-input-pixels N' : 'the daemon\'s limit: raise it with "npx ipa-bridge start --max-input-pixels N"';
   const inputs = await checkInputs(o, o.local ? localLimit : DEFAULT_MAX_INPUT_PIXELS * 16, hint);
