@@ -103,7 +103,13 @@ export class EngineConnection {
       s.on('end', () => onLine(buf));
     }
     const exited = new Promise<ExitInfo>((resolve) => {
-      proc.once('exit', (code, signal) => resolve({ code, signal }));
+      proc.once('exit', (code, signal) => {
+        // Its last output (a native crash report) may still be in the pipes: 'close' comes after
+        // them, unless something else holds them open.
+        const done = (): void => resolve({ code, signal });
+        proc.once('close', done);
+        setTimeout(done, 500).unref();
+      });
       proc.once('error', () => resolve({ code: null, signal: null })); // fork failed (e.g. EAGAIN)
     });
     let onStartMessage: ((m: unknown) => void) | undefined;

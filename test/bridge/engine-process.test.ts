@@ -120,6 +120,21 @@ test('a child killed mid-job: the job fails with engine-crashed, the next job ru
   }
 });
 
+test('a child that dies on its own: the error says how, with its last output and a memory hint', async () => {
+  const ep = await start();
+  try {
+    const e = await rejection(ep.generate(request('[engine-exit]', 2)));
+    assert.ok(e instanceof EngineError && e.code === 'engine-crashed', `engine-crashed, got ${e}`);
+    assert.match(e.message, /exited unexpectedly with code 7/);
+    assert.match(e.message, /last output: test engine: terminate called after throwing an instance of std::bad_alloc/);
+    assert.match(e.message, /ran out of memory: try a smaller size/);
+    assert.ok(lines.some((l) => l.includes('engine: test engine: terminate called')), 'the child output is in the daemon log');
+    assert.equal((await ep.generate(request('after the crash', 1))).images.length, 1);
+  } finally {
+    await ep.dispose();
+  }
+});
+
 test('a child that hangs inside a step is killed after the stall timeout; the job fails, the next one runs', async () => {
   const ep = await start({}, { stallMs: 1500 });
   try {

@@ -7,6 +7,7 @@
  *   - references tint the image by their scale; controls are added as a bright overlay.
  * A prompt containing "[engine-error]" throws an EngineError naming `checkpoint`. For the engine
  * process tests (bridge/engine-host): "[engine-oom]" throws onnxruntime's allocation-failure text;
+ * "[engine-exit]" prints a C++ allocation failure to stderr and exits (a native crash);
  * "[engine-block:MS]" makes each step a synchronous MS-long wait (like onnxruntime's `session.run`:
  * nothing else runs in the process meanwhile); "[engine-hang]" blocks the first step forever.
  * With IPA_TEST_ENGINE_DIE_AT_START=FILE, the process exits while creating the engine if FILE exists.
@@ -58,6 +59,11 @@ class TestEngine implements Engine {
     const t0 = Date.now();
     const p = req.params;
     if (p.prompt.includes('[engine-error]')) throw new EngineError('model-missing', 'checkpoint "nope" not found in the models folder', 'checkpoint');
+    if (p.prompt.includes('[engine-exit]')) {
+      // Like a native abort: a last line on stderr, then the process is gone.
+      process.stderr.write('test engine: terminate called after throwing an instance of std::bad_alloc\n');
+      process.exit(7);
+    }
     if (p.prompt.includes('[engine-oom]')) throw new Error('Failed to allocate memory for requested buffer of size 4294967296');
     const block = /\[engine-block:(\d+)\]/.exec(p.prompt);
     const hang = p.prompt.includes('[engine-hang]');
