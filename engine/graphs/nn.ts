@@ -105,7 +105,16 @@ export function quickGelu(g: GraphBuilder, x: string): string {
  * Scaled dot-product attention over [B, L, heads*dim] tensors. `mask` is an additive bias
  * broadcastable to [B, heads, Lq, Lk] (e.g. CLIP's causal mask). `scale` defaults to dim^-0.5.
  */
-export function attention(g: GraphBuilder, q: string, k: string, v: string, heads: number, dimHead: number, opts: { mask?: string; scale?: number } = {}): string {
+/**
+ * Portable flavours: self-attention over image tokens runs in this many query slices, one node chain
+ * each, so no score tensor is larger than [B, heads, L/16, L]. Without it a 1024² SD1.5 UNet's
+ * [2, 8, 16384, 16384] scores need more storage buffers than WebGPU binds per shader (measured on
+ * lavapipe: "Too many storage buffers in shader. Current: 18, Max is 16"), and several GiB at once.
+ * Attention rows are independent, so the slices give the same result. CPU and CUDA use MultiHeadAttention.
+ */
+const SELF_ATTENTION_QUERY_SLICES = 16;
+
+export function attention(g: GraphBuilder, q: string, k: string, v: string, heads: number, dimHead: number, opts: { mask?: string; scale?: number; longQueries?: boolean } = {}): string {
   const scale = opts.scale ?? 1 / Math.sqrt(dimHead);
   if (!opts.mask && !g.portable) {
     // MultiHeadAttention has CPU and CUDA kernels; on CPU it avoids materialising the
@@ -119,11 +128,31 @@ export function attention(g: GraphBuilder, q: string, k: string, v: string, head
   const qh = split(qs, [0, 2, 1, 3]);
   const kh = split(k, [0, 2, 3, 1]);
   const vh = split(v, [0, 2, 1, 3]);
-  let scores = g.portable ? g.op('MatMul', [qh, kh]) : g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(scale)]);
-  if (opts.mask) scores = g.op('Add', [scores, opts.mask]);
-  const probs = g.op('Softmax', [scores], { axis: -1 });
-  const out = g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] });
+  const rows = (qs: string): string => {
+    let scores = g.portable ? g.op('MatMul', [qs, kh]) : g.op('Mul', [g.op('MatMul', [qs, kh]), g.scalar(scale)]);
+    if (opts.mask) scores = g.op('Add', [scores, opts.mask]);
+    return g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vh]);
+  };
+  const sliced = g.portable && opts.longQueries && !opts.mask;
+  const joined = sliced ? slicedRows(g, qh, SELF_ATTENTION_QUERY_SLICES, rows) : rows(qh);
+  const out = g.op('Transpose', [joined], { perm: [0, 2, 1, 3] });
   return g.op('Reshape', [out, g.ints([0, 0, heads * dimHead])]);
+}
+
+/**
+ * `rows` over `n` consecutive slices of q [B, heads, L, D] along L, joined again. Slice i is rows
+ * floor(i·L'/n) to floor((i+1)·L'/n) of q zero-padded to L' = max(L, n) rows (cut off afterwards), so
+ * no slice is empty: WebGPU refuses an empty one ("Invalid dispatch group size (0, 1, 1)").
+ */
+function slicedRows(g: GraphBuilder, qh: string, n: number, rows: (q: string) => string): string {
+  const len = g.op('Shape', [qh], { start: 2, end: 3 });
+  const padded = g.op('Max', [len, g.ints([n])]);
+  const pads = g.op('Concat', [g.ints([0, 0, 0, 0, 0, 0]), g.op('Sub', [padded, len]), g.ints([0])], { axis: 0 }); // begins 0,0,0,0; ends 0,0,pad,0
+  const q = g.op('Pad', [qh, pads]);
+  const bound = (i: number): string => (i === 0 ? g.ints([0]) : i === n ? padded : g.op('Div', [g.op('Mul', [padded, g.ints([i])]), g.ints([n])]));
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) parts.push(rows(g.op('Slice', [q, bound(i), bound(i + 1), g.ints([2])])));
+  return g.op('Slice', [g.op('Concat', parts, { axis: 2 }), g.ints([0]), len, g.ints([2])]);
 }
 
 /** NCHW -> [N, H*W, C] */

@@ -132,7 +132,7 @@ function crossAttention(ctx: UNetCtx, prefix: string, x: string, context: string
     const q = linear(ctx, join(prefix, 'to_q'), x);
     const k = linear(ctx, join(prefix, 'to_k'), context);
     const v = linear(ctx, join(prefix, 'to_v'), context);
-    let out = attention(g, q, k, v, cfg.heads, dimHead);
+    let out = attention(g, q, k, v, cfg.heads, dimHead, { longQueries: x === context });
     const ip = ctx.ip?.kv.get(prefix);
     if (ip && ctx.ip) out = g.op('Add', [out, imageAttention(ctx, join(prefix, 'ip'), q, ip[0], ip[1], ctx.ip.layerIndex.get(prefix) ?? 0, dimHead)]);
     return linear(ctx, join(prefix, 'to_out.0'), out);

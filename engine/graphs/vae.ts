@@ -99,7 +99,7 @@ function midAttention(ctx: VaeCtx, prefix: string, x: string): string {
     const k = linear(ctx, join(prefix, 'to_k'), t);
     const v = linear(ctx, join(prefix, 'to_v'), t);
     // heads = C / attention_head_dim with attention_head_dim = C: one head, scale C^-1/2.
-    const a = attention(g, q, k, v, 1, c);
+    const a = attention(g, q, k, v, 1, c, { longQueries: true });
     const o = linear(ctx, join(prefix, 'to_out.0'), a);
     return g.op('Add', [fromTokens(g, o, x), x]);
   });

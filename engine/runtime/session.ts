@@ -77,11 +77,17 @@ function optimizedPaths(modelPath: string): { model: string; weights: string } {
 /** Below this, optimising at load is quick and a cache file is not worth the disk space. */
 const OPTIMIZED_CACHE_MIN_BYTES = Number(process.env.IPA_BRIDGE_OPT_CACHE_MIN_BYTES ?? 64 * 1024 * 1024);
 
+/** IPA_BRIDGE_GRAPH_OPT=disabled|basic|extended|all (default all): for tracking down a provider's fault. */
+function graphOptimizationLevel(): 'disabled' | 'basic' | 'extended' | 'all' {
+  const v = process.env.IPA_BRIDGE_GRAPH_OPT;
+  return v === 'disabled' || v === 'basic' || v === 'extended' ? v : 'all';
+}
+
 export async function createSession(g: BuiltGraph, opts: SessionOptions): Promise<ort.InferenceSession> {
   const { modelPath, externalData } = materialize(g, opts.cacheDir ?? defaultCacheDir());
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: executionProviders(opts.provider),
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: graphOptimizationLevel(),
     logSeverityLevel: 3, // errors only: the optimised-graph cache is meant for this machine, no need to warn
   };
   // onnxruntime-node rejects keys that are present but undefined.

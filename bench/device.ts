@@ -1,0 +1,119 @@
+/**
+ * The one prepared check for a GPU machine (`npm run bench -- device`), meant to finish within 5
+ * minutes: every provider probed; the parity fixtures on the chosen GPU provider (fp32 portable or
+ * the CUDA flavour, and fp16); a full-size synthetic SD1.5 512² job with IP-Adapter + ControlNet
+ * (20 steps: ms per step, total, GPU memory); and a 1024² job, whose VAE decode runs in tiles.
+ *
+ *   node --import tsx bench/device.ts [--provider auto|cuda|webgpu|…] [--steps 20] [--tiny] [--no-parity]
+ *
+ * --tiny runs the jobs on the tiny generated models instead of the full-size set (checks the script
+ * itself on machines without a GPU, e.g. WebGPU on software Vulkan).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { registryLocator } from '../bridge/models/locator.ts';
+import type { Engine, GenerateRequest, RgbaImage } from '../engine/api.ts';
+import { createEngine, writeTinyModels } from '../engine/index.ts';
+import { listCases } from '../engine/parity/fixture.ts';
+import { runCase } from '../engine/parity/run.ts';
+import { parityTarget } from '../engine/parity/target.ts';
+import { probeAll, selectProvider } from '../engine/runtime/probe.ts';
+import { isProviderChoice, type ProviderChoice } from '../engine/runtime/providers.ts';
+import { emit, type BenchRow } from './lib/types.ts';
+import { ensureSyntheticSd15 } from './synthetic.ts';
+
+const args = process.argv.slice(2);
+const opt = (n: string): string | undefined => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
+const choice = opt('--provider') ?? 'auto';
+if (!isProviderChoice(choice)) throw new Error(`--provider ${choice}: not a provider`);
+const steps = Number(opt('--steps') ?? 20);
+const tiny = args.includes('--tiny');
+const fixtures = opt('--fixtures') ?? join(import.meta.dirname, '../../shared/fixtures');
+
+const rows: BenchRow[] = [];
+const notes: string[] = [];
+const row = (label: string, value: number, unit: string, extra: Partial<BenchRow> = {}): void => void rows.push({ label, value: Math.round(value * 100) / 100, unit, ...extra });
+
+// 1. Probes.
+const probes = await probeAll();
+for (const p of probes) notes.push(`probe ${p.provider}: ${p.ok ? `ok${p.fp16 ? ' fp16' : ''}, ${p.createMs?.toFixed(0)} ms load, ${p.runMs?.toFixed(2)} ms run` : `${p.available ? 'failed' : 'not available'}: ${p.error ?? ''}`}${p.device ? ` [${p.device}]` : ''}`);
+const selection = await selectProvider(choice as ProviderChoice);
+notes.push(`chosen: ${selection.provider}${selection.fp16 ? ' (fp16)' : ''} — ${selection.reason}`);
+
+// 2. Parity on the chosen provider.
+if (!args.includes('--no-parity') && selection.provider !== 'cpu') {
+  for (const fp16 of selection.fp16 ? [false, true] : [false]) {
+    const target = parityTarget(selection.provider, fp16);
+    const t0 = performance.now();
+    let pass = 0;
+    const failed: string[] = [];
+    const cases = listCases(fixtures);
+    for (const dir of cases) {
+      const r = await runCase(dir, target).catch((e: unknown) => ({ pass: false, name: dir, error: (e as Error).message }));
+      if (r.pass) pass++;
+      else failed.push(dir.split('/').pop() ?? dir);
+    }
+    row(`parity ${target.flavour} on ${selection.provider}: cases passed`, pass, `of ${cases.length}`, { target: `${cases.length}`, pass: pass === cases.length });
+    notes.push(`parity ${target.flavour}: ${((performance.now() - t0) / 1000).toFixed(0)} s${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
+  }
+}
+
+// 3 + 4. Jobs: 512² (20 steps) and 1024² (tiled VAE), IP-Adapter + ControlNet, CFG.
+const modelsDir = tiny ? join(mkdtempSync(join(tmpdir(), 'ipa-device-')), 'models') : ensureSyntheticSd15().models;
+if (tiny) await writeTinyModels(modelsDir);
+const engine: Engine = await createEngine({ provider: selection.provider, fp16: selection.fp16, models: registryLocator(modelsDir) });
+const image = (w: number, h: number): RgbaImage => ({ width: w, height: h, data: Uint8Array.from({ length: w * h * 4 }, (_, i) => (i * 31 + (i >> 9)) % 256) });
+const job = (size: number, n: number): GenerateRequest => ({
+  params: { prompt: 'a lighthouse on a cliff at dusk, oil painting', negativePrompt: 'blurry', seed: 7, steps: n, sampler: 'dpmpp-2m', guidance: 7, width: size, height: size, strength: 1, batchSize: 1, clipSkip: 1 },
+  references: [{ image: image(640, 480), adapter: 'base', scale: 0.7, preset: 'reference', range: { start: 0, end: 1 }, hash: 'device-ref' }],
+  controls: [{ image: image(size, size), type: 'pose', preprocess: 'none', scale: 1, range: { start: 0, end: 1 }, guessMode: false }],
+});
+
+/** nvidia-smi sampling in its own process (the engine's native calls block this one's timers). */
+function gpuMemorySampler(): { stop(): Promise<number | undefined> } {
+  let child: ChildProcess | undefined;
+  let text = '';
+  try {
+    child = spawn('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', '-lms', '200'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.on('error', () => (child = undefined));
+    child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+  } catch {
+    child = undefined;
+  }
+  return {
+    async stop() {
+      if (!child) return undefined;
+      child.kill();
+      await new Promise((r) => setTimeout(r, 100));
+      const used = text.split('\n').map(Number).filter((n) => Number.isFinite(n) && n > 0);
+      return used.length ? Math.max(...used) : undefined;
+    },
+  };
+}
+
+const gpu = gpuMemorySampler();
+const label = (size: number, n: number): string => `${size}² ${n} steps IP-Adapter + ControlNet + CFG`;
+const timed = async (req: GenerateRequest) => {
+  const t = performance.now();
+  const r = await engine.generate(req);
+  return { ms: performance.now() - t, timings: r.metadata.timings };
+};
+const cold = await timed(job(512, steps));
+const warm = await timed(job(512, steps));
+row(`first job (graph build + sessions), ${label(512, steps)}`, cold.ms / 1000, 's');
+row(`warm job, ${label(512, steps)}`, warm.ms / 1000, 's', { target: '≤ 1.0 (H100/H200, CUDA)', pass: warm.ms <= 1000 });
+row('warm: ms per step (UNet + ControlNet + CFG)', warm.timings.ms_per_step, 'ms');
+row('warm: VAE decode 512²', warm.timings.vae_decode_0, 'ms');
+const big = await timed(job(1024, Math.min(steps, 4)));
+const bigWarm = await timed(job(1024, Math.min(steps, 4)));
+row(`warm job, ${label(1024, Math.min(steps, 4))} (tiled VAE)`, bigWarm.ms / 1000, 's');
+row('warm: VAE decode 1024² (tiled)', bigWarm.timings.vae_decode_0, 'ms');
+const peakMiB = await gpu.stop();
+if (peakMiB !== undefined) row('GPU memory used, peak (nvidia-smi)', peakMiB, 'MiB');
+else notes.push('GPU memory: not known here (no nvidia-smi; onnxruntime-node reports no WebGPU/CoreML/DirectML memory)');
+notes.push(`models: ${tiny ? 'tiny generated set' : 'synthetic full-size SD1.5 (bench/synthetic.ts)'}; cold phases ${JSON.stringify(cold.timings)}; warm ${JSON.stringify(warm.timings)}; 1024² first ${JSON.stringify(big.timings)}`);
+notes.push(`1024² decode tiled: ${bigWarm.timings.vae_tiled === 1 ? 'yes' : 'no'}`);
+await engine.dispose();
+emit({ bench: 'device', rows, notes });
