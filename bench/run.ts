@@ -24,6 +24,8 @@ interface Entry {
   label: string;
   file: string;
   args: string[];
+  /** Runs only when named (the GPU-machine check would take an hour on a CPU). */
+  onlyWhenNamed?: boolean;
 }
 
 const variant = (name: string, file: string, args: string[] = []): Entry => ({ name, file, args, label: [name, ...args].join(' ') });
@@ -38,6 +40,7 @@ export const BENCHES: readonly Entry[] = [
   variant('unet-step', 'unet-step.ts', ['--ip']),
   variant('unet-step', 'unet-step.ts', ['--ip', '--control']),
   variant('engine-full', 'engine-full.ts'),
+  { ...variant('device', 'device.ts'), onlyWhenNamed: true },
 ];
 
 const START = '<!-- BENCH:START -->';
@@ -173,7 +176,7 @@ function readmeBlock(results: MergedResult[], date: string, command: string, old
 
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
-  const entries = BENCHES.filter((b) => o.names.length === 0 || o.names.includes(b.name));
+  const entries = BENCHES.filter((b) => (o.names.length === 0 && !b.onlyWhenNamed) || o.names.includes(b.name));
   // `--args` replaces the variants of one name with a single run of those flags.
   const plan: Entry[] = o.args ? [...new Map(entries.map((e) => [e.name, { ...e, args: o.args!, label: [e.name, ...o.args!].join(' ') }])).values()] : entries;
   const m0 = machineInfo();
