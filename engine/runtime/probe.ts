@@ -207,6 +207,9 @@ export async function probeProvider(provider: ProviderName): Promise<ProbeResult
     return { provider, available: false, ok: false, fp16: false, error: `not in onnxruntime-node ${ort.env.versions.node ?? ''} for ${process.platform}/${process.arch}`.replace('  ', ' ') };
   }
   if (provider === 'cuda' || provider === 'tensorrt') {
+    if (process.platform === 'linux' && nvidiaGpus().length === 0) {
+      return { provider, available: false, ok: false, fp16: false, error: 'no NVIDIA GPU (nvidia-smi finds none)', hint: 'install the NVIDIA driver if this machine has an NVIDIA GPU' };
+    }
     const problem = cudaLibraryProblem(provider);
     if (problem) return { provider, available: false, ok: false, fp16: false, ...problem };
   }

@@ -34,7 +34,7 @@ export function defaultCacheDir(): string {
 }
 
 /** Writes the graph and links its weights into a folder named by the graph's content hash. */
-export function materialize(g: BuiltGraph, cacheDir: string): { modelPath: string; externalData: ort.InferenceSession.SessionOptions['externalData'] } {
+export function materialize(g: BuiltGraph, cacheDir: string, opts: { weightsInMemory?: boolean } = {}): { modelPath: string; externalData: ort.InferenceSession.SessionOptions['externalData'] } {
   const hash = createHash('sha256');
   hash.update(g.model);
   for (const f of g.files) hash.update(`${f.location}=${f.path}:${statSync(f.path).size}:${statSync(f.path).mtimeMs}\n`);
@@ -43,7 +43,9 @@ export function materialize(g: BuiltGraph, cacheDir: string): { modelPath: strin
   const externalData: Array<{ path: string; data: Uint8Array }> = [];
   for (const f of g.files) {
     const linked = join(dir, f.location);
-    if (!existsSync(linked)) {
+    if (opts.weightsInMemory) {
+      externalData.push({ path: f.location, data: readFileSync(f.path) });
+    } else if (!existsSync(linked)) {
       try {
         linkSync(f.path, linked);
       } catch {
@@ -84,7 +86,10 @@ function graphOptimizationLevel(): 'disabled' | 'basic' | 'extended' | 'all' {
 }
 
 export async function createSession(g: BuiltGraph, opts: SessionOptions): Promise<ort.InferenceSession> {
-  const { modelPath, externalData } = materialize(g, opts.cacheDir ?? defaultCacheDir());
+  // CoreML: onnxruntime's CoreML provider has crashed (SIGBUS) resolving external-data files next to a
+  // model loaded from a path (onnxruntime issue #28005, fixed upstream in PR #28062); weights handed
+  // over in memory avoid that path. Not run here (no Mac): see docs/providers.md.
+  const { modelPath, externalData } = materialize(g, opts.cacheDir ?? defaultCacheDir(), { weightsInMemory: opts.provider === 'coreml' });
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: executionProviders(opts.provider),
     graphOptimizationLevel: graphOptimizationLevel(),
