@@ -23,8 +23,9 @@ export function doctorCommand(ran: (code: number) => void): Command {
 
 export function installCudaCommand(ran: (code: number) => void): Command {
   return new Command('install-cuda')
-    .description("fetch onnxruntime-node's CUDA provider libraries (NVIDIA GPUs on Linux and Windows)")
+    .description("fetch onnxruntime-node's CUDA provider libraries (NVIDIA GPUs, Linux x64)")
     .option('--check', 'only report what is installed and which system libraries are missing')
+    .option('--from <file.nupkg>', 'install from a downloaded Microsoft.ML.OnnxRuntime.Gpu.Linux package (offline)')
     .addHelpText('after', INSTALL_CUDA_HELP_AFTER)
-    .action(async (o: { check?: boolean }) => ran(await runInstallCuda({ check: o.check === true }, process.stdout)));
+    .action(async (o: { check?: boolean; from?: string }) => ran(await runInstallCuda({ check: o.check === true, ...(o.from ? { from: o.from } : {}) }, process.stdout)));
 }

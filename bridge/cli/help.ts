@@ -60,12 +60,18 @@ graph cache they made, afterwards. Exits 0 when everything worked.
 `;
 
 export const DOCTOR_HELP_AFTER = `
-Reports which execution providers work on this machine and what the model folders lack, with the
-command that fixes each. Exit code 0 when a provider works and the models are complete.
+Probes every execution provider the way the daemon does at start-up (a tiny graph with the CPU
+fallback off, then fp16), says which one --provider (default auto) picks and why, the GPU memory where
+nvidia-smi tells, the model folders and what each feature lacks, with the command that fixes it.
+Exit code 0 when a provider works and text-to-image has its models, 1 otherwise.
 `;
 
 export const INSTALL_CUDA_HELP_AFTER = `
-onnxruntime-node's CUDA libraries are not part of a normal (offline-safe) install; this fetches them.
---check only reports what is installed and which system libraries are missing.
+NVIDIA GPUs on Linux x64 (onnxruntime-node has no CUDA build for Windows or macOS: use
+--provider dml or webgpu there). A normal install skips onnxruntime-node's download of its CUDA
+provider libraries (so installs work offline); this runs that download (Microsoft.ML.OnnxRuntime.Gpu.Linux
+from nuget.org, ~300 MB) or, with --from, installs the same .nupkg downloaded elsewhere. Then it checks
+which CUDA 12 / cuDNN 9 system libraries are missing and names the packages that provide them.
+--check only reports.
 `;
 
