@@ -5,7 +5,7 @@
  * filesystem), the weight bytes are handed over in memory instead.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -47,7 +47,9 @@ export function materialize(g: BuiltGraph, cacheDir: string, opts: { weightsInMe
       externalData.push({ path: f.location, data: readFileSync(f.path) });
     } else if (!existsSync(linked)) {
       try {
-        linkSync(f.path, linked);
+        // realpath: a Hugging Face cache file is a symlink to its blob, and a hard link to the symlink
+        // itself would dangle in this folder (link(2) does not follow it).
+        linkSync(realpathSync(f.path), linked);
       } catch {
         // Different filesystem (or no hard links): hand the bytes over in memory.
         externalData.push({ path: f.location, data: readFileSync(f.path) });

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -179,6 +179,39 @@ describe('tiny models from selftest, the real engine on them', () => {
     assert.equal(meta.models.tokenizer.sha256, folderSha256(join(models, 'tokenizer')));
     const text = readPngText(readFileSync(out)).parameters ?? '';
     assert.match(text, new RegExp(`Model hash: ${meta.models.checkpoint.sha256.slice(0, 10)}`));
+  });
+
+  test('models in the Hugging Face cache layout (snapshot symlinks to blobs) generate, and hash as they do elsewhere', async () => {
+    // What `models pull` and huggingface_hub leave: blobs/<sha256> and snapshots/<commit>/<path> -> ../../blobs/<sha256>.
+    const cache = join(tmp, 'hf-layout', 'hub');
+    const commit = 'c'.repeat(40);
+    const add = (repo: string, src: string): void => {
+      const repoDir = join(cache, `models--${repo.replace('/', '--')}`);
+      const walk = (d: string): void => {
+        for (const n of readdirSync(d, { withFileTypes: true })) {
+          const p = join(d, n.name);
+          if (n.isDirectory()) { walk(p); continue; }
+          const bytes = readFileSync(p);
+          const blob = join(repoDir, 'blobs', createHash('sha256').update(bytes).digest('hex'));
+          mkdirSync(join(repoDir, 'blobs'), { recursive: true });
+          writeFileSync(blob, bytes);
+          const pointer = join(repoDir, 'snapshots', commit, relative(src, p));
+          mkdirSync(join(pointer, '..'), { recursive: true });
+          symlinkSync(relative(join(pointer, '..'), blob), pointer);
+        }
+      };
+      walk(src);
+    };
+    add('tiny/sd15', join(models, 'checkpoints', 'tiny-sd15'));
+    add('tiny/tokenizer', join(models, 'tokenizer'));
+    add('tiny/ipadapter', join(models, 'ipadapter'));
+    add('tiny/clip_vision', join(models, 'clip_vision'));
+    const out = join(tmp, 'hf-layout.png');
+    const r = await cli(['generate', '--local', '--models', cache, '--prompt', 'a cat', '--style', await png(join(tmp, 'style2.png')), '--width', '64', '--height', '64', '--steps', '2', '--metadata', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const meta = JSON.parse(readFileSync(join(tmp, 'hf-layout.json'), 'utf8')) as { models: Record<string, { name: string; sha256: string }> };
+    assert.equal(meta.models.checkpoint.name, 'tiny/sd15');
+    assert.equal(meta.models.checkpoint.sha256, folderSha256(join(models, 'checkpoints', 'tiny-sd15')), 'the same files, the same hash, wherever they sit');
   });
 
   test('the daemon log shows sane steps for a batch and for a failed job', async () => {
