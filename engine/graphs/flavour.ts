@@ -11,6 +11,7 @@ export type GraphKind = 'unet' | 'controlnet' | 'vae-decoder' | 'vae-encoder' | 
 export const GRAPH_KINDS: readonly GraphKind[] = ['unet', 'controlnet', 'vae-decoder', 'vae-encoder', 'clip-text', 'clip-vision', 'ip-proj', 'ip-kv'];
 
 export function graphFlavour(flavour: Flavour, kind: GraphKind): Flavour {
-  if (flavour === 'portable-fp16' && kind === 'vae-decoder') return 'portable';
+  if (kind === 'vae-decoder' && flavour === 'portable-fp16') return 'portable';
+  if (kind === 'vae-decoder' && flavour === 'webgpu-fp16') return 'webgpu';
   return flavour;
 }

@@ -3,7 +3,7 @@
  * (`prefix`) and reads its weights from `src` under that path, so `linear(g, w, 'to_q', x)` is
  * exactly the module `to_q` of the checkpoint. Activations are [batch, ..., channels] or NCHW.
  */
-import { float, type GraphBuilder } from '../onnx/builder.ts';
+import { float, slicesAttention, type GraphBuilder } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
 
 export interface Ctx {
@@ -106,7 +106,7 @@ export function quickGelu(g: GraphBuilder, x: string): string {
  * broadcastable to [B, heads, Lq, Lk] (e.g. CLIP's causal mask). `scale` defaults to dim^-0.5.
  */
 /**
- * Portable flavours: self-attention over image tokens runs in this many query slices, one node chain
+ * WebGPU flavours: self-attention over image tokens runs in this many query slices, one node chain
  * each, so no score tensor is larger than [B, heads, L/16, L]. Without it a 1024² SD1.5 UNet's
  * [2, 8, 16384, 16384] scores need more storage buffers than WebGPU binds per shader (measured on
  * lavapipe: "Too many storage buffers in shader. Current: 18, Max is 16"), and several GiB at once.
@@ -133,7 +133,7 @@ export function attention(g: GraphBuilder, q: string, k: string, v: string, head
     if (opts.mask) scores = g.op('Add', [scores, opts.mask]);
     return g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vh]);
   };
-  const sliced = g.portable && opts.longQueries && !opts.mask;
+  const sliced = slicesAttention(g.flavour) && opts.longQueries && !opts.mask;
   const joined = sliced ? slicedRows(g, qh, SELF_ATTENTION_QUERY_SLICES, rows) : rows(qh);
   const out = g.op('Transpose', [joined], { perm: [0, 2, 1, 3] });
   return g.op('Reshape', [out, g.ints([0, 0, heads * dimHead])]);

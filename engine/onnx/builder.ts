@@ -13,10 +13,13 @@ export { TensorType };
 export type { Dim, Flavour };
 
 /** Flavours that compute in fp16 (graph I/O stays fp32). */
-export const isFp16Flavour = (f: Flavour): boolean => f === 'cuda' || f === 'portable-fp16';
+export const isFp16Flavour = (f: Flavour): boolean => f === 'cuda' || f === 'portable-fp16' || f === 'webgpu-fp16';
 
 /** Flavours restricted to standard ONNX ops (WebGPU, CoreML, DirectML): no com.microsoft domain. */
-export const isPortableFlavour = (f: Flavour): boolean => f === 'portable' || f === 'portable-fp16';
+export const isPortableFlavour = (f: Flavour): boolean => f === 'portable' || f === 'portable-fp16' || f === 'webgpu' || f === 'webgpu-fp16';
+
+/** Flavours that compute long self-attention in query slices (WebGPU's per-shader buffer limits). */
+export const slicesAttention = (f: Flavour): boolean => f === 'webgpu' || f === 'webgpu-fp16';
 
 export type Attr = number | string | readonly number[] | FloatAttr | FloatsAttr | AttrValue;
 class FloatAttr { constructor(readonly value: number) {} }

@@ -23,7 +23,7 @@ export function flavourOf(t: ParityTarget, kind: GraphKind): Flavour {
   return graphFlavour(t.flavour, kind);
 }
 
-export const isFp16Target = (t: ParityTarget): boolean => t.flavour === 'portable-fp16' || t.flavour === 'cuda';
+export const isFp16Target = (t: ParityTarget): boolean => t.flavour === 'portable-fp16' || t.flavour === 'webgpu-fp16' || t.flavour === 'cuda';
 
 export function targetLabel(t: ParityTarget): string {
   return t.provider === 'cpu' && t.flavour === 'cpu' ? 'cpu' : `${t.provider}/${t.flavour}`;

@@ -50,16 +50,19 @@ export function platformProviders(platform: NodeJS.Platform = process.platform):
   }
 }
 
+const COREML_FLAG_CREATE_MLPROGRAM = 0x010;
+
 /**
  * Graph flavours:
  * - cpu: fp32, standard ops plus the com.microsoft kernels onnxruntime's CPU provider has.
  * - cuda: fp16 compute, fused com.microsoft ops (CUDA-only GroupNorm, MultiHeadAttention).
- * - portable: fp32, standard ONNX ops only (WebGPU, CoreML, DirectML).
+ * - portable: fp32, standard ONNX ops only (CoreML, DirectML).
  * - portable-fp16: like portable with fp16 compute; graph I/O stays fp32.
+ * - webgpu, webgpu-fp16: portable, with long self-attention in query slices (WebGPU's storage-buffer
+ *   limits; engine/graphs/nn.ts). Not for CoreML: its Slice needs constant bounds, so slices would
+ *   split the graph into CPU partitions.
  */
-const COREML_FLAG_CREATE_MLPROGRAM = 0x010;
-
-export type Flavour = 'cpu' | 'cuda' | 'portable' | 'portable-fp16';
+export type Flavour = 'cpu' | 'cuda' | 'portable' | 'portable-fp16' | 'webgpu' | 'webgpu-fp16';
 
 export function flavourFor(provider: ProviderName, fp16: boolean): Flavour {
   switch (provider) {
@@ -68,6 +71,8 @@ export function flavourFor(provider: ProviderName, fp16: boolean): Flavour {
     case 'cuda':
     case 'tensorrt':
       return 'cuda';
+    case 'webgpu':
+      return fp16 ? 'webgpu-fp16' : 'webgpu';
     default:
       return fp16 ? 'portable-fp16' : 'portable';
   }

@@ -60,7 +60,7 @@ test('every graph kind has a portable-flavour check', () => {
   assert.deepEqual([...new Set(BUILDS.map(([k]) => k))].sort(), [...GRAPH_KINDS].sort());
 });
 
-for (const flavour of ['portable', 'portable-fp16'] as const) {
+for (const flavour of ['portable', 'portable-fp16', 'webgpu', 'webgpu-fp16'] as const) {
   for (const [kind, name, build] of BUILDS) {
     test(`${flavour}: ${name} uses only standard ops with portable-EP support data`, async () => {
       const g = build(graphFlavour(flavour, kind));
@@ -88,6 +88,8 @@ test('graphFlavour: the SD VAE decoder is fp32 in portable-fp16; everything else
   assert.equal(graphFlavour('portable-fp16', 'vae-decoder'), 'portable');
   assert.equal(graphFlavour('portable-fp16', 'vae-encoder'), 'portable-fp16');
   assert.equal(graphFlavour('portable-fp16', 'unet'), 'portable-fp16');
+  assert.equal(graphFlavour('webgpu-fp16', 'vae-decoder'), 'webgpu');
+  assert.equal(graphFlavour('webgpu-fp16', 'unet'), 'webgpu-fp16');
   assert.equal(graphFlavour('cuda', 'vae-decoder'), 'cuda');
   for (const k of GRAPH_KINDS) {
     assert.equal(graphFlavour('cpu', k), 'cpu');

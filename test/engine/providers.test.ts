@@ -34,7 +34,8 @@ test('auto tries CUDA first where it exists, then the platform GPU API, the CPU 
 test('graph flavours and session options per provider', () => {
   assert.equal(flavourFor('cpu', true), 'cpu');
   assert.equal(flavourFor('cuda', true), 'cuda');
-  assert.equal(flavourFor('webgpu', true), 'portable-fp16');
+  assert.equal(flavourFor('webgpu', true), 'webgpu-fp16');
+  assert.equal(flavourFor('webgpu', false), 'webgpu');
   assert.equal(flavourFor('coreml', false), 'portable');
   assert.equal(flavourFor('dml', true), 'portable-fp16');
   // CoreML as an ML Program (COREML_FLAG_CREATE_MLPROGRAM), the CPU for what it lacks.
