@@ -63,7 +63,7 @@ if (!args.includes('--no-parity') && selection.provider !== 'cpu') {
 // 3 + 4. Jobs: 512² (20 steps) and 1024² (tiled VAE), IP-Adapter + ControlNet, CFG.
 const modelsDir = tiny ? join(mkdtempSync(join(tmpdir(), 'ipa-device-')), 'models') : ensureSyntheticSd15().models;
 if (tiny) await writeTinyModels(modelsDir);
-const engine: Engine = await createEngine({ provider: selection.provider, fp16: selection.fp16, models: registryLocator(modelsDir) });
+const engine: Engine = await createEngine({ provider: selection.provider, fp16: selection.fp16, models: registryLocator(modelsDir, { hashes: 'cached' }) }); // hashing 8 GB is not the job's time
 const image = (w: number, h: number): RgbaImage => ({ width: w, height: h, data: Uint8Array.from({ length: w * h * 4 }, (_, i) => (i * 31 + (i >> 9)) % 256) });
 const job = (size: number, n: number): GenerateRequest => ({
   params: { prompt: 'a lighthouse on a cliff at dusk, oil painting', negativePrompt: 'blurry', seed: 7, steps: n, sampler: 'dpmpp-2m', guidance: 7, width: size, height: size, strength: 1, batchSize: 1, clipSkip: 1 },

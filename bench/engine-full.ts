@@ -20,7 +20,7 @@ const ip = !args.includes('--no-ip');
 const control = !args.includes('--no-control');
 
 const set = ensureSyntheticSd15();
-const engine = await createEngine({ provider: 'cpu', models: registryLocator(set.models) });
+const engine = await createEngine({ provider: 'cpu', models: registryLocator(set.models, { hashes: 'cached' }) }); // hashing 8 GB is not the job's time
 const image = (w: number, h: number): RgbaImage => ({ width: w, height: h, data: Uint8Array.from({ length: w * h * 4 }, (_, i) => (i * 31 + (i >> 9)) % 256) });
 const req: GenerateRequest = {
   params: { prompt: 'a lighthouse on a cliff at dusk, oil painting', negativePrompt: 'blurry', seed: 7, steps, sampler: 'dpmpp-2m', guidance: 7, width: size, height: size, strength: 1, batchSize: 1, clipSkip: 1 },
