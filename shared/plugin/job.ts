@@ -1,12 +1,12 @@
 /**
- * From the settings form and the images a host exported to a protocol job, and from a result back to
- * the record a plugin stores on the generated layer/node so it can be regenerated or varied later.
- * Pure: no sockets, no host APIs.
+ * Job ids, seeds, and the job of a plugin that sends encoded images (Figma's PNG exports): the daemon
+ * derives the size from the init. Photoshop's raw-pixel jobs are built in ps-job.ts. Pure.
  */
 import { SEED_MAX } from '../protocol/limits.ts';
-import type { Capabilities, ControlSpec, JobMessage, ReferenceSpec, ResultMetadata } from '../protocol/messages.ts';
+import type { Capabilities, ControlSpec, JobMessage, ReferenceSpec } from '../protocol/messages.ts';
 import { generationSize, type Size } from './budget.ts';
-import { parseSettings, type GenerationSettings } from './settings.ts';
+import type { SeedVariation } from './record.ts';
+import type { GenerationSettings } from './settings.ts';
 
 /** SD1.5's native area: text-only generations aim for about this many pixels (as the daemon does). */
 export const TARGET_PIXELS = 512 * 512;
@@ -22,6 +22,8 @@ export interface JobPlan {
   references: number;
   controls: number;
   preview: boolean;
+  /** Regenerate and variation: the recorded or a new variation seed. */
+  variation?: SeedVariation;
 }
 
 export function randomSeed(random: () => number): number {
@@ -52,6 +54,10 @@ export function buildJob(settings: GenerationSettings, plan: JobPlan, caps: Pick
     batchSize: Math.max(1, Math.min(settings.variations, caps.maxBatch)),
     output: { format: 'png', preview: plan.preview },
   };
+  if (plan.variation) {
+    job.variationSeed = plan.variation.seed >>> 0;
+    job.variationStrength = plan.variation.strength;
+  }
   if (plan.hasInit) {
     // The daemon derives the generation size from the init and returns the result at the init's size.
     job.init = { source: 'frame' };
@@ -72,75 +78,4 @@ export function buildJob(settings: GenerationSettings, plan: JobPlan, caps: Pick
     }));
   }
   return job;
-}
-
-export const RECORD_VERSION = 1;
-
-/**
- * Kept on every generated layer/node: enough to regenerate it (same settings and seed) or to vary it.
- * `params` and `models` are the daemon's own account of what it ran.
- */
-export interface GenerationRecord {
-  v: typeof RECORD_VERSION;
-  /** The form as used, with `seed` fixed to this image's seed. */
-  settings: GenerationSettings;
-  seed: number;
-  /** Index of this image in its batch. */
-  index: number;
-  jobId: string;
-  params: ResultMetadata['params'];
-  models: ResultMetadata['models'];
-  referenceHashes: Array<string | null>;
-  controlHashes: Array<string | null>;
-  engine: string;
-  createdAt: string;
-}
-
-export function generationRecord(settings: GenerationSettings, meta: ResultMetadata, jobId: string, index: number, createdAt: string): GenerationRecord {
-  const seed = (meta.params.seed + index) >>> 0;
-  return {
-    v: RECORD_VERSION,
-    settings: { ...settings, seed },
-    seed,
-    index,
-    jobId,
-    params: meta.params,
-    models: meta.models,
-    referenceHashes: meta.references.map((r) => r.hash),
-    controlHashes: meta.controls.map((c) => c.hash),
-    engine: meta.engine,
-    createdAt,
-  };
-}
-
-/** A record read back from storage, or null when it is not one (missing, foreign, corrupted). */
-export function parseRecord(raw: unknown): GenerationRecord | null {
-  if (typeof raw !== 'object' || raw === null) return null;
-  const r = raw as Partial<GenerationRecord>;
-  if (r.v !== RECORD_VERSION || typeof r.seed !== 'number' || typeof r.jobId !== 'string' || typeof r.params !== 'object' || r.params === null) return null;
-  return {
-    v: RECORD_VERSION,
-    settings: parseSettings(r.settings),
-    seed: r.seed >>> 0,
-    index: typeof r.index === 'number' ? r.index : 0,
-    jobId: r.jobId,
-    params: r.params,
-    models: typeof r.models === 'object' && r.models !== null ? r.models : {},
-    referenceHashes: Array.isArray(r.referenceHashes) ? r.referenceHashes : [],
-    controlHashes: Array.isArray(r.controlHashes) ? r.controlHashes : [],
-    engine: typeof r.engine === 'string' ? r.engine : '',
-    createdAt: typeof r.createdAt === 'string' ? r.createdAt : '',
-  };
-}
-
-/** Settings for "regenerate" (same seed) or "variation" (a new seed, one image). */
-export function settingsFor(record: GenerationRecord, kind: 'regenerate' | 'variation', random: () => number): GenerationSettings {
-  return { ...record.settings, seed: kind === 'regenerate' ? record.seed : randomSeed(random), variations: 1 };
-}
-
-/** A short layer/node name: the prompt's start and the seed ("ipa · red sneaker on… · seed 42"). */
-export function resultName(prompt: string, seed: number, maxPrompt = 32): string {
-  const p = prompt.trim().replace(/\s+/g, ' ');
-  const short = p.length > maxPrompt ? `${p.slice(0, maxPrompt - 1)}…` : p;
-  return short ? `ipa · ${short} · seed ${seed}` : `ipa · seed ${seed}`;
 }

@@ -1,8 +1,9 @@
 /**
- * What a plugin remembers between sessions: the generation settings form and the connection (port and
- * pairing token). Stored as JSON by the host (Figma clientStorage, UXP localStorage); read back through
- * parse functions that keep every valid field and fall back to the default for the rest, so an older or
- * hand-edited record never breaks the panel.
+ * The one settings model both plugins keep: the generation form, plus the fields only a layered document
+ * uses (mode, size, context padding, reference and control layers), and the connection (port and pairing
+ * token). Stored as JSON by the host (Figma clientStorage, UXP localStorage); read back through
+ * `parseSettings`, which keeps every valid field and takes the plugin's default for the rest, so an
+ * older or hand-edited record never breaks a panel. Pure.
  */
 import { DEFAULT_PORT } from '../protocol/constants.ts';
 import { CONTROL_SCALE, GUIDANCE, MAX_PROMPT_LENGTH, REFERENCE_SCALE, SEED_MAX, STEPS, STRENGTH } from '../protocol/limits.ts';
@@ -10,9 +11,21 @@ import {
   ADAPTER_KINDS, BLOCK_PRESETS, CONTROL_PREPROCESS, CONTROL_TYPES, SAMPLERS,
   type AdapterKind, type BlockPreset, type ControlPreprocess, type ControlType, type SamplerName,
 } from '../protocol/messages.ts';
+import type { RegionMode } from './region.ts';
 
 export const SETTINGS_VERSION = 1;
 export const MAX_VARIATIONS = 8;
+
+export type ReferenceSource = 'none' | 'layer' | 'file';
+export type SampleFrom = 'merged' | 'layer';
+
+/** Generation sizes a panel offers (target area; the aspect ratio follows the region). */
+export const SIZE_CHOICES: ReadonlyArray<{ pixels: number; label: string }> = [
+  { pixels: 512 * 512, label: '512² (SD 1.5)' },
+  { pixels: 640 * 640, label: '640²' },
+  { pixels: 768 * 768, label: '768²' },
+  { pixels: 1024 * 1024, label: '1024²' },
+];
 
 export interface GenerationSettings {
   v: typeof SETTINGS_VERSION;
@@ -23,9 +36,13 @@ export interface GenerationSettings {
   sampler: SamplerName;
   /** A fixed seed, or null for a new random one per generation. */
   seed: number | null;
+  /** The seed of the last generation: a seed lock keeps it. */
+  lastSeed: number;
   /** Images per generation (one job, batch of seeds seed, seed+1, …). */
   variations: number;
-  /** Start from the target's pixels (img2img) instead of text only. */
+  /** What the target's pixels are for: nothing (text only), img2img, or a masked fill of the selection. */
+  mode: RegionMode;
+  /** Start from the target's pixels: `mode !== 'canvas'`, kept as a field for forms with a checkbox. */
   useInit: boolean;
   /** img2img denoising strength: 0 keeps the input, 1 ignores it. */
   strength: number;
@@ -35,8 +52,19 @@ export interface GenerationSettings {
   controlType: ControlType;
   controlPreprocess: ControlPreprocess;
   controlScale: number;
+  /** Stream small previews while generating. */
+  preview: boolean;
+  /** Target generation area in pixels (one of SIZE_CHOICES, clamped to the daemon's budget). */
+  size: number;
+  /** Context around a selection for a selection fill, px; -1 = automatic (20% of its larger side). */
+  padding: number;
+  /** Init pixels from all visible layers, or from the source layer alone. */
+  sample: SampleFrom;
+  reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string };
+  control: { layerId: number | null; layerName: string; start: number; end: number };
 }
 
+/** The defaults of a plugin that starts from its target's pixels (Figma). */
 export const DEFAULT_SETTINGS: GenerationSettings = {
   v: SETTINGS_VERSION,
   prompt: '',
@@ -45,7 +73,9 @@ export const DEFAULT_SETTINGS: GenerationSettings = {
   guidance: GUIDANCE.default,
   sampler: 'dpmpp-2m-karras',
   seed: null,
+  lastSeed: 0,
   variations: 1,
+  mode: 'img2img',
   useInit: true,
   strength: STRENGTH.default,
   adapter: 'base',
@@ -54,7 +84,16 @@ export const DEFAULT_SETTINGS: GenerationSettings = {
   controlType: 'pose',
   controlPreprocess: 'none',
   controlScale: CONTROL_SCALE.default,
+  preview: true,
+  size: 512 * 512,
+  padding: -1,
+  sample: 'merged',
+  reference: { source: 'none', layerId: null, layerName: '', fileName: '' },
+  control: { layerId: null, layerName: '', start: 0, end: 1 },
 };
+
+/** Photoshop starts on the whole canvas, text only: a document's pixels are used when the user picks a mode. */
+export const PHOTOSHOP_DEFAULTS: GenerationSettings = { ...DEFAULT_SETTINGS, mode: 'canvas', useInit: false };
 
 export interface ConnectionSettings {
   port: number;
@@ -65,7 +104,7 @@ export const DEFAULT_CONNECTION: ConnectionSettings = { port: DEFAULT_PORT, toke
 
 type Rec = Record<string, unknown>;
 
-function isRec(v: unknown): v is Rec {
+export function isRecord(v: unknown): v is Rec {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -82,10 +121,34 @@ function oneOf<T extends string>(v: unknown, allowed: readonly T[], fallback: T)
   return typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : fallback;
 }
 
-/** Settings from anything (a stored JSON value, a form): invalid or missing fields take the defaults. */
-export function parseSettings(raw: unknown): GenerationSettings {
-  const r: Rec = isRec(raw) ? raw : {};
-  const d = DEFAULT_SETTINGS;
+const layerId = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null);
+
+const MODES: readonly RegionMode[] = ['canvas', 'inpaint', 'img2img'];
+
+/**
+ * The mode: a stored one wins; a form with only a "use the target's pixels" checkbox says img2img or
+ * canvas; else the plugin's default.
+ */
+function parseMode(r: Rec, d: GenerationSettings): RegionMode {
+  if (typeof r.mode === 'string' && (MODES as readonly string[]).includes(r.mode)) return r.mode as RegionMode;
+  if (typeof r.useInit === 'boolean') return r.useInit ? (d.mode === 'canvas' ? 'img2img' : d.mode) : 'canvas';
+  return d.mode;
+}
+
+/** The control layer's step range; an empty or reversed one falls back to the whole run. */
+function parseRange(ctl: Rec, d: GenerationSettings['control']): { start: number; end: number } {
+  const start = num(ctl.start, 0, 1, d.start);
+  const end = num(ctl.end, 0, 1, d.end);
+  return start < end ? { start, end } : { start: d.start, end: d.end };
+}
+
+/** Settings from anything (a stored JSON value, a form): invalid or missing fields take `defaults`. */
+export function parseSettings(raw: unknown, defaults: GenerationSettings = DEFAULT_SETTINGS): GenerationSettings {
+  const r: Rec = isRecord(raw) ? raw : {};
+  const d = defaults;
+  const ref: Rec = isRecord(r.reference) ? r.reference : {};
+  const ctl: Rec = isRecord(r.control) ? r.control : {};
+  const mode = parseMode(r, d);
   return {
     v: SETTINGS_VERSION,
     prompt: str(r.prompt, MAX_PROMPT_LENGTH, d.prompt),
@@ -94,8 +157,10 @@ export function parseSettings(raw: unknown): GenerationSettings {
     guidance: num(r.guidance, GUIDANCE.min, GUIDANCE.max, d.guidance),
     sampler: oneOf(r.sampler, SAMPLERS, d.sampler),
     seed: r.seed === null ? null : typeof r.seed === 'number' ? num(r.seed, 0, SEED_MAX, 0, true) : d.seed,
+    lastSeed: num(r.lastSeed, 0, SEED_MAX, d.lastSeed, true),
     variations: num(r.variations, 1, MAX_VARIATIONS, d.variations, true),
-    useInit: typeof r.useInit === 'boolean' ? r.useInit : d.useInit,
+    mode,
+    useInit: mode !== 'canvas',
     strength: num(r.strength, STRENGTH.min, STRENGTH.max, d.strength),
     adapter: oneOf(r.adapter, ADAPTER_KINDS, d.adapter),
     referenceScale: num(r.referenceScale, REFERENCE_SCALE.min, REFERENCE_SCALE.max, d.referenceScale),
@@ -103,11 +168,27 @@ export function parseSettings(raw: unknown): GenerationSettings {
     controlType: oneOf(r.controlType, CONTROL_TYPES, d.controlType),
     controlPreprocess: oneOf(r.controlPreprocess, CONTROL_PREPROCESS, d.controlPreprocess),
     controlScale: num(r.controlScale, CONTROL_SCALE.min, CONTROL_SCALE.max, d.controlScale),
+    preview: typeof r.preview === 'boolean' ? r.preview : d.preview,
+    size: num(r.size, 64 * 64, 4096 * 4096, d.size, true),
+    padding: num(r.padding, -1, 2048, d.padding, true),
+    sample: oneOf<SampleFrom>(r.sample, ['merged', 'layer'], d.sample),
+    reference: {
+      source: oneOf<ReferenceSource>(ref.source, ['none', 'layer', 'file'], d.reference.source),
+      layerId: layerId(ref.layerId),
+      layerName: str(ref.layerName, 256, ''),
+      fileName: str(ref.fileName, 256, ''),
+    },
+    control: { layerId: layerId(ctl.layerId), layerName: str(ctl.layerName, 256, ''), ...parseRange(ctl, d.control) },
   };
 }
 
+/** Lock on: `seed` is fixed (to the last seed unless typed); off: null = a new random seed each time. */
+export function withSeedLock(s: GenerationSettings, locked: boolean): GenerationSettings {
+  return { ...s, seed: locked ? (s.seed ?? s.lastSeed) : null };
+}
+
 export function parseConnection(raw: unknown): ConnectionSettings {
-  const r: Rec = isRec(raw) ? raw : {};
+  const r: Rec = isRecord(raw) ? raw : {};
   // Tokens are printable ASCII without spaces; anything else is a paste accident.
   const token = typeof r.token === 'string' && /^[\x21-\x7e]{0,256}$/.test(r.token.trim()) ? r.token.trim() : '';
   return { port: num(r.port, 1, 65535, DEFAULT_PORT, true), token };

@@ -8,7 +8,9 @@ import { describe, test } from 'node:test';
 import { exportScale, fits, generationSize, scaledSize } from '../../shared/plugin/budget.ts';
 import { BridgeConnection, CLOSE_VERSION_MISMATCH, probeUrl, socketUrl, type ConnectionDeps } from '../../shared/plugin/connection.ts';
 import { defaultGap, gridBeside } from '../../shared/plugin/grid.ts';
-import { buildJob, generationRecord, newJobId, parseRecord, resultName, settingsFor } from '../../shared/plugin/job.ts';
+import { buildJob, newJobId } from '../../shared/plugin/job.ts';
+import { resultName } from '../../shared/plugin/naming.ts';
+import { createRecord, parseRecord, repeatFromRecord } from '../../shared/plugin/record.ts';
 import { backoffDelay, DEFAULT_BACKOFF, problemHelp, transition, type ConnectionState } from '../../shared/plugin/reconnect.ts';
 import { DEFAULT_SETTINGS, parseConnection, parseSettings } from '../../shared/plugin/settings.ts';
 import type { SocketLike } from '../../shared/protocol/client.ts';
@@ -365,24 +367,25 @@ describe('settings and jobs', () => {
     assert.match(newJobId('bad prefix!', 0, () => 0), /^badprefix-0-000000$/);
   });
 
-  test('records: per-image seeds, round trip through JSON, regenerate keeps the seed, variation draws a new one', () => {
+  test('records: per-image seeds, round trip through JSON, regenerate keeps the seed, variation keeps it and mixes in a new variation seed', () => {
     const settings = parseSettings({ prompt: 'a long prompt about a red sneaker on a podium', variations: 4 });
     const meta = { params: { seed: 100 }, references: [{ hash: 'a'.repeat(64) }], controls: [], models: { checkpoint: { name: 'm', sha256: 'b' } }, engine: 'test' } as unknown as ResultMetadata;
-    const rec = generationRecord(settings, meta, 'figma-1', 2, '2026-01-01T00:00:00Z');
+    const rec = createRecord({ settings, meta, jobId: 'figma-1', index: 2, createdAt: '2026-01-01T00:00:00Z' });
     assert.equal(rec.seed, 102);
     assert.equal(rec.settings.seed, 102);
-    assert.deepEqual(rec.referenceHashes, ['a'.repeat(64)]);
+    assert.deepEqual(rec.references.map((r) => r.hash), ['a'.repeat(64)]);
     const back = parseRecord(JSON.parse(JSON.stringify(rec)));
     assert.deepEqual(back, rec);
     assert.equal(parseRecord({ v: 2 }), null);
     assert.equal(parseRecord('x'), null);
-    const re = settingsFor(rec, 'regenerate', () => 0.5);
+    const re = repeatFromRecord(rec, 'regenerate', () => 0.5);
     assert.equal(re.seed, 102);
-    assert.equal(re.variations, 1);
-    const va = settingsFor(rec, 'variation', () => 0.25);
-    assert.equal(va.seed, 0x40000000);
-    assert.equal(resultName(settings.prompt, 102), 'ipa · a long prompt about a red sneak… · seed 102');
-    assert.equal(resultName('  ', 5), 'ipa · seed 5');
+    assert.equal(re.settings.variations, 1);
+    const va = repeatFromRecord(rec, 'variation', () => 0.25);
+    assert.equal(va.seed, 102);
+    assert.equal(va.variation?.seed, 0x40000000);
+    assert.equal(resultName(102, 'a long prompt about a red sneaker on a podium, studio light, 85 mm'), '[IPA] 102 a long prompt about a red sneaker on a podium, studio…');
+    assert.equal(resultName(5, '  '), '[IPA] 5');
   });
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { DEFAULT_SETTINGS, type GenerationSettings } from '../../shared/plugin/settings.ts';
-import type { GenerationRecord } from '../../shared/plugin/job.ts';
+import type { GenerationRecord } from '../../shared/plugin/record.ts';
 import type { ExportBudgetSpec, ResultImage, SandboxMessage, UiMessage } from '../../plugins/figma/src/messages.ts';
 import { startSandbox, type SandboxHandle } from '../../plugins/figma/src/sandbox.ts';
 import { KEY_PAINT, KEY_RECORD, KEY_ROLE, KEY_ROLE_INDEX, KEY_SOURCE, STORAGE_CONNECTION } from '../../plugins/figma/src/store.ts';
@@ -51,9 +51,9 @@ async function solidPng(width: number, height: number, rgb: [number, number, num
 function record(seed: number, settings: Partial<GenerationSettings> = {}, index = 0): GenerationRecord {
   const s = { ...DEFAULT_SETTINGS, prompt: 'a red sneaker', ...settings, seed };
   return {
-    v: 1, settings: s, seed, index, jobId: 'figma-test', engine: 'test', createdAt: '2026-01-01T00:00:00.000Z',
+    v: 2, app: 'ipa-bridge', settings: s, seed, index, jobId: 'figma-test', engine: 'test', createdAt: '2026-01-01T00:00:00.000Z',
     params: { prompt: s.prompt, negativePrompt: s.negativePrompt, seed, steps: s.steps, sampler: s.sampler, guidance: s.guidance, width: 512, height: 512, strength: s.strength, batchSize: 1, clipSkip: 1 },
-    models: {}, referenceHashes: [], controlHashes: [],
+    models: {}, references: [], controls: [],
   };
 }
 
@@ -254,7 +254,7 @@ describe('figma sandbox', () => {
     const ids = last('inserted').nodeIds;
     const rects = await Promise.all(ids.map((id) => figma.getNodeByIdAsync(id))) as FakeNode[];
     assert.deepEqual(rects.map((r) => r.type), ['RECTANGLE', 'RECTANGLE']);
-    assert.deepEqual(rects.map((r) => r.name), ['ipa · a red sneaker · seed 7', 'ipa · a red sneaker · seed 8']);
+    assert.deepEqual(rects.map((r) => r.name), ['[IPA] 7 a red sneaker', '[IPA] 8 a red sneaker']);
     assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height]), [[1010 + 200 + 16, 1020, 200, 100], [1010 + 2 * (200 + 16), 1020, 200, 100]]);
     for (const r of rects) {
       assert.equal(r.parent, figma.currentPage, 'placed on the page at absolute coordinates');

@@ -70,6 +70,19 @@ function inserts(ui: UiPage): Array<Extract<UiMessage, { type: 'insert' }>> {
   return ui.fromUi.filter((m): m is Extract<UiMessage, { type: 'insert' }> => m.type === 'insert');
 }
 
+/** Clicks `selector` and waits for the run it starts to insert and finish; fails (never skips) on a timeout. */
+async function runToInsert(ui: UiPage, selector: string, timeout = 30_000): Promise<Extract<UiMessage, { type: 'insert' }>> {
+  const before = inserts(ui).length;
+  await ui.page.click(selector);
+  const deadline = Date.now() + timeout;
+  while (inserts(ui).length === before) {
+    assert.ok(Date.now() < deadline, `${selector}: no insert within ${timeout} ms (run: ${await ui.page.evaluate(() => document.body.dataset.run)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await waitRun(ui, 'done', timeout);
+  return inserts(ui)[before];
+}
+
 async function png(bytes: Uint8Array): Promise<{ width: number; height: number; format?: string }> {
   const m = await sharp(bytes).metadata();
   return { width: m.width!, height: m.height!, format: m.format };
@@ -140,8 +153,8 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
         assert.deepEqual([img.width, img.height], [info.width, info.height]);
         assert.equal(img.record.seed, 4242 + i);
         assert.equal(img.record.params.steps, 12);
-        assert.equal(img.record.referenceHashes.length, 1);
-        assert.equal(img.record.controlHashes.length, 1);
+        assert.equal(img.record.references.length, 1);
+        assert.equal(img.record.controls.length, 1);
       }
       assert.ok(heroExport.width * heroExport.height > 0.99 * 1024 * 1024 && heroExport.width * heroExport.height <= 1024 * 1024);
 
@@ -166,10 +179,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       // Regenerate: the frame is now a generated node; same seed and settings → the same pixels.
       await page.waitForFunction(() => !document.getElementById('record')!.hidden);
       assert.match(await page.locator('#record-text').innerText(), /seed 4242/);
-      await page.click('#regenerate');
-      await page.waitForFunction(() => document.body.dataset.run !== 'done', null, { timeout: 5000 }).catch(() => undefined);
-      await waitRun(ui, 'done');
-      const regen = inserts(ui)[1];
+      const regen = await runToInsert(ui, '#regenerate');
       assert.equal(regen.placement, 'fill');
       assert.equal(regen.images.length, 1);
       assert.equal(regen.images[0].record.seed, 4242);
@@ -177,14 +187,12 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       assert.equal(nodes.hero.fills.length, 2, 'the generated paint was replaced, not stacked');
       assert.equal(JSON.parse(nodes.hero.getPluginData(KEY_PAINT)).visibility[0], true, 'the original fill is remembered as visible');
 
-      // Variation: a new seed, placed beside as a rectangle.
-      await page.click('#variation');
-      await page.waitForFunction(() => document.body.dataset.run !== 'done', null, { timeout: 5000 }).catch(() => undefined);
-      await waitRun(ui, 'done');
-      const vari = inserts(ui)[2];
+      // Variation: the same seed with a variation seed mixed in, placed beside as a rectangle.
+      const vari = await runToInsert(ui, '#variation');
       assert.equal(vari.placement, 'beside');
-      assert.notEqual(vari.images[0].record.seed, 4242);
-      const rect = figma.currentPage.children.find((n) => n.type === 'RECTANGLE' && n.name.endsWith(`seed ${vari.images[0].record.seed}`));
+      assert.equal(vari.images[0].record.seed, 4242);
+      assert.equal(vari.images[0].record.variation?.strength, 0.25);
+      const rect = figma.currentPage.children.find((n) => n.type === 'RECTANGLE' && n.name.startsWith(`[IPA] ${vari.images[0].record.seed} `));
       assert.ok(rect, 'variation rectangle named with its seed');
       assert.deepEqual([rect.width, rect.height], [400, 300]);
     } finally {

@@ -13,7 +13,7 @@ import { PanelController, PENDING_KEY, type JobPhase } from '../../plugins/photo
 import { createUxpHost, type PsHost } from '../../plugins/photoshop/src/host.ts';
 import { BridgeClient, type SocketLike } from '../../shared/protocol/client.ts';
 import { BridgeConnection } from '../../shared/plugin/connection.ts';
-import { parsePsRecord } from '../../shared/plugin/ps-job.ts';
+import { parseRecord as parsePsRecord } from '../../shared/plugin/record.ts';
 import { readXmpRecord } from '../../shared/plugin/xmp-record.ts';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { expectedColor } from '../helpers/test-engine.ts';

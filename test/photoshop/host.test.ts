@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createUxpHost, type PsHost } from '../../plugins/photoshop/src/host.ts';
-import { documentProblem, HISTORY_NAME } from '../../plugins/photoshop/src/controller.ts';
+import { documentProblem } from '../../plugins/photoshop/src/capture.ts';
+import { HISTORY_NAME } from '../../plugins/photoshop/src/results.ts';
 import type { Rgba8 } from '../../shared/plugin/raster.ts';
 import { FakeWorld, type FakeOptions } from './fake-photoshop.ts';
 import { addScene, SCENE, type SceneOptions } from './scene.ts';

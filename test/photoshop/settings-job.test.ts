@@ -3,14 +3,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validateJob } from '../../shared/protocol/validate.ts';
 import type { ResultMetadata } from '../../shared/protocol/messages.ts';
-import {
-  buildPsJob, installedAdapters, isGeneratedLayerName, parsePsLayerName, parsePsRecord, psLayerName, psRecord, repeatFromRecord, sniffImageFormat,
-} from '../../shared/plugin/ps-job.ts';
-import { DEFAULT_PS_SETTINGS, parsePsSettings, withSeedLock } from '../../shared/plugin/ps-settings.ts';
+import { isResultName as isGeneratedLayerName, parseResultName as parsePsLayerName, resultName } from '../../shared/plugin/naming.ts';
+import { buildPsJob, installedAdapters, sniffImageFormat } from '../../shared/plugin/ps-job.ts';
+import { createRecord, parseRecord as parsePsRecord, repeatFromRecord, type RecordTarget } from '../../shared/plugin/record.ts';
+import { parseSettings, PHOTOSHOP_DEFAULTS as DEFAULT_PS_SETTINGS, withSeedLock, type GenerationSettings } from '../../shared/plugin/settings.ts';
 import { blankGray, blankRgba } from '../../shared/plugin/raster.ts';
 import { planSizes } from '../../shared/plugin/region.ts';
 import { scaleGuidance } from '../../shared/plugin/scale-guidance.ts';
 import { readXmpRecord, writeXmpRecord } from '../../shared/plugin/xmp-record.ts';
+
+const parsePsSettings = (raw: unknown): GenerationSettings => parseSettings(raw, DEFAULT_PS_SETTINGS);
+const psLayerName = (seed: number, prompt: string): string => resultName(seed, prompt);
+const psRecord = (settings: GenerationSettings, meta: ResultMetadata, jobId: string, target: RecordTarget, createdAt: string) => createRecord({ settings, meta, jobId, target, createdAt });
 
 test('settings: damaged or partial records keep every valid field', () => {
   assert.deepEqual(parsePsSettings(undefined), DEFAULT_PS_SETTINGS);

@@ -3,7 +3,7 @@
  * came from) and the role nodes, each at the scale that fills the daemon's pixel budget.
  */
 import { exportScale, scaledSize, type ExportBudget } from '../../../shared/plugin/budget.ts';
-import type { GenerationRecord } from '../../../shared/plugin/job.ts';
+import type { GenerationRecord } from '../../../shared/plugin/record.ts';
 import type { ExportBudgetSpec, ExportedImage, Intent, NodeSummary } from './messages.ts';
 import { canFill, isExportable, listRoles, ROLE_LIMITS, summary, type ExportableNode, type FigmaApi } from './nodes.ts';
 import { withoutGeneratedImage } from './paints.ts';

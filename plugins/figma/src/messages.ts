@@ -4,7 +4,7 @@
  * UI → sandbox: `parent.postMessage({ pluginMessage }, '*')`; sandbox → UI: `figma.ui.postMessage(msg)`,
  * arriving as `event.data.pluginMessage`.
  */
-import type { GenerationRecord } from '../../../shared/plugin/job.ts';
+import type { GenerationRecord } from '../../../shared/plugin/record.ts';
 import type { ConnectionSettings, GenerationSettings } from '../../../shared/plugin/settings.ts';
 
 export type Role = 'reference' | 'control';
@@ -67,7 +67,8 @@ export interface ResultImage {
 // ---------------------------------------------------------------- sandbox → UI
 
 export type SandboxMessage =
-  | { type: 'init'; connection: ConnectionSettings; settings: GenerationSettings; placement: Placement; selection: SelectionInfo; roles: RoleEntry[] }
+  /** `pending`: the UI's pending-jobs list as it last saved it (clientStorage is the sandbox's). */
+  | { type: 'init'; connection: ConnectionSettings; settings: GenerationSettings; placement: Placement; selection: SelectionInfo; roles: RoleEntry[]; pending: string | null }
   | { type: 'selection'; selection: SelectionInfo }
   | { type: 'roles'; roles: RoleEntry[] }
   | {
@@ -90,6 +91,7 @@ export type UiMessage =
   | { type: 'ready' }
   | { type: 'save-connection'; connection: ConnectionSettings }
   | { type: 'save-settings'; settings: GenerationSettings; placement: Placement }
+  | { type: 'save-pending'; value: string | null }
   /** Marks (or, with null, unmarks) every selected node. */
   | { type: 'set-role'; role: Role | null }
   | { type: 'clear-role'; nodeId: string }

@@ -5,7 +5,7 @@
  */
 import { MAX_IMAGE_SIDE } from '../../../shared/plugin/budget.ts';
 import { defaultGap, gridBeside } from '../../../shared/plugin/grid.ts';
-import { resultName } from '../../../shared/plugin/job.ts';
+import { resultName } from '../../../shared/plugin/naming.ts';
 import { PluginError } from './exporting.ts';
 import type { Placement, ResultImage } from './messages.ts';
 import { absoluteRect, canFill, isExportable, type FigmaApi, type FillableNode } from './nodes.ts';
@@ -48,7 +48,7 @@ export async function insertResults(api: FigmaApi, targetId: string, placement: 
     r.resize(Math.max(rect.width, 1), Math.max(rect.height, 1));
     r.x = cells[i].x;
     r.y = cells[i].y;
-    r.name = resultName(img.record.settings.prompt, img.record.seed);
+    r.name = resultName(img.record.seed, img.record.settings.prompt);
     r.fills = [];
     fillNode(api, r, img);
     r.setPluginData(KEY_SOURCE, target.getPluginData(KEY_SOURCE) || target.id);

@@ -8,7 +8,7 @@ import { exportForJob, PluginError } from './exporting.ts';
 import type { Placement, SandboxMessage, UiMessage } from './messages.ts';
 import { clearRole, describeSelection, pageOf, roleEntries, setRoleOnSelection, type FigmaApi } from './nodes.ts';
 import { insertResults } from './placing.ts';
-import { STORAGE_CONNECTION, STORAGE_SETTINGS } from './store.ts';
+import { STORAGE_CONNECTION, STORAGE_PENDING, STORAGE_SETTINGS } from './store.ts';
 
 export const UI_SIZE = { width: 320, height: 640 } as const;
 
@@ -38,6 +38,7 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
           placement: parsePlacement(stored?.placement),
           selection: describeSelection(api),
           roles: await roleEntries(api),
+          pending: parsePending(await api.clientStorage.getAsync(STORAGE_PENDING)),
         });
         return;
       }
@@ -45,6 +46,8 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
         return api.clientStorage.setAsync(STORAGE_CONNECTION, parseConnection(msg.connection));
       case 'save-settings':
         return api.clientStorage.setAsync(STORAGE_SETTINGS, { settings: parseSettings(msg.settings), placement: parsePlacement(msg.placement) });
+      case 'save-pending':
+        return api.clientStorage.setAsync(STORAGE_PENDING, msg.value ?? '');
       case 'set-role': {
         const n = setRoleOnSelection(api, msg.role);
         if (n === 0) api.notify('Select the nodes to mark first.');
@@ -89,6 +92,10 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
     if (typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string') void handle(msg as UiMessage);
   };
   return { handle };
+}
+
+function parsePending(v: unknown): string | null {
+  return typeof v === 'string' && v ? v : null;
 }
 
 function parsePlacement(v: unknown): Placement {

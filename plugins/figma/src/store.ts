@@ -1,5 +1,5 @@
 /** Plugin data keys and typed access to what this plugin keeps on nodes and on the document. */
-import { parseRecord, type GenerationRecord } from '../../../shared/plugin/job.ts';
+import { parseRecord, type GenerationRecord } from '../../../shared/plugin/record.ts';
 import type { Role } from './messages.ts';
 import { parsePaintState, type PaintState } from './paints.ts';
 
@@ -13,6 +13,10 @@ export const KEY_ROLE_INDEX = 'ipa.roles';
 
 export const STORAGE_CONNECTION = 'ipa-bridge.connection';
 export const STORAGE_SETTINGS = 'ipa-bridge.settings';
+/** The UI's pending jobs (shared/plugin/pending-jobs.ts), as JSON text. */
+export const STORAGE_PENDING = 'ipa-bridge.pending';
+/** The key the UI's store port uses for them. */
+export const PENDING_KEY = 'pending';
 
 type DataNode = Pick<BaseNode, 'getPluginData' | 'setPluginData'>;
 

@@ -1,22 +1,25 @@
 /**
- * One generation, as the UI runs it: ask the sandbox for the PNGs, build the job from the settings,
- * submit it (re-attaching after a dropped connection: the daemon keeps finished results), report progress
- * and previews, and hand the result bytes to the sandbox for insertion. No DOM: the view subscribes.
+ * One generation, as the Figma UI runs it, on the shared job lifecycle (shared/plugin/job-lifecycle.ts):
+ * the ports here ask the sandbox for the PNGs (capture) and hand it the result bytes (insert); the
+ * lifecycle sends, resumes after dropped connections, cancels and keeps the job pending. This file turns
+ * the lifecycle's progress into the run line's words. No DOM: the view subscribes.
  */
 import { MAX_IMAGE_SIDE } from '../../../shared/plugin/budget.ts';
 import type { BridgeConnection } from '../../../shared/plugin/connection.ts';
-import { buildJob, chooseSeed, generationRecord, newJobId, settingsFor } from '../../../shared/plugin/job.ts';
+import { errorText, isCancelled, UserError } from '../../../shared/plugin/errors.ts';
+import { buildJob, chooseSeed } from '../../../shared/plugin/job.ts';
+import { JobLifecycle, type CapturedJob, type JobProgress, type PreviewImage } from '../../../shared/plugin/job-lifecycle.ts';
+import type { PendingJobs } from '../../../shared/plugin/pending-jobs.ts';
+import { createRecord, repeatFromRecord, type Repeat } from '../../../shared/plugin/record.ts';
 import type { GenerationSettings } from '../../../shared/plugin/settings.ts';
-import { BridgeError, type BridgeClient, type ImagePayload, type JobHandlers, type JobInputs, type JobOutcome } from '../../../shared/protocol/client.ts';
-import type { JobMessage } from '../../../shared/protocol/messages.ts';
+import type { ImagePayload, JobInputs, JobOutcome } from '../../../shared/protocol/client.ts';
+import type { Capabilities, JobMessage } from '../../../shared/protocol/messages.ts';
 import { sha256Hex } from '../../../shared/protocol/sha256.ts';
-import type { ExportedImage, Intent, Placement, ResultImage, TargetSummary } from './messages.ts';
+import type { ExportedImage, Intent, Placement, ResultImage, SandboxMessage, TargetSummary } from './messages.ts';
 import type { SandboxLink } from './ui-host.ts';
 
 /** References feed CLIP at 224²; the daemon shrinks anything over 1024 a side. */
 const REFERENCE_MAX_SIDE = 1024;
-/** Re-attach attempts after drops before giving up on a job. */
-const MAX_RESUMES = 5;
 
 export type RunPhase = 'exporting' | 'sending' | 'queued' | 'running' | 'reconnecting' | 'placing' | 'done' | 'failed' | 'cancelled';
 
@@ -36,7 +39,7 @@ export interface RunStatus {
 
 export interface RunCallbacks {
   status(s: RunStatus): void;
-  preview(img: { width: number; height: number; data: Uint8Array }): void;
+  preview(img: PreviewImage): void;
 }
 
 export interface RunRequest {
@@ -49,39 +52,76 @@ export interface RunRequest {
 
 export interface RunDeps {
   conn: BridgeConnection;
+  pending: PendingJobs;
   sandbox: Pick<SandboxLink, 'exportFor' | 'insert' | 'newRequestId'>;
   random(): number;
   now(): number;
 }
 
-class Cancelled extends Error {}
+type Exported = Extract<SandboxMessage, { type: 'exported' }>;
+
+/** The run line's words for a phase of the lifecycle. */
+export function progressText(p: Readonly<JobProgress>, sending: string): string {
+  switch (p.phase) {
+    case 'reading': return 'Exporting from Figma…';
+    case 'sending': return sending;
+    case 'queued': return p.position > 0 ? `Queued (${p.position} ahead)…` : 'Starting…';
+    case 'running': return p.step > 0 || !p.size ? `Step ${p.step} of ${p.total}` : `Generating ${p.size.width}×${p.size.height}…`;
+    case 'reconnecting': return 'Connection lost: reconnecting to pick up the job…';
+    case 'inserting': return 'Placing in Figma…';
+  }
+}
+
+const RUN_PHASE: Record<JobProgress['phase'], RunPhase> = {
+  reading: 'exporting', sending: 'sending', queued: 'queued', running: 'running', reconnecting: 'reconnecting', inserting: 'placing',
+};
 
 export class GenerationRun {
   private status: RunStatus = { phase: 'exporting' };
-  private cancelled = false;
-  private client: BridgeClient | null = null;
-  private wakeCancelled: (() => void) | null = null;
+  private readonly lifecycle: JobLifecycle;
+  private readonly repeat: Repeat | null;
+  private sendingText = 'Sending…';
+  /** Where the results go: the exported target (for regenerate/variation, the generated node). */
+  private destination: { targetId: string; placement: Placement } = { targetId: '', placement: 'fill' };
 
-  constructor(private readonly deps: RunDeps, private readonly req: RunRequest, private readonly cb: RunCallbacks) {}
+  constructor(private readonly deps: RunDeps, private readonly req: RunRequest, private readonly cb: RunCallbacks) {
+    const record = req.intent === 'generate' ? null : req.target.record;
+    this.repeat = record ? repeatFromRecord(record, req.intent === 'regenerate' ? 'regenerate' : 'variation', deps.random) : null;
+    this.lifecycle = new JobLifecycle(
+      { connection: deps.conn, pending: deps.pending, idPrefix: 'figma', random: deps.random, now: deps.now },
+      { progress: (p) => this.onProgress(p), preview: (img) => cb.preview(img) },
+    );
+  }
 
   get phase(): RunPhase {
     return this.status.phase;
   }
 
   cancel(): void {
-    if (this.cancelled || ['done', 'failed', 'cancelled'].includes(this.status.phase)) return;
-    this.cancelled = true;
-    if (this.status.jobId && this.client && this.deps.conn.client === this.client) this.client.cancel(this.status.jobId);
-    else this.wakeCancelled?.(); // nothing on the daemon yet (or offline): stop here
+    if (!['done', 'failed', 'cancelled'].includes(this.status.phase)) this.lifecycle.cancel();
   }
 
   async start(): Promise<void> {
     try {
-      await this.run();
+      const { images, nodeIds, seed } = await this.lifecycle.run({ capture: (id, caps) => this.capture(id, caps), insert: (o, job) => this.insert(o, job) });
+      const n = images.length;
+      this.set({ phase: 'done', images, nodeIds, message: `${n === 1 ? 'Image' : `${n} variations`} placed (seed ${seed}${n > 1 ? `–${seed + n - 1}` : ''}).` });
     } catch (e) {
-      if (e instanceof Cancelled || (e instanceof BridgeError && e.code === 'cancelled')) this.set({ phase: 'cancelled', message: 'Cancelled.' });
-      else this.set({ phase: 'failed', message: describeError(e) });
+      if (isCancelled(e)) this.set({ phase: 'cancelled', message: 'Cancelled.' });
+      else this.set({ phase: 'failed', message: errorText(e) });
     }
+  }
+
+  private get settings(): GenerationSettings {
+    return this.repeat?.settings ?? this.req.settings;
+  }
+
+  private onProgress(p: Readonly<JobProgress>): void {
+    if (this.lifecycle.cancelled && ['done', 'failed', 'cancelled'].includes(this.status.phase)) return;
+    this.set({
+      phase: RUN_PHASE[p.phase], ...(p.jobId ? { jobId: p.jobId } : {}), position: p.position, step: p.step, total: p.total, etaMs: p.etaMs,
+      message: progressText(p, this.sendingText),
+    });
   }
 
   private set(patch: Partial<RunStatus>): void {
@@ -89,104 +129,64 @@ export class GenerationRun {
     this.cb.status(this.status);
   }
 
-  private async run(): Promise<void> {
-    const { conn, sandbox } = this.deps;
+  /** The capture port: the sandbox exports the target, references and controls as PNG. */
+  private async capture(jobId: string, caps: Capabilities): Promise<CapturedJob> {
+    const { sandbox } = this.deps;
     const { intent, target } = this.req;
-    const client = conn.client;
-    const caps = client?.welcome?.capabilities;
-    if (!client || !caps) throw new Error('Not connected to the daemon.');
-    const record = intent === 'generate' ? null : target.record;
-    if (intent !== 'generate' && !record) throw new Error('The selection is not a generated image.');
-    const settings = record ? settingsFor(record, intent === 'regenerate' ? 'regenerate' : 'variation', this.deps.random) : this.req.settings;
-    if (!settings.prompt.trim()) throw new Error('Write a prompt first.');
-
-    this.set({ phase: 'exporting', message: 'Exporting from Figma…' });
+    if (intent !== 'generate' && !this.repeat) throw new UserError('The selection is not a generated image.');
+    const settings = this.settings;
+    if (!settings.prompt.trim()) throw new UserError('Write a prompt first.');
     const exported = await sandbox.exportFor({
       type: 'export', requestId: sandbox.newRequestId(), intent, wantInit: settings.useInit,
       budget: { maxPixels: Math.min(caps.maxPixels, caps.maxInputPixels), maxSide: MAX_IMAGE_SIDE, referenceMaxSide: REFERENCE_MAX_SIDE },
     });
-    this.checkCancelled();
-
-    const seed = chooseSeed(settings, this.deps.random);
-    const jobId = newJobId('figma', this.deps.now(), this.deps.random);
+    const seed = this.repeat?.seed ?? chooseSeed(settings, this.deps.random);
     const job = buildJob(settings, {
       jobId, seed, hasInit: exported.init !== null, area: { width: target.width, height: target.height },
       references: exported.references.length, controls: exported.controls.length, preview: caps.features.includes('preview'),
+      ...(this.repeat?.variation ? { variation: this.repeat.variation } : {}),
     }, caps);
-    const inputs: JobInputs = {
-      ...(exported.init ? { init: payload(exported.init) } : {}),
-      references: exported.references.map(payload),
-      controls: exported.controls.map(payload),
-    };
-    for (const img of [inputs.init, ...(inputs.references ?? []), ...(inputs.controls ?? [])]) {
-      if (img && img.data.length + 1024 > caps.maxPayload) throw new Error(`An exported image is ${mb(img.data.length)}, over the daemon's message limit of ${mb(caps.maxPayload)}.`);
-    }
-    this.set({ phase: 'sending', jobId, seed, message: `Sending ${describeInputs(exported)}…` });
-    const outcome = await this.submit(job, inputs);
+    const inputs = inputsOf(exported, caps.maxPayload);
+    this.sendingText = `Sending ${describeInputs(exported)}…`;
+    this.set({ seed });
+    this.destination = { targetId: exported.target.id, placement: this.placement() };
+    return { job, inputs, context: { ...this.destination } };
+  }
 
-    this.set({ phase: 'placing', message: 'Placing in Figma…' });
+  private placement(): Placement {
+    const { intent, target } = this.req;
+    if (intent === 'regenerate') return 'fill';
+    if (intent === 'variation') return 'beside';
+    return target.canFill ? this.req.placement : 'beside';
+  }
+
+  /** The insert port: the sandbox places the PNGs with their records. */
+  private async insert(outcome: JobOutcome, job: JobMessage): Promise<{ images: ResultImage[]; nodeIds: string[]; seed: number }> {
+    const { sandbox } = this.deps;
     const createdAt = new Date(this.deps.now()).toISOString();
+    const variation = this.repeat?.variation;
     const images: ResultImage[] = outcome.images.map((img) => {
       const { width, height } = img.descriptor;
-      if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new Error(`The daemon returned ${width}×${height}; Figma images stop at ${MAX_IMAGE_SIDE} px a side.`);
+      if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new UserError(`The daemon returned ${width}×${height}; Figma images stop at ${MAX_IMAGE_SIDE} px a side.`);
+      const record = createRecord({ settings: this.settings, meta: outcome.result.metadata, jobId: job.jobId, index: img.descriptor.index, createdAt, ...(variation ? { variation } : {}) });
       // slice(): the payload is a view into the whole frame; posting a view would copy the header too.
-      return { bytes: img.data.slice(), width, height, record: generationRecord(settings, outcome.result.metadata, jobId, img.descriptor.index, createdAt) };
+      return { bytes: img.data.slice(), width, height, record };
     });
-    const placement: Placement = intent === 'regenerate' ? 'fill' : intent === 'variation' ? 'beside' : target.canFill ? this.req.placement : 'beside';
-    const nodeIds = await sandbox.insert({ type: 'insert', requestId: sandbox.newRequestId(), targetId: exported.target.id, placement, images });
-    this.deps.conn.client?.release(jobId); // the daemon may drop its copy now
-    const n = images.length;
-    this.set({ phase: 'done', images, nodeIds, message: `${n === 1 ? 'Image' : `${n} variations`} placed (seed ${seed}${n > 1 ? `–${seed + n - 1}` : ''}).` });
+    const nodeIds = await sandbox.insert({ type: 'insert', requestId: sandbox.newRequestId(), ...this.destination, images });
+    return { images, nodeIds, seed: job.seed ?? 0 };
   }
+}
 
-  /** Submits, and after a dropped connection waits for the next one and re-attaches to the job. */
-  private async submit(job: JobMessage, inputs: JobInputs): Promise<JobOutcome> {
-    const handlers: JobHandlers = {
-      onAccepted: (m) => this.set({ phase: 'queued', position: m.position, message: m.position > 0 ? `Queued (${m.position} ahead)…` : 'Starting…' }),
-      onQueued: (m) => this.set({ phase: 'queued', position: m.position, message: `Queued (${m.position} ahead)…` }),
-      onStarted: (m) => this.set({ phase: 'running', step: 0, total: m.steps, message: `Generating ${m.width}×${m.height}…` }),
-      onProgress: (m) => this.set({ phase: 'running', step: m.step, total: m.total, etaMs: m.etaMs, message: `Step ${m.step} of ${m.total}` }),
-      onPreview: (p) => this.cb.preview(p),
-    };
-    let accepted = false;
-    const onAccepted = handlers.onAccepted!;
-    handlers.onAccepted = (m) => {
-      accepted = true;
-      onAccepted(m);
-    };
-    this.client = this.deps.conn.client;
-    if (!this.client) throw new Error('Not connected to the daemon.');
-    let attempt: Promise<JobOutcome> = this.client.submit(job, inputs, handlers);
-    for (let drops = 0; ; drops++) {
-      try {
-        return await attempt;
-      } catch (e) {
-        if (!(e instanceof BridgeError) || e.code !== 'closed' || drops >= MAX_RESUMES) throw e;
-      }
-      this.set({ phase: 'reconnecting', message: 'Connection lost: reconnecting to pick up the job…' });
-      this.client = await this.untilConnectedOrCancelled();
-      if (this.cancelled) {
-        this.client.cancel(job.jobId);
-        throw new Cancelled();
-      }
-      // Not yet accepted: the daemon may never have seen it. Try to re-attach, else send it again.
-      attempt = this.client.resume(job.jobId, handlers).catch((e: unknown) => {
-        if (!accepted && e instanceof BridgeError && e.code === 'unknown-job') return this.client!.submit(job, inputs, handlers);
-        throw e;
-      });
-    }
+function inputsOf(exported: Exported, maxPayload: number): JobInputs {
+  const inputs: JobInputs = {
+    ...(exported.init ? { init: payload(exported.init) } : {}),
+    references: exported.references.map(payload),
+    controls: exported.controls.map(payload),
+  };
+  for (const img of [inputs.init, ...(inputs.references ?? []), ...(inputs.controls ?? [])]) {
+    if (img && img.data.length + 1024 > maxPayload) throw new UserError(`An exported image is ${mb(img.data.length)}, over the daemon's message limit of ${mb(maxPayload)}.`);
   }
-
-  private untilConnectedOrCancelled(): Promise<BridgeClient> {
-    return new Promise((resolve, reject) => {
-      this.wakeCancelled = () => reject(new Cancelled());
-      this.deps.conn.whenConnected().then(resolve);
-    });
-  }
-
-  private checkCancelled(): void {
-    if (this.cancelled) throw new Cancelled();
-  }
+  return inputs;
 }
 
 function payload(img: ExportedImage): ImagePayload {
@@ -204,13 +204,4 @@ function describeInputs(e: { init: ExportedImage | null; references: ExportedIma
 
 function mb(n: number): string {
   return `${(n / 1048576).toFixed(1)} MB`;
-}
-
-export function describeError(e: unknown): string {
-  if (e instanceof BridgeError) {
-    if (e.code === 'closed') return 'The connection to the daemon closed and the job could not be picked up again.';
-    if (e.code === 'engine-unavailable') return `The daemon has no working engine: ${e.message}`;
-    return e.message;
-  }
-  return e instanceof Error ? e.message : String(e);
 }

@@ -4,11 +4,13 @@
  */
 import pkg from '../../../package.json';
 import { BridgeConnection } from '../../../shared/plugin/connection.ts';
+import { PendingJobs, type KeyValueStore } from '../../../shared/plugin/pending-jobs.ts';
 import { problemHelp, type ConnectionState } from '../../../shared/plugin/reconnect.ts';
 import { scaleGuidance } from '../../../shared/plugin/scale-guidance.ts';
 import { DEFAULT_CONNECTION, DEFAULT_SETTINGS, parseConnection, parseSettings, type ConnectionSettings, type GenerationSettings } from '../../../shared/plugin/settings.ts';
 import { ADAPTER_KINDS, BLOCK_PRESETS, SAMPLERS, type ControlPreprocess, type ControlType } from '../../../shared/protocol/messages.ts';
 import type { Intent, Placement, RoleEntry, SandboxMessage, SelectionInfo } from './messages.ts';
+import { PENDING_KEY } from './store.ts';
 import { SandboxLink } from './ui-host.ts';
 import { GenerationRun, type RunStatus } from './ui-run.ts';
 
@@ -41,6 +43,25 @@ const state: UiState = {
 };
 
 const sandbox = new SandboxLink(window);
+
+/**
+ * The storage port: the iframe has no storage of its own under Figma's null origin, so the sandbox's
+ * clientStorage holds the pending jobs; this cache answers synchronously and writes through.
+ */
+function sandboxStore(): KeyValueStore & { seed(key: string, value: string | null): void } {
+  const cache = new Map<string, string>();
+  return {
+    load: (key) => cache.get(key) ?? null,
+    save: (key, value) => {
+      if (value === null) cache.delete(key);
+      else cache.set(key, value);
+      if (key === PENDING_KEY) sandbox.send({ type: 'save-pending', value });
+    },
+    seed: (key, value) => void (value === null ? cache.delete(key) : cache.set(key, value)),
+  };
+}
+const store = sandboxStore();
+const pending = new PendingJobs(store, PENDING_KEY, Date.now);
 const conn = new BridgeConnection({
   openSocket: (url) => new WebSocket(url),
   probe: probeHttp,
@@ -306,7 +327,7 @@ function startRun(intent: Intent): void {
   if (!target || (state.run && !isFinished(state.runStatus))) return;
   $('previews').replaceChildren();
   const run = new GenerationRun(
-    { conn, sandbox, random: Math.random, now: Date.now },
+    { conn, pending, sandbox, random: Math.random, now: Date.now },
     { intent, settings: state.settings, placement: state.placement, target },
     { status: onRunStatus, preview: drawPreview },
   );
@@ -381,6 +402,7 @@ function onSandbox(m: SandboxMessage): void {
       state.placement = m.placement;
       state.selection = m.selection;
       state.roles = m.roles;
+      store.seed(PENDING_KEY, m.pending);
       $<HTMLInputElement>('token').value = m.connection.token;
       $<HTMLInputElement>('port').value = String(m.connection.port);
       writeForm(m.settings);

@@ -7,7 +7,7 @@ import { SAMPLERS, type BlockPreset, type ControlPreprocess, type ControlType, t
 import { problemHelp } from '../../../shared/plugin/reconnect.ts';
 import type { BridgeConnection } from '../../../shared/plugin/connection.ts';
 import { randomSeed } from '../../../shared/plugin/job.ts';
-import { SIZE_CHOICES, type PsSettings, type ReferenceSource } from '../../../shared/plugin/ps-settings.ts';
+import { SIZE_CHOICES, type GenerationSettings, type ReferenceSource } from '../../../shared/plugin/settings.ts';
 import type { RegionMode } from '../../../shared/plugin/region.ts';
 import { scaleGuidance } from '../../../shared/plugin/scale-guidance.ts';
 import type { PanelController } from './controller.ts';
@@ -82,7 +82,7 @@ export function mountPanel(d: PanelDeps): { render(): void; refreshLayers(): voi
   let layers: LayerInfo[] = [];
   let renderedResults = '';
 
-  const s = (): PsSettings => ctl.settings;
+  const s = (): GenerationSettings => ctl.settings;
   const show = (e: HTMLElement, on: boolean): void => void e.classList.toggle('hidden', !on);
   /** Sets a field's value unless the user is typing in it. */
   const setValue = (e: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, v: string): void => {
@@ -151,7 +151,7 @@ export function mountPanel(d: PanelDeps): { render(): void; refreshLayers(): voi
   });
   el.refCurrent.addEventListener('click', () => ctl.useCurrentLayer('reference'));
   el.refPick.addEventListener('click', () => void ctl.pickReferenceFile());
-  el.adapter.addEventListener('change', () => ctl.update({ adapter: el.adapter.value as PsSettings['adapter'] }));
+  el.adapter.addEventListener('change', () => ctl.update({ adapter: el.adapter.value as GenerationSettings['adapter'] }));
   el.preset.addEventListener('change', () => ctl.update({ preset: el.preset.value as BlockPreset }));
   el.refScale.addEventListener('input', () => ctl.update({ referenceScale: num(el.refScale, s().referenceScale) }));
 
