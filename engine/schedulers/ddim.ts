@@ -1,4 +1,5 @@
 /** DDIM (diffusers DDIMScheduler, epsilon prediction, optional eta). */
+import type { SamplerName } from '../api.ts';
 import { BaseScheduler } from './base.ts';
 import { alphasCumprod, linspace, roundHalfEven, trailingTimesteps, type SchedulerConfig, type TimestepSpacing } from './schedule.ts';
 import type { NoiseSource } from './types.ts';
@@ -21,10 +22,11 @@ export class DdimScheduler extends BaseScheduler {
   private readonly finalAlphaCumprod: number;
   private readonly stepRatio: number;
 
-  constructor(cfg: SchedulerConfig, steps: number, private readonly eta = 0) {
+  /** `name` is what the sampler reports ('ddim', or 'ddim-trailing' with trailing spacing in cfg). */
+  constructor(cfg: SchedulerConfig, steps: number, private readonly eta = 0, name: SamplerName = 'ddim') {
     const ac = alphasCumprod(cfg);
     super({
-      name: 'ddim',
+      name,
       steps,
       config: cfg,
       timesteps: ddimTimesteps(cfg, steps, cfg.timestepSpacing ?? 'leading'),

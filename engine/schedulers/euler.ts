@@ -1,6 +1,7 @@
 /** Euler and Euler ancestral (diffusers EulerDiscreteScheduler with s_churn 0, EulerAncestralDiscreteScheduler). */
 import { BaseScheduler } from './base.ts';
-import { alphasCumprod, interpIndex, linspace, trailingTimesteps, trainSigmas, type SchedulerConfig, type TimestepSpacing } from './schedule.ts';
+import type { SamplerName } from '../api.ts';
+import { alphasCumprod, interpIndex, linspace, linspaceF32, trailingTimesteps, trainSigmas, type SchedulerConfig, type TimestepSpacing } from './schedule.ts';
 import type { NoiseSource } from './types.ts';
 
 /** Float timesteps of the Euler family (float32 values, like diffusers). */
@@ -23,17 +24,40 @@ interface SigmaSchedule {
   readonly ac: Float32Array;
 }
 
-/** Timesteps, steps + 1 sigmas (linear interpolation of the training sigmas, then 0), and the initial sigma. */
-function eulerSchedule(cfg: SchedulerConfig, steps: number): SigmaSchedule {
+/**
+ * How the sigmas are placed: diffusers' EulerDiscreteScheduler (timestep spacing from the config, sigma
+ * linearly interpolated in the training table), or ComfyUI's `sgm_uniform` (fractional timesteps evenly
+ * from T-1 towards 0, sigma interpolated in log space), which Lightning / Turbo / Hyper-SD workflows use
+ * in ComfyUI. diffusers 0.30.3 has no sgm_uniform; its trailing spacing is the nearest (integer timesteps).
+ */
+export type SigmaPlacement = 'diffusers' | 'sgm-uniform';
+
+/** ComfyUI's sgm_uniform timesteps: torch.linspace(T - 1, 0, steps + 1)[:-1] (float32). */
+export function sgmUniformTimesteps(T: number, steps: number): number[] {
+  return Array.from(linspaceF32(T - 1, 0, steps + 1).subarray(0, steps));
+}
+
+/** sigma of a fractional timestep by linear interpolation of log sigma between its two neighbours (ComfyUI). */
+export function logSigmaAt(t: number, table: Float32Array): number {
+  const c = Math.min(Math.max(t, 0), table.length - 1);
+  const lo = Math.floor(c);
+  const hi = Math.ceil(c);
+  const w = c - lo;
+  return Math.exp((1 - w) * Math.log(table[lo]) + w * Math.log(table[hi]));
+}
+
+/** Timesteps, steps + 1 sigmas (interpolated from the training sigmas, then 0), and the initial sigma. */
+function eulerSchedule(cfg: SchedulerConfig, steps: number, placement: SigmaPlacement): SigmaSchedule {
   const ac = alphasCumprod(cfg);
   const table = trainSigmas(ac);
-  const spacing = cfg.timestepSpacing ?? 'linspace';
-  const timesteps = eulerTimesteps(cfg, steps, spacing);
+  const spacing = placement === 'sgm-uniform' ? 'trailing' : cfg.timestepSpacing ?? 'linspace';
+  const timesteps = placement === 'sgm-uniform' ? sgmUniformTimesteps(cfg.numTrainTimesteps, steps) : eulerTimesteps(cfg, steps, spacing);
   const sigmas = new Float32Array(timesteps.length + 1);
-  timesteps.forEach((t, k) => (sigmas[k] = interpIndex(t, table)));
+  timesteps.forEach((t, k) => (sigmas[k] = placement === 'sgm-uniform' ? logSigmaAt(t, table) : interpIndex(t, table)));
   let max = 0;
   for (const s of sigmas) max = Math.max(max, s);
-  // diffusers: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading.
+  // diffusers: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading. sgm-uniform
+  // starts at sigma_max like trailing.
   const initNoiseSigma = spacing === 'leading' ? Math.sqrt(max * max + 1) : max;
   return { timesteps, sigmas, initNoiseSigma, ac };
 }
@@ -41,9 +65,9 @@ function eulerSchedule(cfg: SchedulerConfig, steps: number): SigmaSchedule {
 abstract class EulerBase extends BaseScheduler {
   protected readonly sig: Float32Array;
 
-  constructor(name: 'euler' | 'euler-ancestral', cfg: SchedulerConfig, steps: number) {
-    const s = eulerSchedule(cfg, steps);
-    super({ name, steps, config: cfg, timesteps: s.timesteps, sigmas: s.sigmas, alphasCumprod: s.ac, initNoiseSigma: s.initNoiseSigma, stochastic: name === 'euler-ancestral' });
+  constructor(name: SamplerName, cfg: SchedulerConfig, steps: number, ancestral: boolean, placement: SigmaPlacement) {
+    const s = eulerSchedule(cfg, steps, placement);
+    super({ name, steps, config: cfg, timesteps: s.timesteps, sigmas: s.sigmas, alphasCumprod: s.ac, initNoiseSigma: s.initNoiseSigma, stochastic: ancestral });
     this.sig = s.sigmas;
   }
 
@@ -71,8 +95,9 @@ abstract class EulerBase extends BaseScheduler {
 }
 
 export class EulerScheduler extends EulerBase {
-  constructor(cfg: SchedulerConfig, steps: number) {
-    super('euler', cfg, steps);
+  /** `name` is what the sampler reports ('euler', 'euler-trailing', 'sgm-uniform'); the spacing is in cfg. */
+  constructor(cfg: SchedulerConfig, steps: number, name: SamplerName = 'euler', placement: SigmaPlacement = 'diffusers') {
+    super(name, cfg, steps, false, placement);
   }
 
   protected stepImpl(eps: Float32Array, i: number, x: Float32Array): Float32Array {
@@ -82,8 +107,8 @@ export class EulerScheduler extends EulerBase {
 }
 
 export class EulerAncestralScheduler extends EulerBase {
-  constructor(cfg: SchedulerConfig, steps: number) {
-    super('euler-ancestral', cfg, steps);
+  constructor(cfg: SchedulerConfig, steps: number, name: SamplerName = 'euler-ancestral') {
+    super(name, cfg, steps, true, 'diffusers');
   }
 
   protected stepImpl(eps: Float32Array, i: number, x: Float32Array, noise?: NoiseSource): Float32Array {

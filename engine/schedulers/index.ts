@@ -16,19 +16,27 @@ import { DdimScheduler } from './ddim.ts';
 import { DpmSolverScheduler } from './dpm.ts';
 import { EulerAncestralScheduler, EulerScheduler } from './euler.ts';
 import { LcmScheduler } from './lcm.ts';
+import { TCD_DEFAULT_GAMMA, TcdScheduler } from './tcd.ts';
 import { SD15_SCHEDULER_CONFIG, type BetaSchedule, type SchedulerConfig, type TimestepSpacing } from './schedule.ts';
 import type { Scheduler } from './types.ts';
 import { UniPcScheduler } from './unipc.ts';
 
 export type { NoiseSource, Scheduler, StrengthSchedule } from './types.ts';
 export { SD15_SCHEDULER_CONFIG, alphasCumprod, type SchedulerConfig, type TimestepSpacing } from './schedule.ts';
+export { TCD_DEFAULT_GAMMA, TcdScheduler } from './tcd.ts';
 
 export interface SchedulerOptions {
   /** Overrides of the SD1.5 config (e.g. from a model's scheduler_config.json via fromDiffusersConfig). */
   readonly config?: Partial<SchedulerConfig>;
-  /** DDIM only: eta > 0 makes DDIM stochastic (needs a noise source in step()). Default 0. */
+  /**
+   * DDIM: eta > 0 makes DDIM stochastic (needs a noise source in step()), default 0. TCD: gamma, the share of
+   * each step that is re-noised (0 = deterministic), default 0.3 as diffusers.
+   */
   readonly eta?: number;
 }
+
+/** The `*-trailing` samplers: the base sampler with timestep_spacing forced to "trailing". */
+const trailing = (cfg: SchedulerConfig): SchedulerConfig => ({ ...cfg, timestepSpacing: 'trailing' });
 
 export function createScheduler(name: SamplerName, steps: number, opts: SchedulerOptions = {}): Scheduler {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
@@ -48,6 +56,16 @@ export function createScheduler(name: SamplerName, steps: number, opts: Schedule
       return new LcmScheduler(cfg, steps);
     case 'unipc':
       return new UniPcScheduler(cfg, steps);
+    case 'tcd':
+      return new TcdScheduler(cfg, steps, opts.eta ?? TCD_DEFAULT_GAMMA);
+    case 'euler-trailing':
+      return new EulerScheduler(trailing(cfg), steps, name);
+    case 'euler-ancestral-trailing':
+      return new EulerAncestralScheduler(trailing(cfg), steps, name);
+    case 'ddim-trailing':
+      return new DdimScheduler(trailing(cfg), steps, opts.eta ?? 0, name);
+    case 'sgm-uniform':
+      return new EulerScheduler(cfg, steps, name, 'sgm-uniform');
     default: {
       const never: never = name;
       throw new RangeError(`unknown sampler ${String(never)}`);
@@ -62,7 +80,10 @@ const CLASS_TO_SAMPLER: Record<string, SamplerName> = {
   DPMSolverMultistepScheduler: 'dpmpp-2m',
   LCMScheduler: 'lcm',
   UniPCMultistepScheduler: 'unipc',
+  TCDScheduler: 'tcd',
 };
+
+const TRAILING: Partial<Record<SamplerName, SamplerName>> = { euler: 'euler-trailing', 'euler-ancestral': 'euler-ancestral-trailing', ddim: 'ddim-trailing' };
 
 /** Values a diffusers config may hold that these implementations reproduce; anything else is refused. */
 const SUPPORTED: Record<string, (v: unknown) => boolean> = {
@@ -104,6 +125,8 @@ export function fromDiffusersConfig(json: Record<string, unknown>, className?: s
     if (sampler !== 'dpmpp-2m') throw new Error(`${cls}: use_karras_sigmas is only supported for DPM++ 2M`);
     sampler = 'dpmpp-2m-karras';
   }
+  // A trailing config (SDXL-Lightning, SDXL-Turbo, Hyper-SD) names the sampler that always spaces that way.
+  if (json.timestep_spacing === 'trailing') sampler = TRAILING[sampler] ?? sampler;
   const num = (k: string, d: number): number => (typeof json[k] === 'number' ? (json[k] as number) : d);
   const base = SD15_SCHEDULER_CONFIG;
   const schedule = json.beta_schedule ?? base.betaSchedule;

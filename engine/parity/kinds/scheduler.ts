@@ -4,7 +4,7 @@
  */
 import { compareOutputs, compareTensor, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { createScheduler, fromDiffusersConfig } from '../../schedulers/index.ts';
+import { TcdScheduler, createScheduler, fromDiffusersConfig } from '../../schedulers/index.ts';
 import type { Scheduler } from '../../schedulers/types.ts';
 import type { SamplerName } from '../../api.ts';
 
@@ -13,10 +13,20 @@ function record(v: unknown, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/**
+ * The case's scheduler as the pipelines build it: `from_config(base config, **overrides)` where the case
+ * gives them (the SDXL set: config.base_config_sdxl + config.overrides), else its full scheduler_config.
+ * params.eta is TCD's gamma (and DDIM's eta).
+ */
 function schedulerFromCase(c: FixtureCase, steps: number): Scheduler {
   const cls = c.config.class_name;
-  const { sampler, config } = fromDiffusersConfig(record(c.config.scheduler_config, 'config.scheduler_config'), typeof cls === 'string' ? cls : undefined);
-  return createScheduler(sampler, steps, { config });
+  const base = c.config.base_config_sdxl ?? c.config.base_config;
+  const json = base !== undefined
+    ? { ...record(base, 'config.base_config_sdxl'), ...record(c.config.overrides ?? {}, 'config.overrides') }
+    : record(c.config.scheduler_config, 'config.scheduler_config');
+  const { sampler, config } = fromDiffusersConfig(json, typeof cls === 'string' ? cls : undefined);
+  const eta = typeof c.params.eta === 'number' ? c.params.eta : undefined;
+  return createScheduler(sampler, steps, { config, eta });
 }
 
 /** latents = noise * init_noise_sigma; per step: scale, step with the given model output (and step noise). */
@@ -32,6 +42,9 @@ export async function runSchedulerCase(c: FixtureCase): Promise<CheckResult[]> {
   let x: Float32Array = Float32Array.from(noise.data, (v) => v * s.initNoiseSigma);
   const latents = new Float32Array(steps * n);
   const denoised = new Float32Array(steps * n);
+  // TCD's x_s per step and its s (pred_noised_sample, timestep_s in the reference).
+  const noised = new Float32Array(steps * n);
+  const timestepS: number[] = [];
   const scales = new Float32Array(steps);
   const drawn: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -45,11 +58,19 @@ export async function runSchedulerCase(c: FixtureCase): Promise<CheckResult[]> {
     x = s.step(eps.subarray(i * n, (i + 1) * n), i, x, source);
     latents.set(x, i * n);
     if (s.lastDenoised) denoised.set(s.lastDenoised, i * n);
+    if (s instanceof TcdScheduler && s.lastNoisedSample) {
+      noised.set(s.lastNoisedSample, i * n);
+      timestepS.push(s.lastTimestepS);
+    }
   }
 
   const got: Record<string, GotTensor> = {
     latents_per_step: { data: latents },
     denoised_per_step: { data: denoised },
+    // x0 of each step: diffusers' pred_original_sample (the Euler / TCD cases' name for it).
+    pred_original_sample_per_step: { data: denoised },
+    pred_noised_sample_per_step: { data: noised },
+    timestep_s: { data: timestepS },
     timesteps: { data: s.timesteps },
     scaled_inputs_scale: { data: scales },
     init_noise_sigma: { data: [s.initNoiseSigma] },
