@@ -21,8 +21,15 @@ export interface MaskImage {
   readonly data: Uint8Array;
 }
 
-export type SamplerName = 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m' | 'dpmpp-2m-karras' | 'lcm' | 'unipc';
-export const SAMPLERS: readonly SamplerName[] = ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'unipc'];
+/**
+ * Few-step samplers (LCM, TCD, Lightning, Turbo, Hyper-SD) carry the timestep spacing their model cards
+ * specify in the name: `*-trailing` = diffusers' timestep_spacing "trailing", `sgm-uniform` = ComfyUI's
+ * sgm_uniform sigmas with the Euler step.
+ */
+export type SamplerName = 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m' | 'dpmpp-2m-karras' | 'lcm' | 'unipc'
+  | 'tcd' | 'euler-trailing' | 'euler-ancestral-trailing' | 'ddim-trailing' | 'sgm-uniform';
+export const SAMPLERS: readonly SamplerName[] = ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'unipc',
+  'tcd', 'euler-trailing', 'euler-ancestral-trailing', 'ddim-trailing', 'sgm-uniform'];
 
 export type AdapterKind = 'base' | 'plus' | 'faceid' | 'faceid-plus' | 'faceid-plusv2' | 'portrait';
 /** Per-block presets (ComfyUI_IPAdapter_plus-style): which attn2 layers get the image and how strongly. */
