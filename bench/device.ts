@@ -33,10 +33,13 @@ const tiny = args.includes('--tiny');
 const fixtures = opt('--fixtures') ?? join(import.meta.dirname, '../../shared/fixtures');
 
 const rows: BenchRow[] = [];
+/** Progress on stderr: the whole check takes minutes (stdout carries only the result). */
+const phase = (s: string): void => void process.stderr.write(`[device ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 const notes: string[] = [];
 const row = (label: string, value: number, unit: string, extra: Partial<BenchRow> = {}): void => void rows.push({ label, value: Math.round(value * 100) / 100, unit, ...extra });
 
 // 1. Probes.
+phase('probing providers');
 const probes = await probeAll();
 for (const p of probes) notes.push(`probe ${p.provider}: ${p.ok ? `ok${p.fp16 ? ' fp16' : ''}, ${p.createMs?.toFixed(0)} ms load, ${p.runMs?.toFixed(2)} ms run` : `${p.available ? 'failed' : 'not available'}: ${p.error ?? ''}`}${p.device ? ` [${p.device}]` : ''}`);
 const selection = await selectProvider(choice as ProviderChoice);
@@ -46,6 +49,7 @@ notes.push(`chosen: ${selection.provider}${selection.fp16 ? ' (fp16)' : ''} — 
 if (!args.includes('--no-parity') && selection.provider !== 'cpu') {
   for (const fp16 of selection.fp16 ? [false, true] : [false]) {
     const target = parityTarget(selection.provider, fp16);
+    phase(`parity fixtures on ${selection.provider} (${target.flavour})`);
     const t0 = performance.now();
     let pass = 0;
     const failed: string[] = [];
@@ -61,6 +65,7 @@ if (!args.includes('--no-parity') && selection.provider !== 'cpu') {
 }
 
 // 3 + 4. Jobs: 512² (20 steps) and 1024² (tiled VAE), IP-Adapter + ControlNet, CFG.
+phase(`jobs on ${selection.provider}${selection.fp16 ? ' (fp16)' : ''}: ${tiny ? 'tiny models' : 'synthetic full-size SD1.5 (generated once, ~7.8 GB)'}`);
 const modelsDir = tiny ? join(mkdtempSync(join(tmpdir(), 'ipa-device-')), 'models') : ensureSyntheticSd15().models;
 if (tiny) await writeTinyModels(modelsDir);
 const engine: Engine = await createEngine({ provider: selection.provider, fp16: selection.fp16, models: registryLocator(modelsDir, { hashes: 'cached' }) }); // hashing 8 GB is not the job's time
@@ -106,6 +111,7 @@ row(`first job (graph build + sessions), ${label(512, steps)}`, cold.ms / 1000, 
 row(`warm job, ${label(512, steps)}`, warm.ms / 1000, 's', { target: '≤ 1.0 (H100/H200, CUDA)', pass: warm.ms <= 1000 });
 row('warm: ms per step (UNet + ControlNet + CFG)', warm.timings.ms_per_step, 'ms');
 row('warm: VAE decode 512²', warm.timings.vae_decode_0, 'ms');
+phase('1024² (tiled VAE)');
 const big = await timed(job(1024, Math.min(steps, 4)));
 const bigWarm = await timed(job(1024, Math.min(steps, 4)));
 row(`warm job, ${label(1024, Math.min(steps, 4))} (tiled VAE)`, bigWarm.ms / 1000, 's');
