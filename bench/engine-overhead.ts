@@ -7,8 +7,9 @@
  *   node --import tsx bench/engine-overhead.ts [--size 512] [--rounds 3] [--steps 2]
  */
 import * as ort from 'onnxruntime-node';
-import { buildControlNet, controlScales, countSkips } from '../engine/graphs/controlnet.ts';
-import { buildUNet, inspectUNet } from '../engine/graphs/unet.ts';
+import { buildControlNet, controlScales } from '../engine/graphs/controlnet.ts';
+import { buildUNet } from '../engine/graphs/unet.ts';
+import { inspectUNet } from '../engine/weights/unet-structure.ts';
 import { noise } from '../engine/noise.ts';
 import { denoise, type ControlRun } from '../engine/pipeline/denoise.ts';
 import { packIpInputs, ipScaleMatrix } from '../engine/pipeline/ip-inputs.ts';
@@ -33,15 +34,15 @@ const [unet, cn] = await Promise.all([
   sessions.get('cn', () => buildControlNet(safetensorsSource(set.controlnet), { flavour: 'cpu' })),
 ]);
 const h = size / 8;
-const channels = shp.attn2Layers.map((p) => unetW.get(`${p}.to_q.weight`)!.shape[0]);
+const channels = shp.attn2.map((l) => l.channels);
 const T = 4;
 const rand = (n: number, s: number) => noise(s, [n]);
 const slot = { tokens: T, k: channels.map((c, l) => rand(2 * T * c, l)), v: channels.map((c, l) => rand(2 * T * c, 100 + l)) };
-const packed = packIpInputs([slot], channels, 2);
+const packed = packIpInputs([slot], shp.attn2, 2);
 const text = rand(77 * 768, 7);
 const uncond = rand(77 * 768, 8);
 const cond = new Float32Array(3 * size * size).fill(0.5);
-const scales = controlScales(countSkips(shp) + 1, 1, false);
+const scales = controlScales(shp.skips.length + 1, 1, false);
 const control: ControlRun = { session: cn, cond, condShape: [1, 3, size, size], scales, range: { start: 0, end: 1 }, guessMode: false };
 const latents0 = noise(1, [1, 4, h, h]);
 
@@ -50,7 +51,7 @@ async function pipelineStep(): Promise<number> {
   const scheduler = createScheduler('dpmpp-2m', steps);
   const t = performance.now();
   await denoise({
-    unet, unetShape: shp, ipChannels: channels, latents: latents0.map((v) => v * scheduler.initNoiseSigma), latentShape: [1, 4, h, h],
+    unet, structure: shp, latents: latents0.map((v) => v * scheduler.initNoiseSigma), latentShape: [1, 4, h, h],
     cond: text, uncond, textShape: [77, 768], guidance: 7, scheduler, startIndex: 0,
     ip: { packed, layerScales: [channels.map(() => 0.7)], ranges: [{ start: 0, end: 1 }] }, controls: [control],
   });

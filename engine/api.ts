@@ -4,8 +4,10 @@
  */
 import type { ProbeResult } from './runtime/probe.ts';
 import type { ProviderChoice, ProviderName } from './runtime/providers.ts';
+import type { AdapterKind } from '../shared/protocol/messages.ts';
+import type { ClipVisionVariant } from './weights/ip-adapter.ts';
 
-export type { ProbeResult, ProviderChoice, ProviderName };
+export type { AdapterKind, ClipVisionVariant, ProbeResult, ProviderChoice, ProviderName };
 
 export interface RgbaImage {
   readonly width: number;
@@ -31,7 +33,6 @@ export type SamplerName = 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m' | 'd
 export const SAMPLERS: readonly SamplerName[] = ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'unipc',
   'tcd', 'euler-trailing', 'euler-ancestral-trailing', 'ddim-trailing', 'sgm-uniform'];
 
-export type AdapterKind = 'base' | 'plus' | 'faceid' | 'faceid-plus' | 'faceid-plusv2' | 'portrait';
 /** Per-block presets (ComfyUI_IPAdapter_plus-style): which attn2 layers get the image and how strongly. */
 export type BlockPreset = 'reference' | 'style' | 'composition';
 export type ControlType = 'pose' | 'canny' | 'depth';
@@ -166,9 +167,41 @@ export interface Engine {
   dispose(): Promise<void>;
 }
 
+/**
+ * What an EngineError is about; the daemon maps each onto a protocol error code (bridge/jobs.ts), so a
+ * plugin tells "model missing" from "no face found" without reading the text.
+ */
+export type EngineErrorCode =
+  /** A request field the engine cannot use (size not a multiple of 8, a group mixing adapters…). */
+  | 'invalid-field'
+  | 'invalid-control'
+  | 'invalid-keypoints'
+  /** A model the job needs is not installed; the message names it and the command that fetches it. */
+  | 'model-missing'
+  /** A model file is there but cannot be loaded (truncated, not the expected ONNX model). */
+  | 'model-invalid'
+  /** A named model fills another role than the one asked for. */
+  | 'model-wrong-type'
+  /** A model does not fit the checkpoint (an SDXL adapter or ControlNet for an SD1.5 UNet). */
+  | 'model-mismatch'
+  /** FaceID found no face in the image (`field` names it). */
+  | 'no-face'
+  /** FaceID: the face index asked for is not among the faces found. */
+  | 'face-index'
+  | 'out-of-memory'
+  /** The engine process cannot take jobs (failed to start, restarting, shutting down). */
+  | 'engine-unavailable'
+  /** The engine process died during the job. */
+  | 'engine-crashed';
+
+export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = [
+  'invalid-field', 'invalid-control', 'invalid-keypoints', 'model-missing', 'model-invalid', 'model-wrong-type', 'model-mismatch',
+  'no-face', 'face-index', 'out-of-memory', 'engine-unavailable', 'engine-crashed',
+];
+
 /** Raised for anything the user can fix; `field` is the request path it concerns. */
 export class EngineError extends Error {
-  constructor(readonly code: string, message: string, readonly field?: string) {
+  constructor(readonly code: EngineErrorCode, message: string, readonly field?: string) {
     super(message);
     this.name = 'EngineError';
   }
@@ -188,14 +221,28 @@ export interface LocatedModel {
   readonly sha256?: string;
 }
 
+/** What the engine needs a model for: `kind` or `kind:variant` (a bare kind accepts any variant). */
+export type Role =
+  | 'checkpoint'
+  | 'checkpoint:inpaint'
+  | 'tokenizer'
+  | 'lora'
+  | 'clip_vision'
+  | `clip_vision:${ClipVisionVariant}`
+  | `ipadapter:${AdapterKind}`
+  | `controlnet:${ControlType}`
+  | 'insightface:detector'
+  | 'insightface:recognizer'
+  | 'dwpose:detector'
+  | 'dwpose:pose'
+  | 'depth';
+
 /**
- * How the engine finds model files. Roles: 'checkpoint', 'tokenizer', 'clip_vision:vit-h',
- * 'ipadapter:<base|plus|faceid|faceid-plus|faceid-plusv2|portrait>', 'controlnet:<pose|canny|depth>',
- * 'lora', 'insightface:detector', 'insightface:recognizer', 'dwpose:detector', 'dwpose:pose', 'depth'.
- * `find` throws an EngineError ('model_missing') naming the model and the command that fetches it.
+ * How the engine finds model files by role. `find` throws an EngineError ('model-missing') naming the
+ * model and the command that fetches it.
  */
 export interface ModelLocator {
-  find(role: string, name?: string): LocatedModel;
+  find(role: Role, name?: string): LocatedModel;
   list(): Promise<ModelSummary[]>;
 }
 

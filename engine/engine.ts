@@ -7,13 +7,13 @@ import * as ort from 'onnxruntime-node';
 import {
   CancelledError, EngineError,
   type ControlInput, type Engine, type EngineOptions, type GenerateOptions, type GenerateRequest, type GenerateResult,
-  type GenerationMetadata, type LocatedModel, type ModelSummary, type RgbaImage, type RuntimeReport, type StyleReference,
+  type GenerationMetadata, type LocatedModel, type ModelSummary, type RgbaImage, type Role, type RuntimeReport, type StyleReference,
 } from './api.ts';
 import { buildClipTextGraph } from './graphs/clip-text.ts';
 import { buildClipVisionGraph } from './graphs/clip-vision.ts';
-import { buildControlNet, controlScales, countSkips } from './graphs/controlnet.ts';
-import { buildIpKvGraph, buildIpProjectionGraph, detectIpAdapter, ipLayerScales } from './graphs/ip-adapter.ts';
-import { buildUNet, inspectUNet, type UNetShape } from './graphs/unet.ts';
+import { buildControlNet, controlNetMismatch, controlScales } from './graphs/controlnet.ts';
+import { buildIpKvGraph, buildIpProjectionGraph, ipLayerScales } from './graphs/ip-adapter.ts';
+import { buildUNet } from './graphs/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, imageToRgba, runTiled, type Planar, type TileRunner } from './graphs/vae.ts';
 import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
 import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
@@ -30,7 +30,8 @@ import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from '.
 import { openWeightFile } from './weights/open.ts';
 import { layeredSource, safetensorsSource, type WeightSource } from './weights/source.ts';
 import { preprocessControlImage } from './pipeline/controls.ts';
-import { detectFile } from './weights/detect.ts';
+import { adapterMismatch, describeIpAdapter, isFaceIdKind, shapesOf, type IpAdapterDescription } from './weights/ip-adapter.ts';
+import { inspectUNet, type UNetStructure } from './weights/unet-structure.ts';
 import { graphFlavour, type GraphKind } from './graphs/flavour.ts';
 import { flavourFor, type Flavour } from './runtime/providers.ts';
 
@@ -78,8 +79,8 @@ type ProjectionInputs = { readonly cond: Named; readonly uncond: Named };
 interface Loaded {
   readonly ckptModel: LocatedModel;
   readonly ckpt: Checkpoint;
-  readonly unetShape: UNetShape;
-  readonly ipChannels: number[];
+  /** What every graph and the denoising loop build on: the checkpoint UNet's attn2 layers and skips. */
+  readonly structure: UNetStructure;
 }
 
 export class SdEngine implements Engine {
@@ -113,7 +114,7 @@ export class SdEngine implements Engine {
     const check = () => {
       if (o.signal?.aborted) throw new CancelledError();
     };
-    if (p.width % LATENT_FACTOR || p.height % LATENT_FACTOR) throw new EngineError('bad_size', `width and height must be multiples of ${LATENT_FACTOR}`, 'params.width');
+    if (p.width % LATENT_FACTOR || p.height % LATENT_FACTOR) throw new EngineError('invalid-field', `width and height must be multiples of ${LATENT_FACTOR}`, 'params.width');
 
     const models: Record<string, { name: string; sha256: string }> = {};
     const note = (role: string, m: LocatedModel) => (models[role] = { name: m.name, sha256: m.sha256 ?? '' });
@@ -123,17 +124,17 @@ export class SdEngine implements Engine {
     const ckptModel = this.opts.models.find('checkpoint', p.checkpoint);
     note('checkpoint', ckptModel);
     const ckpt = openCheckpoint(ckptModel.path);
-    const faceIdAdapter = req.references.find((r) => r.adapter.startsWith('faceid') || r.adapter === 'portrait');
+    const faceIdAdapter = req.references.find((r) => isFaceIdKind(r.adapter));
     const loras = (p.loras ?? []).map((l) => ({ ...l, file: this.opts.models.find('lora', l.model) }));
     loras.forEach((l) => note(`lora:${l.model}`, l.file));
     const faceIdFile = faceIdAdapter ? this.opts.models.find(`ipadapter:${faceIdAdapter.adapter}`, faceIdAdapter.model) : undefined;
     // Shapes are the same with or without LoRAs: inspect the file, merge only when a graph is built.
     const baseUnet = ckpt.source('unet');
-    const unetShape = inspectUNet(baseUnet);
-    const loaded: Loaded = { ckptModel, ckpt, unetShape, ipChannels: unetShape.attn2Layers.map((a) => baseUnet.get(`${a}.to_q.weight`)!.shape[0]) };
+    const structure = inspectUNet(baseUnet);
+    const loaded: Loaded = { ckptModel, ckpt, structure };
     const unetKey = `unet|${fileIdentity(ckptModel.path)}|${JSON.stringify(p.loras ?? [])}|${faceIdFile?.path ?? ''}`;
     await this.sessions.prune((k) => !k.startsWith('unet|') || k === unetKey); // one UNet in memory
-    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, loras, faceIdFile), { flavour: this.flavourOf('unet'), control: true, ip: true, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
+    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, structure, loras, faceIdFile), { flavour: this.flavourOf('unet'), control: true, ip: true, structure, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
     lap('load_unet', t);
     check();
 
@@ -174,7 +175,7 @@ export class SdEngine implements Engine {
     // Init / mask latents.
     const h = p.height / LATENT_FACTOR;
     const w = p.width / LATENT_FACTOR;
-    const latentC = unetShape.outChannels;
+    const latentC = structure.outChannels;
     let x0: Float32Array | undefined;
     if (req.init) {
       t = performance.now();
@@ -185,7 +186,7 @@ export class SdEngine implements Engine {
 
     // Inpainting checkpoints (9-channel UNet) take the mask and the masked image's latents as input.
     let extraChannels: Float32Array | undefined;
-    if (unetShape.inChannels === latentC + 5) {
+    if (structure.inChannels === latentC + 5) {
       t = performance.now();
       extraChannels = await this.inpaintChannels(loaded, req, p.width, p.height);
       lap('vae_encode_masked', t);
@@ -213,10 +214,10 @@ export class SdEngine implements Engine {
       t = performance.now();
       const total = p.steps - startIndex;
       const final = await denoise({
-        unet, unetShape, ipChannels: loaded.ipChannels,
+        unet, structure,
         latents, latentShape: shape, cond: text.cond, uncond: text.uncond, textShape: [text.tokens, text.dim],
         guidance: p.guidance, scheduler, startIndex,
-        ip: slots.length ? { packed: packIpInputs(slots, loaded.ipChannels, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range) } : undefined,
+        ip: slots.length ? { packed: packIpInputs(slots, structure.attn2, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(structure.attn2, ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range) } : undefined,
         controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
         onStep: (i, lat, denoised) => {
           const step = b * total + (i - startIndex) + 1;
@@ -261,7 +262,7 @@ export class SdEngine implements Engine {
   }
 
   /** The UNet weights with LoRAs (and a FaceID adapter's own LoRA) merged in. */
-  private unetWeights(base: WeightSource, loras: ReadonlyArray<{ strength: number; file: LocatedModel }>, faceId: LocatedModel | undefined): WeightSource {
+  private unetWeights(base: WeightSource, structure: UNetStructure, loras: ReadonlyArray<{ strength: number; file: LocatedModel }>, faceId: LocatedModel | undefined): WeightSource {
     const layers: WeightSource[] = [];
     let current = base;
     const push = (merged: WeightSource) => {
@@ -271,7 +272,7 @@ export class SdEngine implements Engine {
     for (const l of loras) push(mergeDeltas(current, fileLoraDeltas(openWeightFile(l.file.path), 'lora_unet_', kohyaTargets(base), l.strength), `${l.file.name} ×${l.strength}`));
     if (faceId) {
       const ip = openWeightFile(faceId.path, 'ip_adapter.');
-      if (ip.keys().some((k) => k.includes('_lora.'))) push(mergeIpAdapterLora(current, ip, 1));
+      if (ip.keys().some((k) => k.includes('_lora.'))) push(mergeIpAdapterLora(current, ip, 1, structure));
     }
     return current;
   }
@@ -319,17 +320,25 @@ export class SdEngine implements Engine {
       if (ref.adapter !== first.adapter || ref.model !== first.model) throw new EngineError('invalid-field', `references in group "${first.group}" must use the same adapter model`, `references[${index}].adapter`);
     }
     const src = openWeightFile(adapter.path);
-    const info = detectIpAdapter(src);
-    const shortcut = /plusv2|plus-v2/i.test(adapter.name);
-    const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}`, () => buildIpProjectionGraph(src, { flavour: this.flavourOf('ip-proj'), shortcut, sScale: shortcut ? 1 : undefined }));
-    const kv = await this.sessions.get(`kv|${fileIdentity(adapter.path)}`, () => buildIpKvGraph(src, { flavour: this.flavourOf('ip-kv') }));
+    const info = describeIpAdapter(shapesOf(src), adapter.name, adapter.path);
+    // The file must be the kind asked for (FaceID-Plus v1 and v2 share their tensors, so either
+    // fits the other) and serve this UNet's cross-attention layers.
+    const family = (k: string) => k.replace(/^faceid-plusv2$/, 'faceid-plus');
+    const field = `references[${group[0].index}].${first.model ? 'model' : 'adapter'}`;
+    if (family(info.kind) !== family(first.adapter)) throw new EngineError('model-mismatch', `${adapter.name} is an IP-Adapter ${info.kind}, not ${first.adapter}`, field);
+    const mismatch = adapterMismatch(info, l.structure);
+    if (mismatch) throw new EngineError('model-mismatch', `${adapter.name} does not fit the checkpoint ${l.ckptModel.name}: ${mismatch}`, field);
+    // The PlusV2 shortcut follows the kind asked for (the registry files v2 by its one name rule).
+    const shortcut = first.adapter === 'faceid-plusv2';
+    const proj = await this.sessions.get(`proj|${fileIdentity(adapter.path)}|${shortcut}`, () => buildIpProjectionGraph(src, { flavour: this.flavourOf('ip-proj'), shortcut, sScale: shortcut ? 1 : undefined }));
+    const kv = await this.sessions.get(`kv|${fileIdentity(adapter.path)}`, () => buildIpKvGraph(src, l.structure, { flavour: this.flavourOf('ip-kv') }));
     const inputs: ProjectionInputs[] = [];
     for (const { ref, index } of group) {
       const key = `${adapter.path}|${ref.hash ?? ''}`;
       let x = ref.hash ? this.inputCache.get(key) : undefined;
       if (!x) {
         const needsVision = info.inputs.some((i) => i.name !== 'faceid_embeds');
-        const vision = needsVision ? await this.visionSession(imageEncoderRole(adapter.path), note) : undefined;
+        const vision = needsVision ? await this.visionSession(imageEncoderRole(info), note) : undefined;
         x = await referenceInputs(ref, info, vision, (role) => this.opts.models.find(role), { provider: this.preprocessProvider, field: `references[${index}].image` });
         if (ref.hash) this.inputCache.set(key, x);
       }
@@ -342,10 +351,10 @@ export class SdEngine implements Engine {
       const each = await Promise.all(inputs.map((x) => projectTokens(proj, x.cond, x.uncond)));
       tokens = each.length === 1 ? each[0] : { cond: concat(...each.map((t) => t.cond)), uncond: concat(...each.map((t) => t.uncond)), tokens: each.reduce((n, t) => n + t.tokens, 0), dim: each[0].dim };
     }
-    return adapterKeyValues(kv, tokens, l.ipChannels.length, cfg);
+    return adapterKeyValues(kv, tokens, l.structure.attn2.length, cfg);
   }
 
-  private async visionSession(role: string, note: (r: string, m: LocatedModel) => void): Promise<ort.InferenceSession> {
+  private async visionSession(role: Role, note: (r: string, m: LocatedModel) => void): Promise<ort.InferenceSession> {
     const m = this.opts.models.find(role);
     note('clip_vision', m);
     const hints = (await import('./pipeline/checkpoint.ts')).readHints(m.path);
@@ -356,11 +365,13 @@ export class SdEngine implements Engine {
     const m = this.opts.models.find(`controlnet:${c.type}`, c.model);
     note(`controlnet:${i}`, m);
     const src = (await import('./weights/names.ts')).sourceFor(m.path, undefined, 'controlnet');
+    const mismatch = controlNetMismatch(inspectUNet(src), l.structure);
+    if (mismatch) throw new EngineError('model-mismatch', `${m.name} does not fit the checkpoint ${l.ckptModel.name}: ${mismatch}`, `controls[${i}].${c.model ? 'model' : 'type'}`);
     const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavourOf('controlnet'), config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
     const { image: processed, keypoints } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.preprocessProvider, signal, field: `controls[${i}]` });
     const sized = resizeRgba(processed.data, processed.width, processed.height, width, height);
     const cond = rgbaToPlanar(sized, width, height, (v) => v / 255);
-    const n = countSkips(l.unetShape) + 1;
+    const n = l.structure.skips.length + 1;
     return {
       run: { session, cond, condShape: [1, 3, height, width], scales: controlScales(n, c.scale, c.guessMode), range: c.range, guessMode: c.guessMode },
       image: { width, height, data: sized },
@@ -394,9 +405,8 @@ export class SdEngine implements Engine {
 }
 
 /** The image encoder an adapter was trained with (ViT-H for SD1.5), read off its input widths. */
-function imageEncoderRole(adapterPath: string): string {
-  const variant = detectFile(adapterPath).details.clipVision;
-  return variant ? `clip_vision:${variant}` : 'clip_vision';
+function imageEncoderRole(info: IpAdapterDescription): Role {
+  return info.clipVision ? `clip_vision:${info.clipVision}` : 'clip_vision';
 }
 
 /** diffusers' StableDiffusionInpaintPipeline inputs: binary mask at latent size, then the latents of init * (mask < 0.5). */

@@ -6,7 +6,7 @@
  *   parent → child   init (once, after booted) · generate · cancel · list-models · dispose
  *   child → parent   booted · ready | start-failed · progress* · result | failed · models | failed · disposed
  */
-import { CancelledError, EngineError, type Engine, type GenerateRequest, type GenerateResult, type ModelSummary, type ProgressEvent } from '../../engine/api.ts';
+import { CancelledError, EngineError, type Engine, type EngineErrorCode, type GenerateRequest, type GenerateResult, type ModelSummary, type ProgressEvent } from '../../engine/api.ts';
 import type { EngineFactoryOptions } from '../engine-loader.ts';
 
 /**
@@ -37,7 +37,7 @@ export type FromChild =
 
 /** Errors cross the boundary as data; EngineError and CancelledError come back as themselves. */
 export type WireError =
-  | { kind: 'engine'; code: string; message: string; field?: string }
+  | { kind: 'engine'; code: EngineErrorCode; message: string; field?: string }
   | { kind: 'cancelled' }
   | { kind: 'other'; name: string; message: string; stack?: string };
 

@@ -15,14 +15,14 @@ export type HashMode = 'compute' | 'cached' | 'none';
 
 export class MissingModelError extends EngineError {
   constructor(readonly role: Role, message: string, readonly command?: string) {
-    super('model_missing', message);
+    super('model-missing', message);
     this.name = 'MissingModelError';
   }
 }
 
 export class WrongModelError extends EngineError {
   constructor(readonly role: Role, readonly model: string, message: string) {
-    super('model_wrong_type', message);
+    super('model-wrong-type', message);
     this.name = 'WrongModelError';
   }
 }

@@ -4,13 +4,15 @@
  * scale is an input, so conditioning scale and guess mode need no rebuild.
  *
  * Inputs:  sample, timestep f32 [B], encoder_hidden_states, controlnet_cond [B,3,8h,8w] in [0,1],
- *          conditioning_scale [13] (one weight per residual, mid last)
- * Outputs: down_residual_0..N-1, mid_residual (already scaled)
+ *          conditioning_scale [N+1] (one weight per residual, mid last)
+ * Outputs: down_residual_0..N-1, mid_residual (already scaled), one per `skips[i]` of its structure, then
+ *          `mid`; `controlNetMismatch` tells whether they fit a UNet's inputs.
  */
 import { GraphBuilder, TensorType, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
+import { inspectUNet, UNET_IO, type UNetStructure } from '../weights/unet-structure.ts';
 import { conv2d, join, shape, siluOf, type Ctx } from './nn.ts';
-import { SD15_UNET, downAndMid, inspectUNet, skipChannelsKey, timeEmbedding, type UNetConfig } from './unet.ts';
+import { SD15_UNET, downAndMid, timeEmbedding, type UNetConfig } from './unet.ts';
 
 /** Guess mode's per-residual weights: logspace(-1, 0, n) (mid last), as diffusers does. */
 export function guessModeWeights(n: number): number[] {
@@ -47,7 +49,7 @@ export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; confi
   const context = g.floatInput('encoder_hidden_states', ['batch', 'tokens', shp.crossAttentionDim]);
   const condChannels = shape(ctx, 'controlnet_cond_embedding.conv_in.weight')[1];
   const cond = g.floatInput('controlnet_cond', ['batch', condChannels, 'cond_height', 'cond_width']);
-  const nResiduals = countSkips(shp) + 1;
+  const nResiduals = shp.skips.length + 1;
   const scales = g.floatInput('conditioning_scale', [nResiduals]);
 
   const temb = timeEmbedding(ctx, timestep, shape(ctx, 'time_embedding.linear_1.weight')[1]);
@@ -57,13 +59,23 @@ export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; confi
   const scaleAt = (k: number) => g.op('Gather', [scales, g.ints([k])], { axis: 0 });
   skips.forEach((s, k) => {
     const r = g.op('Mul', [conv2d(ctx, join('controlnet_down_blocks', k), s, { padding: 0 }), scaleAt(k)]);
-    g.floatOutput(`down_residual_${k}`, r, ['batch', shape(ctx, skipChannelsKey(shp, k))[0], `h${k}`, `w${k}`]);
+    g.floatOutput(UNET_IO.downResidual(k), r, ['batch', shp.skips[k].channels, `h${k}`, `w${k}`]);
   });
   const m = g.op('Mul', [conv2d(ctx, 'controlnet_mid_block', mid, { padding: 0 }), scaleAt(skips.length)]);
-  g.floatOutput('mid_residual', m, ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm']);
+  g.floatOutput(UNET_IO.midResidual, m, ['batch', shp.mid.channels, 'hm', 'wm']);
   return g.build(`ControlNet (${shp.blockChannels.join(',')}), ${nResiduals} residuals`);
 }
 
-export function countSkips(shp: ReturnType<typeof inspectUNet>): number {
-  return 1 + shp.downBlocks.reduce((n, b) => n + b.resnets + (b.downsample ? 1 : 0), 0);
+/**
+ * Why a ControlNet's residuals cannot feed this UNet (undefined when they can): one residual per skip,
+ * each of the skip's channel count and downsampling, and the mid block's. An SDXL ControlNet given to an
+ * SD1.5 checkpoint fails here, naming the first residual that differs.
+ */
+export function controlNetMismatch(control: UNetStructure, unet: UNetStructure): string | undefined {
+  if (control.skips.length !== unet.skips.length) return `it has ${control.skips.length + 1} residuals; the checkpoint's UNet takes ${unet.skips.length + 1}: it was trained for another model family`;
+  const bad = unet.skips.findIndex((s, i) => s.channels !== control.skips[i].channels || s.downsamples !== control.skips[i].downsamples);
+  if (bad >= 0) return `its residual ${bad} has ${control.skips[bad].channels} channels; the UNet's ${unet.skips[bad].source} has ${unet.skips[bad].channels}`;
+  if (control.mid.channels !== unet.mid.channels) return `its mid residual has ${control.mid.channels} channels; the UNet's mid block has ${unet.mid.channels}`;
+  if (control.crossAttentionDim !== unet.crossAttentionDim) return `it takes context of width ${control.crossAttentionDim}; the checkpoint's text encoder gives ${unet.crossAttentionDim}`;
+  return undefined;
 }

@@ -5,14 +5,17 @@
  * FaceID, several references and per-block presets need no rebuild.
  *
  * Inputs:  sample [B,Cin,h,w], timestep f32 [B], encoder_hidden_states [B,77*k,Cx]
- *          (control) down_residual_0..N-1, mid_residual
- *          (ip)      ip_k.<l>, ip_v.<l> [B,A,T,C_l] for l in attn2 order, ip_scale [L,A], ip_bias [A,T]
+ *          (control) down_residual_0..N-1, mid_residual (one per `skips[i]`, then `mid`)
+ *          (ip)      ip_k.<l>, ip_v.<l> [B,A,T,C_l] for l in `attn2` order, ip_scale [L,A], ip_bias [A,T]
  * Output:  noise_pred [B,Cout,h,w]
+ * The blocks, their depths, the attn2 layers and the skips all come from one `UNetStructure`
+ * (weights/unet-structure.ts); input names from `UNET_IO`.
  */
 import { GraphBuilder, TensorType, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
+import { inspectUNet, UNET_IO, type UNetStructure } from '../weights/unet-structure.ts';
 import { resnetBlock, type NormConfig } from './blocks.ts';
-import { attention, conv2d, fromTokens, gelu, groupNorm, has, join, layerNorm, linear, shape, siluOf, toTokens, type Ctx } from './nn.ts';
+import { attention, conv2d, fromTokens, gelu, groupNorm, join, layerNorm, linear, shape, siluOf, toTokens, type Ctx } from './nn.ts';
 
 export interface UNetConfig {
   /** SD1.5 "attention_head_dim" = number of heads (8); not recoverable from shapes. */
@@ -24,70 +27,6 @@ export interface UNetConfig {
 }
 
 export const SD15_UNET: UNetConfig = { heads: 8, normGroups: 32, normEps: 1e-5, flipSinToCos: true, freqShift: 0 };
-
-/** What the weights say about the architecture. */
-export interface UNetShape {
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly blockChannels: number[];
-  readonly downBlocks: Array<{ resnets: number; attentions: number; downsample: boolean }>;
-  readonly upBlocks: Array<{ resnets: number; attentions: number; upsample: boolean }>;
-  readonly crossAttentionDim: number;
-  readonly transformerDepth: (blockPath: string) => number;
-  /** attn2 module paths in attention-processor order (down, up, mid) = h94 odd indices. */
-  readonly attn2Layers: string[];
-}
-
-function count(w: WeightSource, prefix: string): number {
-  let n = 0;
-  while (w.get(`${prefix}.${n}.norm1.weight`) || w.get(`${prefix}.${n}.norm.weight`)) n++;
-  return n;
-}
-
-/** Reads the block structure off the tensors (the tiny fixtures and real SD1.5 share this path). */
-export function inspectUNet(w: WeightSource, prefix = ''): UNetShape {
-  const k = (s: string) => join(prefix, s);
-  const get = (key: string) => {
-    const t = w.get(k(key));
-    if (!t) throw new Error(`${w.description}: missing tensor "${k(key)}" — not an SD1.5 UNet (or ControlNet) in diffusers naming`);
-    return t.shape;
-  };
-  const inChannels = get('conv_in.weight')[1];
-  const downBlocks: UNetShape['downBlocks'] = [];
-  for (let i = 0; w.get(k(`down_blocks.${i}.resnets.0.conv1.weight`)); i++) {
-    downBlocks.push({
-      resnets: count(w, k(`down_blocks.${i}.resnets`)),
-      attentions: count(w, k(`down_blocks.${i}.attentions`)),
-      downsample: !!w.get(k(`down_blocks.${i}.downsamplers.0.conv.weight`)),
-    });
-  }
-  if (downBlocks.length === 0) get('down_blocks.0.resnets.0.conv1.weight');
-  const blockChannels = downBlocks.map((_, i) => get(`down_blocks.${i}.resnets.0.conv1.weight`)[0]);
-  const upBlocks: UNetShape['upBlocks'] = [];
-  for (let i = 0; w.get(k(`up_blocks.${i}.resnets.0.conv1.weight`)); i++) {
-    upBlocks.push({
-      resnets: count(w, k(`up_blocks.${i}.resnets`)),
-      attentions: count(w, k(`up_blocks.${i}.attentions`)),
-      upsample: !!w.get(k(`up_blocks.${i}.upsamplers.0.conv.weight`)),
-    });
-  }
-  const depth = (blockPath: string) => {
-    let n = 0;
-    while (w.get(k(`${blockPath}.transformer_blocks.${n}.norm1.weight`))) n++;
-    return n;
-  };
-  const attn2Layers: string[] = [];
-  const addAttn = (block: string, n: number) => {
-    for (let j = 0; j < n; j++) for (let t = 0; t < depth(`${block}.attentions.${j}`); t++) attn2Layers.push(`${block}.attentions.${j}.transformer_blocks.${t}.attn2`);
-  };
-  downBlocks.forEach((b, i) => addAttn(`down_blocks.${i}`, b.attentions));
-  upBlocks.forEach((b, i) => addAttn(`up_blocks.${i}`, b.attentions));
-  addAttn('mid_block', count(w, k('mid_block.attentions')));
-  const firstAttn2 = attn2Layers[0];
-  const crossAttentionDim = firstAttn2 ? get(`${firstAttn2}.to_k.weight`)[1] : 0;
-  const outChannels = w.get(k('conv_out.weight'))?.shape[0] ?? 0;
-  return { inChannels, outChannels, blockChannels, downBlocks, upBlocks, crossAttentionDim, transformerDepth: depth, attn2Layers };
-}
 
 /** Per-job inputs of the decoupled image cross-attention. */
 export interface IpInputs {
@@ -196,23 +135,28 @@ export function spatialTransformer(ctx: UNetCtx, prefix: string, x: string, cont
   });
 }
 
+/** The Transformer2DModel at `path`, as deep as the structure says. */
+function transformerAt(ctx: UNetCtx, shp: UNetStructure, path: string, x: string, context: string): string {
+  return spatialTransformer(ctx, path, x, context, shp.transformers.get(path) ?? 0);
+}
+
 /** The encoder half shared by the UNet and the ControlNet: returns the skip tensors and the mid output. */
-export function downAndMid(ctx: UNetCtx, shp: UNetShape, h0: string, tembSilu: string, context: string): { skips: string[]; mid: string } {
+export function downAndMid(ctx: UNetCtx, shp: UNetStructure, h0: string, tembSilu: string, context: string): { skips: string[]; mid: string } {
   const skips = [h0];
   let h = h0;
-  shp.downBlocks.forEach((b, i) => {
+  for (const b of shp.downBlocks) {
     for (let j = 0; j < b.resnets; j++) {
-      h = resnetBlock(ctx, `down_blocks.${i}.resnets.${j}`, h, ctx.norm, tembSilu);
-      if (j < b.attentions) h = spatialTransformer(ctx, `down_blocks.${i}.attentions.${j}`, h, context, shp.transformerDepth(`down_blocks.${i}.attentions.${j}`));
+      h = resnetBlock(ctx, `${b.path}.resnets.${j}`, h, ctx.norm, tembSilu);
+      if (j < b.attentions) h = transformerAt(ctx, shp, `${b.path}.attentions.${j}`, h, context);
       skips.push(h);
     }
     if (b.downsample) {
-      h = conv2d(ctx, `down_blocks.${i}.downsamplers.0.conv`, h, { stride: 2, padding: 1 });
+      h = conv2d(ctx, `${b.path}.downsamplers.0.conv`, h, { stride: 2, padding: 1 });
       skips.push(h);
     }
-  });
+  }
   h = resnetBlock(ctx, 'mid_block.resnets.0', h, ctx.norm, tembSilu);
-  if (has(ctx, 'mid_block.attentions.0.norm.weight')) h = spatialTransformer(ctx, 'mid_block.attentions.0', h, context, shp.transformerDepth('mid_block.attentions.0'));
+  if (shp.transformers.has('mid_block.attentions.0')) h = transformerAt(ctx, shp, 'mid_block.attentions.0', h, context);
   h = resnetBlock(ctx, 'mid_block.resnets.1', h, ctx.norm, tembSilu);
   return { skips, mid: h };
 }
@@ -224,11 +168,13 @@ export interface UNetGraphOptions {
   readonly control: boolean;
   /** Take IP-Adapter key/value inputs (the weights must include nothing extra: k/v come in). */
   readonly ip: boolean;
+  /** The structure of `w` when the caller has read it already (LoRAs change no shape). */
+  readonly structure?: UNetStructure;
 }
 
 export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
   const cfg = { ...SD15_UNET, ...opts.config };
-  const shp = inspectUNet(w);
+  const shp = opts.structure ?? inspectUNet(w);
   const g = new GraphBuilder(`unet${opts.control ? '-control' : ''}${opts.ip ? '-ip' : ''}`, opts.flavour);
   const sample = g.floatInput('sample', ['batch', shp.inChannels, 'height', 'width']);
   const timestep = g.input('timestep', TensorType.FLOAT, ['batch']);
@@ -238,13 +184,12 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
   if (opts.ip) {
     const kv = new Map<string, readonly [string, string]>();
     const layerIndex = new Map<string, number>();
-    shp.attn2Layers.forEach((path, l) => {
-      const [c] = w.get(`${path}.to_q.weight`)!.shape;
-      kv.set(path, [g.floatInput(`ip_k.${l}`, ['batch', 'adapters', 'ip_tokens', c]), g.floatInput(`ip_v.${l}`, ['batch', 'adapters', 'ip_tokens', c])]);
+    shp.attn2.forEach(({ path, channels: c }, l) => {
+      kv.set(path, [g.floatInput(UNET_IO.ipKey(l), ['batch', 'adapters', 'ip_tokens', c]), g.floatInput(UNET_IO.ipValue(l), ['batch', 'adapters', 'ip_tokens', c])]);
       layerIndex.set(path, l);
     });
-    const scale = g.floatInput('ip_scale', [shp.attn2Layers.length, 'adapters']);
-    const bias = g.floatInput('ip_bias', ['adapters', 'ip_tokens']);
+    const scale = g.floatInput(UNET_IO.ipScale, [shp.attn2.length, 'adapters']);
+    const bias = g.floatInput(UNET_IO.ipBias, ['adapters', 'ip_tokens']);
     ip = { kv, scale, bias, layerIndex };
   }
   const ctx: UNetCtx = { g, w, cfg, norm: { groups: cfg.normGroups, eps: cfg.normEps }, ip };
@@ -255,17 +200,17 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
   let { skips, mid } = downAndMid(ctx, shp, h0, tembSilu, context);
 
   if (opts.control) {
-    skips = skips.map((s, i) => g.op('Add', [s, g.floatInput(`down_residual_${i}`, ['batch', shape(ctx, skipChannelsKey(shp, i))[0], `h${i}`, `w${i}`])]));
-    mid = g.op('Add', [mid, g.floatInput('mid_residual', ['batch', shp.blockChannels[shp.blockChannels.length - 1], 'hm', 'wm'])]);
+    skips = skips.map((s, i) => g.op('Add', [s, g.floatInput(UNET_IO.downResidual(i), ['batch', shp.skips[i].channels, `h${i}`, `w${i}`])]));
+    mid = g.op('Add', [mid, g.floatInput(UNET_IO.midResidual, ['batch', shp.mid.channels, 'hm', 'wm'])]);
   }
 
   let h = mid;
-  shp.upBlocks.forEach((b, i) => {
+  for (const b of shp.upBlocks) {
     for (let j = 0; j < b.resnets; j++) {
       const skip = skips.pop()!;
       h = g.op('Concat', [h, skip], { axis: 1 });
-      h = resnetBlock(ctx, `up_blocks.${i}.resnets.${j}`, h, ctx.norm, tembSilu);
-      if (j < b.attentions) h = spatialTransformer(ctx, `up_blocks.${i}.attentions.${j}`, h, context, shp.transformerDepth(`up_blocks.${i}.attentions.${j}`));
+      h = resnetBlock(ctx, `${b.path}.resnets.${j}`, h, ctx.norm, tembSilu);
+      if (j < b.attentions) h = transformerAt(ctx, shp, `${b.path}.attentions.${j}`, h, context);
     }
     if (b.upsample) {
       // Nearest 2x to the size of the next skip (odd latent sizes round like diffusers' upsample_size).
@@ -273,24 +218,11 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
       const size = next ? g.op('Shape', [next]) : g.op('Mul', [g.op('Shape', [h]), g.ints([1, 1, 2, 2])]);
       const nc = g.op('Concat', [g.op('Slice', [g.op('Shape', [h]), g.ints([0]), g.ints([2])]), g.op('Slice', [size, g.ints([2]), g.ints([4])])], { axis: 0 });
       h = g.op('Resize', [h, '', '', nc], { mode: 'nearest', nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' });
-      h = conv2d(ctx, `up_blocks.${i}.upsamplers.0.conv`, h);
+      h = conv2d(ctx, `${b.path}.upsamplers.0.conv`, h);
     }
-  });
+  }
   h = groupNorm(ctx, 'conv_norm_out', h, cfg.normGroups, cfg.normEps, true);
   h = conv2d(ctx, 'conv_out', h);
   g.floatOutput('noise_pred', h, ['batch', shp.outChannels, 'height', 'width']);
-  return g.build(`SD UNet (${shp.blockChannels.join(',')}), ${shp.attn2Layers.length} attn2 layers${opts.ip ? ', IP-Adapter inputs' : ''}${opts.control ? ', ControlNet residual inputs' : ''}`);
+  return g.build(`SD UNet (${shp.blockChannels.join(',')}), ${shp.attn2.length} attn2 layers${opts.ip ? ', IP-Adapter inputs' : ''}${opts.control ? ', ControlNet residual inputs' : ''}`);
 }
-
-/** A key whose first dim is the channel count of skip `i` (conv_in, a down resnet or a downsampler). */
-export function skipChannelsKey(shp: UNetShape, i: number): string {
-  if (i === 0) return 'conv_in.weight';
-  let n = 0;
-  for (let b = 0; b < shp.downBlocks.length; b++) {
-    const blk = shp.downBlocks[b];
-    for (let j = 0; j < blk.resnets; j++) if (++n === i) return `down_blocks.${b}.resnets.${j}.conv2.weight`;
-    if (blk.downsample && ++n === i) return `down_blocks.${b}.downsamplers.0.conv.weight`;
-  }
-  throw new Error(`no skip connection ${i}`);
-}
-

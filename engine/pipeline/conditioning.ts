@@ -4,8 +4,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { CLIP_TEXT_IO } from '../graphs/clip-text.ts';
-import { IP_PROJ_IO, ipKeyName, ipValueName } from '../graphs/ip-adapter.ts';
+import { IP_KV_IO, IP_PROJ_IO } from '../graphs/ip-adapter.ts';
 import { applyPromptWeights, encodePrompt, padChunks, type ClipTokenizer } from '../tokenizer/index.ts';
+import { UNET_IO } from '../weights/unet-structure.ts';
 import type { AdapterKv } from './ip-inputs.ts';
 import { concat } from './tensor.ts';
 
@@ -68,15 +69,18 @@ export async function projectTokens(proj: ort.InferenceSession, cond: Record<str
   return { uncond: data.slice(0, half), cond: data.slice(half), tokens: out.dims[1], dim: out.dims[2] };
 }
 
-/** Per-layer keys/values of the tokens (batch [uncond, cond], or [cond] without CFG). */
+/**
+ * Per-layer keys/values of the tokens (batch [uncond, cond], or [cond] without CFG), for the `layers`
+ * attn2 layers the key/value graph was built for (its outputs carry the UNet's input names).
+ */
 export async function adapterKeyValues(kv: ort.InferenceSession, t: ImageTokens, layers: number, cfg: boolean): Promise<AdapterKv> {
   const data = cfg ? concat(t.uncond, t.cond) : t.cond;
-  const out = await kv.run({ tokens: new ort.Tensor('float32', data, [cfg ? 2 : 1, t.tokens, t.dim]) });
+  const out = await kv.run({ [IP_KV_IO.input]: new ort.Tensor('float32', data, [cfg ? 2 : 1, t.tokens, t.dim]) });
   const k: Float32Array[] = [];
   const v: Float32Array[] = [];
-  for (let j = 0; j < layers; j++) {
-    k.push(out[ipKeyName(j)].data as Float32Array);
-    v.push(out[ipValueName(j)].data as Float32Array);
+  for (let l = 0; l < layers; l++) {
+    k.push(out[UNET_IO.ipKey(l)].data as Float32Array);
+    v.push(out[UNET_IO.ipValue(l)].data as Float32Array);
   }
   return { tokens: t.tokens, k, v };
 }

@@ -1,9 +1,9 @@
 /** A control layer as the ControlNet wants it: preprocessed (pose / canny / depth) or as given. */
-import type { ControlInput, LocatedModel, RgbaImage } from '../api.ts';
+import type { ControlInput, LocatedModel, RgbaImage, Role } from '../api.ts';
 import { preprocessControl, type OpenPoseJson } from '../preprocess/control.ts';
 
 /** A path for `role`, or undefined so the preprocessor names what is missing and how to fetch it. */
-function optionalPath(find: (role: string) => LocatedModel, role: string): string | undefined {
+function optionalPath(find: (role: Role) => LocatedModel, role: Role): string | undefined {
   try {
     return find(role).path;
   } catch {
@@ -13,7 +13,7 @@ function optionalPath(find: (role: string) => LocatedModel, role: string): strin
 
 export async function preprocessControlImage(
   c: ControlInput,
-  find: (role: string) => LocatedModel,
+  find: (role: Role) => LocatedModel,
   opts: { width: number; height: number; provider: 'cpu' | 'cuda'; signal?: AbortSignal; field: string },
 ): Promise<{ image: RgbaImage; keypoints?: OpenPoseJson }> {
   const models = c.preprocess === 'pose-detect'

@@ -6,8 +6,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { CancelledError, type StepRange } from '../api.ts';
-import type { UNetShape } from '../graphs/unet.ts';
 import type { NoiseSource, Scheduler } from '../schedulers/index.ts';
+import { skipSize, UNET_IO, type UNetStructure } from '../weights/unet-structure.ts';
 import { ipScaleMatrix, type PackedIp } from './ip-inputs.ts';
 import { addInto, blendByMask, concat, duplicate, guidance } from './tensor.ts';
 
@@ -24,7 +24,7 @@ export interface ControlRun {
 
 export interface IpRun {
   readonly packed: PackedIp;
-  /** per adapter slot: 16 per-layer scales */
+  /** per adapter slot: one scale per attn2 layer */
   readonly layerScales: ReadonlyArray<readonly number[]>;
   readonly ranges: readonly StepRange[];
 }
@@ -41,9 +41,8 @@ export interface InpaintRun {
 
 export interface DenoiseInput {
   readonly unet: ort.InferenceSession;
-  readonly unetShape: UNetShape;
-  /** attn2 output channels, in UNet input order */
-  readonly ipChannels: readonly number[];
+  /** The UNet's structure: its attn2 layers and skips say which inputs it takes and their shapes. */
+  readonly structure: UNetStructure;
   readonly latents: Float32Array;
   readonly latentShape: readonly [number, number, number, number];
   /** [1, L, D] text embeddings; uncond may be absent when guidance <= 1 */
@@ -66,25 +65,6 @@ export function inRange(r: StepRange, i: number, steps: number): boolean {
   return f >= r.start && (f < r.end || r.end >= 1);
 }
 
-/** Channel count and spatial size of every skip connection for a latent of h x w. */
-export function residualShapes(shp: UNetShape, h: number, w: number, channelsOf: (i: number) => number): Array<[number, number, number]> {
-  const out: Array<[number, number, number]> = [];
-  let hh = h;
-  let ww = w;
-  let i = 0;
-  out.push([channelsOf(i++), hh, ww]);
-  for (const b of shp.downBlocks) {
-    for (let j = 0; j < b.resnets; j++) out.push([channelsOf(i++), hh, ww]);
-    if (b.downsample) {
-      hh = Math.ceil(hh / 2);
-      ww = Math.ceil(ww / 2);
-      out.push([channelsOf(i++), hh, ww]);
-    }
-  }
-  out.push([shp.blockChannels[shp.blockChannels.length - 1], hh, ww]);
-  return out;
-}
-
 const tensor = (data: Float32Array, dims: readonly number[]) => new ort.Tensor('float32', data, [...dims]);
 
 export async function denoise(d: DenoiseInput): Promise<Float32Array> {
@@ -96,27 +76,27 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
   const steps = d.scheduler.steps;
 
   const unetInputs = new Set(d.unet.inputNames);
-  const controlFeedsWanted = unetInputs.has('mid_residual');
-  const zeroResiduals = controlFeedsWanted ? zeroResidualFeeds(d, B, h, w) : {};
+  const controlFeedsWanted = unetInputs.has(UNET_IO.midResidual);
+  const zeroResiduals = controlFeedsWanted ? zeroResidualFeeds(d.structure, B, h, w) : {};
+  const layers = d.structure.attn2.length;
 
   const ipFeeds: Record<string, ort.Tensor> = {};
-  if (unetInputs.has('ip_scale')) {
+  if (unetInputs.has(UNET_IO.ipScale)) {
     const p = d.ip?.packed;
-    const layers = d.ipChannels.length;
     if (p) {
       p.k.forEach((k, l) => {
-        ipFeeds[`ip_k.${l}`] = tensor(k, p.kShape[l]);
-        ipFeeds[`ip_v.${l}`] = tensor(p.v[l], p.kShape[l]);
+        ipFeeds[UNET_IO.ipKey(l)] = tensor(k, p.kShape[l]);
+        ipFeeds[UNET_IO.ipValue(l)] = tensor(p.v[l], p.kShape[l]);
       });
-      ipFeeds.ip_bias = tensor(p.bias, [p.adapters, p.tokens]);
+      ipFeeds[UNET_IO.ipBias] = tensor(p.bias, [p.adapters, p.tokens]);
     } else {
-      d.ipChannels.forEach((c, l) => {
+      d.structure.attn2.forEach(({ channels: c }, l) => {
         const z = tensor(new Float32Array(B * c), [B, 1, 1, c]);
-        ipFeeds[`ip_k.${l}`] = z;
-        ipFeeds[`ip_v.${l}`] = z;
+        ipFeeds[UNET_IO.ipKey(l)] = z;
+        ipFeeds[UNET_IO.ipValue(l)] = z;
       });
-      ipFeeds.ip_bias = tensor(new Float32Array(1), [1, 1]);
-      ipFeeds.ip_scale = tensor(new Float32Array(layers), [layers, 1]);
+      ipFeeds[UNET_IO.ipBias] = tensor(new Float32Array(1), [1, 1]);
+      ipFeeds[UNET_IO.ipScale] = tensor(new Float32Array(layers), [layers, 1]);
     }
   }
 
@@ -130,9 +110,9 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
     const sampleT = tensor(sample, [B, sample.length / (B * h * w), h, w]);
     const timestep = tensor(new Float32Array(B).fill(t), [B]);
     const feeds: Record<string, ort.Tensor> = { sample: sampleT, timestep, encoder_hidden_states: context, ...ipFeeds };
-    if (d.ip && unetInputs.has('ip_scale')) {
+    if (d.ip && unetInputs.has(UNET_IO.ipScale)) {
       const active = d.ip.ranges.map((r) => inRange(r, i, steps));
-      feeds.ip_scale = tensor(ipScaleMatrix(d.ip.layerScales, active, d.ipChannels.length), [d.ipChannels.length, d.ip.packed.adapters]);
+      feeds[UNET_IO.ipScale] = tensor(ipScaleMatrix(d.ip.layerScales, active, layers), [layers, d.ip.packed.adapters]);
     }
     if (controlFeedsWanted) Object.assign(feeds, (await controlResiduals(d, i, steps, x, t, B, context)) ?? zeroResiduals);
     if (d.signal?.aborted) throw new CancelledError();
@@ -162,26 +142,13 @@ function withExtraChannels(sample: Float32Array, extra: Float32Array, B: number,
   return out;
 }
 
-function zeroResidualFeeds(d: DenoiseInput, B: number, h: number, w: number): Record<string, ort.Tensor> {
+/** Zero residuals for every skip and the mid block, for steps where no ControlNet is active. */
+function zeroResidualFeeds(shp: UNetStructure, B: number, h: number, w: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  const shapes = residualShapes(d.unetShape, h, w, (i) => residualChannels(d.unetShape, i));
-  shapes.forEach(([c, hh, ww], i) => {
-    const name = i === shapes.length - 1 ? 'mid_residual' : `down_residual_${i}`;
-    feeds[name] = tensor(new Float32Array(B * c * hh * ww), [B, c, hh, ww]);
-  });
+  const zeros = (c: number, [hh, ww]: [number, number]) => tensor(new Float32Array(B * c * hh * ww), [B, c, hh, ww]);
+  shp.skips.forEach((s, i) => (feeds[UNET_IO.downResidual(i)] = zeros(s.channels, skipSize(s, h, w))));
+  feeds[UNET_IO.midResidual] = zeros(shp.mid.channels, skipSize(shp.mid, h, w));
   return feeds;
-}
-
-/** Output channels of skip `i`: conv_in, then each down resnet / downsampler in order. */
-export function residualChannels(shp: UNetShape, i: number): number {
-  if (i === 0) return shp.blockChannels[0];
-  let n = 0;
-  for (let b = 0; b < shp.downBlocks.length; b++) {
-    const blk = shp.downBlocks[b];
-    for (let j = 0; j < blk.resnets; j++) if (++n === i) return shp.blockChannels[b];
-    if (blk.downsample && ++n === i) return shp.blockChannels[b];
-  }
-  return shp.blockChannels[shp.blockChannels.length - 1];
 }
 
 /** Summed residuals of the ControlNets active at step i, or undefined when none is. */

@@ -1,5 +1,5 @@
 /** The identity embedding of the face in a reference image (FaceID adapters). */
-import type { LocatedModel, RgbaImage } from '../api.ts';
+import type { LocatedModel, RgbaImage, Role } from '../api.ts';
 import { faceEmbedding } from '../preprocess/face/index.ts';
 
 export interface FaceIdentity {
@@ -8,7 +8,7 @@ export interface FaceIdentity {
   readonly alignedCrop?: RgbaImage;
 }
 
-export async function faceIdentity(image: RgbaImage, find: (role: string) => LocatedModel, opts: { provider: 'cpu' | 'cuda'; field: string }): Promise<FaceIdentity> {
+export async function faceIdentity(image: RgbaImage, find: (role: Role) => LocatedModel, opts: { provider: 'cpu' | 'cuda'; field: string }): Promise<FaceIdentity> {
   const models = { detector: find('insightface:detector').path, recognizer: find('insightface:recognizer').path };
   const r = await faceEmbedding(image, models, { role: opts.field, provider: opts.provider });
   return { embedding: r.embedding, alignedCrop: r.alignedCrop224 };

@@ -25,7 +25,7 @@ export interface PackedIp {
 /** Large enough to zero a softmax term, small enough for fp16 (max 65504). */
 export const PAD_BIAS = -1e4;
 
-export function packIpInputs(slots: readonly AdapterKv[], layerChannels: readonly number[], batch: number): PackedIp {
+export function packIpInputs(slots: readonly AdapterKv[], layers: ReadonlyArray<{ readonly channels: number }>, batch: number): PackedIp {
   const A = Math.max(1, slots.length);
   const T = Math.max(1, ...slots.map((s) => s.tokens));
   const bias = new Float32Array(A * T).fill(PAD_BIAS);
@@ -34,7 +34,7 @@ export function packIpInputs(slots: readonly AdapterKv[], layerChannels: readonl
   const k: Float32Array[] = [];
   const v: Float32Array[] = [];
   const kShape: Array<[number, number, number, number]> = [];
-  layerChannels.forEach((C, l) => {
+  layers.forEach(({ channels: C }, l) => {
     const kl = new Float32Array(batch * A * T * C);
     const vl = new Float32Array(batch * A * T * C);
     slots.forEach((s, a) => {

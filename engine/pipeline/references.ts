@@ -5,9 +5,9 @@
  * embeddings, the hidden states of an all-zero image for CLIP features.
  */
 import * as ort from 'onnxruntime-node';
-import type { LocatedModel, StyleReference } from '../api.ts';
+import type { LocatedModel, Role, StyleReference } from '../api.ts';
 import { CLIP_VISION_IO } from '../graphs/clip-vision.ts';
-import type { IpAdapterInfo } from '../graphs/ip-adapter.ts';
+import type { IpAdapterDescription } from '../weights/ip-adapter.ts';
 import { preprocessClipImage } from '../preprocess/clip-image.ts';
 import { faceIdentity } from './faces.ts';
 
@@ -21,7 +21,7 @@ async function clipFeatures(vision: ort.InferenceSession, pixels: { data: Float3
 const named = (t: ort.Tensor) => ({ data: t.data as Float32Array, shape: t.dims });
 const zerosLike = (t: ort.Tensor) => ({ data: new Float32Array((t.data as Float32Array).length), shape: t.dims });
 
-export async function references(ref: StyleReference, info: IpAdapterInfo, vision: ort.InferenceSession | undefined, find: (role: string) => LocatedModel, opts: { provider: 'cpu' | 'cuda'; field: string }): Promise<{ cond: Named; uncond: Named }> {
+export async function references(ref: StyleReference, info: Pick<IpAdapterDescription, 'inputs'>, vision: ort.InferenceSession | undefined, find: (role: Role) => LocatedModel, opts: { provider: 'cpu' | 'cuda'; field: string }): Promise<{ cond: Named; uncond: Named }> {
   const cond: Named = {};
   const uncond: Named = {};
   const wants = new Set(info.inputs.map((i) => i.name));

@@ -19,6 +19,7 @@
  */
 import { closeSync, openSync, readSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
+import { adapterKindFromName, describeIpAdapter, IpAdapterLayoutError, isPlusV2Name, type ClipVisionVariant, type IpAdapterFileKind } from './ip-adapter.ts';
 import { SafetensorsFile } from './safetensors.ts';
 
 export type ModelKind =
@@ -52,8 +53,9 @@ export type WeightFormat =
   | 'pickle'
   | 'bpe';
 
-export type IpAdapterVariant = 'base' | 'plus' | 'faceid' | 'faceid-plus' | 'faceid-plusv2' | 'portrait' | 'full-face';
-export type ClipVisionVariant = 'vit-h' | 'vit-bigG' | 'vit-l' | 'vit-b' | 'custom';
+/** An IP-Adapter's variant is its kind (weights/ip-adapter.ts decides it, for the registry and the engine alike). */
+export type IpAdapterVariant = IpAdapterFileKind;
+export type { ClipVisionVariant };
 export type ControlType = 'pose' | 'canny' | 'depth' | 'other';
 
 /** Sizes read off the tensors; which ones are set depends on the kind. */
@@ -196,6 +198,9 @@ class Tensors {
   has(key: string): boolean {
     return this.map.has(key);
   }
+  keys(): readonly string[] {
+    return this.names;
+  }
   shape(key: string): readonly number[] | undefined {
     return this.map.get(key)?.shape;
   }
@@ -300,104 +305,36 @@ function detectIpAdapter(t: Tensors, lowerName: string): Found | null {
   if (!t.any('image_proj.') || !mod) return null;
   const ipLayers = t.indices(new RegExp(`^${mod}\\.(\\d+)\\.to_k_ip\\.weight$`));
   const crossDim = firstDim(t, new RegExp(`^${mod}\\.\\d+\\.to_k_ip\\.weight$`), 1);
-  const loraDown = t.find(new RegExp(`^${mod}\\.\\d+\\.to_q_lora\\.down\\.weight$`));
   // SD1.5 has 16 attn2 layers; SDXL 70. Tiny test models keep the SD1.5 topology.
   const base: BaseModel = crossDim === 2048 || ipLayers.length === 70 ? 'sdxl' : baseFromCrossDim(crossDim);
-  const v = ipAdapterVariant(t, lowerName, crossDim);
+  let d;
+  try {
+    d = describeIpAdapter({ keys: () => t.keys(), shape: (k) => t.shape(k) }, lowerName);
+  } catch (e) {
+    if (!(e instanceof IpAdapterLayoutError)) throw e;
+    return {
+      kind: 'ipadapter', variant: 'unknown', base, format: 'h94', details: { crossAttentionDim: crossDim, ipLayers: ipLayers.length }, evidence: 'keys',
+      supported: false, reason: `IP-Adapter with an unknown image projection (image_proj keys: ${t.filter(/^image_proj\./).slice(0, 4).join(', ')})`,
+    };
+  }
   const details: DetectionDetails = {
-    ...v.details,
     crossAttentionDim: crossDim,
     ipLayers: ipLayers.length,
-    hasLora: loraDown !== undefined,
-    loraRank: loraDown === undefined ? undefined : t.dim(loraDown, 0),
+    hasLora: d.hasLora,
+    loraRank: d.loraRank,
+    tokens: d.numTokens,
+    imageEmbedDim: d.inputs.find((i) => i.name !== 'faceid_embeds')?.width,
+    faceEmbedDim: d.inputs.find((i) => i.name === 'faceid_embeds')?.width,
+    clipVision: d.clipVision,
+    face: d.face,
+    layers: d.resampler?.depth,
   };
-  const verdict = v.variant === 'full-face'
+  const verdict = d.kind === 'full-face'
     ? { supported: false, reason: 'IP-Adapter full-face (257-token MLP projection) is not supported; use ip-adapter-plus-face_sd15 or a FaceID adapter' }
-    : v.variant === 'unknown'
-      ? { supported: false, reason: `IP-Adapter with an unknown image projection (image_proj keys: ${t.filter(/^image_proj\./).slice(0, 4).join(', ')})` }
-      : baseVerdict(base, 'IP-Adapter');
-  return { kind: 'ipadapter', variant: v.variant, base, format: 'h94', details, evidence: v.byName ? 'keys+name' : 'keys', ...verdict };
-}
-
-interface VariantGuess {
-  variant: IpAdapterVariant | 'unknown';
-  details: DetectionDetails;
-  byName: boolean;
-}
-
-/**
- * The projection model names the variant:
- * - base: ImageProjModel, `image_proj.proj.weight` [tokens*D, clip_dim] + `image_proj.norm`
- * - plus: Resampler, `image_proj.latents` [1, tokens, dim], `image_proj.layers.*`, `proj_in` [dim, clip_hidden]
- * - faceid / portrait: MLPProjModel, `image_proj.proj.{0,2}` + `image_proj.norm`; portrait has 16 tokens
- * - faceid-plus(v2): ProjPlusModel, the MLP plus `image_proj.perceiver_resampler.*`. v1 and v2 have the
- *   same tensors (v2 only changes inference: shortcut=True), so the file name decides; default v1.
- * - full-face: MLPProjModel with the LayerNorm inside the Sequential (`image_proj.proj.3`).
- */
-function ipAdapterVariant(t: Tensors, lowerName: string, crossDim: number | undefined): VariantGuess {
-  if (t.has('image_proj.latents')) {
-    const latents = t.shape('image_proj.latents') ?? [];
-    const imageEmbedDim = t.dim('image_proj.proj_in.weight', 1);
-    const layers = t.indices(/^image_proj\.layers\.(\d+)\./).length;
-    return {
-      variant: 'plus',
-      details: { tokens: latents[1], imageEmbedDim, layers, clipVision: clipForHidden(imageEmbedDim), face: lowerName.includes('face') || undefined },
-      byName: false,
-    };
-  }
-  const mlp = t.has('image_proj.proj.0.weight') && t.has('image_proj.proj.2.weight');
-  if (mlp && t.has('image_proj.proj.3.weight')) {
-    return { variant: 'full-face', details: { imageEmbedDim: t.dim('image_proj.proj.0.weight', 1), tokens: 257 }, byName: false };
-  }
-  const normDim = t.dim('image_proj.norm.weight', 0) ?? crossDim;
-  if (mlp && t.any('image_proj.perceiver_resampler.')) {
-    const v2 = /plus[-_ ]?v2/.test(lowerName);
-    const imageEmbedDim = t.dim('image_proj.perceiver_resampler.proj_in.weight', 1);
-    return {
-      variant: v2 ? 'faceid-plusv2' : 'faceid-plus',
-      details: {
-        faceEmbedDim: t.dim('image_proj.proj.0.weight', 1),
-        tokens: tokenCount(t.dim('image_proj.proj.2.weight', 0), normDim),
-        imageEmbedDim,
-        clipVision: clipForHidden(imageEmbedDim),
-      },
-      byName: true,
-    };
-  }
-  if (mlp) {
-    const tokens = tokenCount(t.dim('image_proj.proj.2.weight', 0), normDim);
-    return { variant: tokens === 16 ? 'portrait' : 'faceid', details: { faceEmbedDim: t.dim('image_proj.proj.0.weight', 1), tokens }, byName: false };
-  }
-  if (t.has('image_proj.proj.weight')) {
-    const imageEmbedDim = t.dim('image_proj.proj.weight', 1);
-    return {
-      variant: 'base',
-      details: { tokens: tokenCount(t.dim('image_proj.proj.weight', 0), normDim), imageEmbedDim, clipVision: clipForEmbeds(imageEmbedDim) },
-      byName: false,
-    };
-  }
-  return { variant: 'unknown', details: {}, byName: false };
-}
-
-function tokenCount(outFeatures: number | undefined, dim: number | undefined): number | undefined {
-  if (outFeatures === undefined || !dim) return undefined;
-  return outFeatures % dim === 0 ? outFeatures / dim : undefined;
-}
-
-/** Image encoder from the width of its penultimate hidden states (Plus / FaceID-Plus input). */
-function clipForHidden(width: number | undefined): ClipVisionVariant | undefined {
-  if (width === 1280) return 'vit-h';
-  if (width === 1664) return 'vit-bigG';
-  if (width === 1024) return 'vit-l';
-  return undefined;
-}
-
-/** Image encoder from the width of its projected image_embeds (base adapter input). */
-function clipForEmbeds(width: number | undefined): ClipVisionVariant | undefined {
-  if (width === 1024) return 'vit-h';
-  if (width === 1280) return 'vit-bigG';
-  if (width === 768) return 'vit-l';
-  return undefined;
+    : baseVerdict(base, 'IP-Adapter');
+  // FaceID-Plus v1 and v2 have the same tensors: the file name decided.
+  const byName = d.projection === 'proj-plus' || d.face === true;
+  return { kind: 'ipadapter', variant: d.kind, base, format: 'h94', details, evidence: byName ? 'keys+name' : 'keys', ...verdict };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -446,7 +383,7 @@ function detectControlNet(t: Tensors, lowerName: string): Found | null {
 /** FaceID companion LoRAs are named after their adapter. */
 function faceIdLoraVariant(lowerName: string): string | undefined {
   if (!lowerName.includes('faceid')) return undefined;
-  if (/plus[-_ ]?v2/.test(lowerName)) return 'faceid-plusv2';
+  if (isPlusV2Name(lowerName)) return 'faceid-plusv2';
   if (lowerName.includes('plus')) return 'faceid-plus';
   return 'faceid';
 }
@@ -633,14 +570,7 @@ function detectPickle(path: string, hint: DetectHint): Detection {
   if (ip || hint.folderKind === 'ipadapter') {
     const rest = ip?.[1] ?? name;
     const sdxl = /sdxl/.test(rest);
-    const variant: IpAdapterVariant | undefined =
-      /faceid[-_]?portrait/.test(rest) ? 'portrait'
-        : /faceid[-_]?plus[-_]?v2/.test(rest) ? 'faceid-plusv2'
-          : /faceid[-_]?plus/.test(rest) ? 'faceid-plus'
-            : /faceid/.test(rest) ? 'faceid'
-              : /full[-_]?face/.test(rest) ? 'full-face'
-                : /plus/.test(rest) ? 'plus'
-                  : /sd15|sdxl|light/.test(rest) ? 'base' : undefined;
+    const variant = adapterKindFromName(rest);
     if (variant) {
       const base: BaseModel = sdxl ? 'sdxl' : 'sd15';
       const verdict = variant === 'full-face' ? { supported: false, reason: 'IP-Adapter full-face is not supported' } : baseVerdict(base, 'IP-Adapter');

@@ -7,6 +7,7 @@
  */
 import type { Dtype } from './safetensors.ts';
 import { memorySource, readWeightFloat32, requireWeight, type WeightSource } from './source.ts';
+import { inspectUNet, type UNetStructure } from './unet-structure.ts';
 
 export interface LoraDelta {
   /** canonical key of the base weight, e.g. "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight" */
@@ -53,23 +54,19 @@ export function mergeDeltas(base: WeightSource, deltas: readonly LoraDelta[], de
   return memorySource(description, merged);
 }
 
-/** Attention module paths in diffusers' attn_processors order: per transformer block attn1, attn2. */
-export function attentionProcessorOrder(unet: WeightSource): string[] {
-  const blocks = unet.keys().filter((k) => /\.transformer_blocks\.\d+\.attn1\.to_q\.weight$/.test(k)).map((k) => k.replace(/\.attn1\.to_q\.weight$/, ''));
-  const rank = (p: string) => (p.startsWith('down_blocks') ? 0 : p.startsWith('up_blocks') ? 1 : 2);
-  const nums = (p: string) => (p.match(/\d+/g) ?? []).map(Number);
-  blocks.sort((a, b) => rank(a) - rank(b) || compareNums(nums(a), nums(b)));
-  return blocks.flatMap((b) => [`${b}.attn1`, `${b}.attn2`]);
-}
-
-function compareNums(a: number[], b: number[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
+/** Attention module paths in diffusers' attn_processors order (index i = `ip_adapter.<i>.*`): per transformer block attn1, attn2. */
+export function attentionProcessors(unet: UNetStructure): string[] {
+  const order: string[] = [];
+  for (const l of unet.attn2) {
+    order[l.index - 1] = l.attn1;
+    order[l.index] = l.path;
+  }
+  return order;
 }
 
 /** FaceID's LoRA (inside the IP-Adapter file), on all attention processors. */
-export function ipAdapterLoraDeltas(unet: WeightSource, ip: WeightSource, strength: number): LoraDelta[] {
-  const order = attentionProcessorOrder(unet);
+export function ipAdapterLoraDeltas(unet: WeightSource, ip: WeightSource, strength: number, structure: UNetStructure = inspectUNet(unet)): LoraDelta[] {
+  const order = attentionProcessors(structure);
   const deltas: LoraDelta[] = [];
   for (const key of ip.keys()) {
     const m = /^(\d+)\.to_(q|k|v|out)_lora\.down\.weight$/.exec(key);
@@ -85,8 +82,8 @@ export function ipAdapterLoraDeltas(unet: WeightSource, ip: WeightSource, streng
 }
 
 /** `ip` is the adapter's `ip_adapter.*` tensors with that prefix stripped. */
-export function mergeIpAdapterLora(unet: WeightSource, ip: WeightSource, strength: number): WeightSource {
-  return mergeDeltas(unet, ipAdapterLoraDeltas(unet, ip, strength), `${ip.description} (LoRA merged ×${strength})`);
+export function mergeIpAdapterLora(unet: WeightSource, ip: WeightSource, strength: number, structure?: UNetStructure): WeightSource {
+  return mergeDeltas(unet, ipAdapterLoraDeltas(unet, ip, strength, structure), `${ip.description} (LoRA merged ×${strength})`);
 }
 
 /**

@@ -19,6 +19,7 @@ import { buildUNet } from '../../engine/graphs/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder } from '../../engine/graphs/vae.ts';
 import { materialize } from '../../engine/runtime/session.ts';
 import { safetensorsSource } from '../../engine/weights/source.ts';
+import { inspectUNet } from '../../engine/weights/unet-structure.ts';
 
 const fx = join(import.meta.dirname, '../../../shared/fixtures');
 const cache = mkdtempSync(join(tmpdir(), 'ipa-cuda-'));
@@ -32,7 +33,7 @@ const graphs: Array<[string, () => BuiltGraph]> = [
   ['CLIP text', () => buildClipTextGraph(safetensorsSource(join(fx, 'clip-text/text_encoder.safetensors')), { flavour: 'cuda', heads: 2 })],
   ['CLIP vision', () => buildClipVisionGraph(safetensorsSource(join(fx, 'clip-vision/image_encoder.safetensors')), { flavour: 'cuda', heads: 2 })],
   ['IP-Adapter Plus projection', () => buildIpProjectionGraph(safetensorsSource(join(fx, 'ip-proj-plus/ip-adapter-plus.safetensors')), { flavour: 'cuda', heads: 2, dimHead: 8 })],
-  ['IP-Adapter keys/values', () => buildIpKvGraph(safetensorsSource(join(fx, 'ip-proj-base/ip-adapter-base.safetensors')), { flavour: 'cuda' })],
+  ['IP-Adapter keys/values', () => buildIpKvGraph(safetensorsSource(join(fx, 'ip-proj-base/ip-adapter-base.safetensors')), inspectUNet(safetensorsSource(join(fx, 'unet-basic/unet.safetensors'))), { flavour: 'cuda' })],
 ];
 
 for (const [name, build] of graphs) {

@@ -98,7 +98,7 @@ test('cancellation stops between steps', async () => {
 test('a missing model names the command that fetches it', async () => {
   await assert.rejects(
     engine.generate(job({}, { references: [{ image: pattern(32, 32), adapter: 'plus', scale: 1, preset: 'reference', range: { start: 0, end: 1 } }] })),
-    (e: Error & { code?: string }) => e.code === 'model_missing' && /models pull sd15-style/.test(e.message),
+    (e: Error & { code?: string }) => e.code === 'model-missing' && /models pull sd15-style/.test(e.message),
   );
   await assert.rejects(engine.generate(job({ width: 60 })), /multiples of 8/);
 });
@@ -115,7 +115,7 @@ test('control preprocessing runs in the engine: canny here, pose detection names
   );
   await assert.rejects(
     engine.generate(job({}, { references: [{ image: pattern(32, 32), adapter: 'faceid', scale: 1, preset: 'reference', range: { start: 0, end: 1 } }] })),
-    (e: Error & { code?: string }) => e.code === 'model_missing' && /models pull faceid/.test(e.message),
+    (e: Error & { code?: string }) => e.code === 'model-missing' && /models pull faceid/.test(e.message),
   );
 });
 
@@ -183,7 +183,7 @@ test('FaceID: the face is found, embedded and projected; the adapter LoRA is mer
   assert.notDeepEqual(a.images[0].data, b.images[0].data, 'several prompts, one face');
   assert.notDeepEqual(a.images[0].data, plain.images[0].data, 'the face prompt changes the result');
   const blank = canvas(640, 480, []);
-  await assert.rejects(engine.generate(job({}, { references: [ref(blank)] })), (e: Error & { code?: string; field?: string }) => e.code === 'no_face' && e.field === 'references[0].image');
+  await assert.rejects(engine.generate(job({}, { references: [ref(blank)] })), (e: Error & { code?: string; field?: string }) => e.code === 'no-face' && e.field === 'references[0].image');
 });
 
 test('seed variations: strength 0 is the seed itself, a small strength changes the image a little', async () => {

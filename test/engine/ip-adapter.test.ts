@@ -8,18 +8,11 @@ import { maxDiff, runGraph } from '../helpers/graph.ts';
 import * as ort from 'onnxruntime-node';
 import { memorySource, type WeightSource } from '../../engine/weights/source.ts';
 import type { Dtype } from '../../engine/weights/safetensors.ts';
-import {
-  IP_ATTN2_LAYERS,
-  IP_ATTN_PROCESSORS,
-  buildIpKvGraph,
-  buildIpProjectionGraph,
-  detectIpAdapter,
-  ipKeyName,
-  ipLayerScales,
-  ipValueName,
-  transformerIndexOf,
-  type IpAdapterVariant,
-} from '../../engine/graphs/ip-adapter.ts';
+import { buildIpKvGraph, buildIpProjectionGraph, describeIpAdapterSource as detectIpAdapter, ipLayerScales } from '../../engine/graphs/ip-adapter.ts';
+import { adapterMismatch, type IpAdapterFileKind as IpAdapterVariant } from '../../engine/weights/ip-adapter.ts';
+import { attentionProcessors } from '../../engine/weights/lora.ts';
+import { UNET_IO } from '../../engine/weights/unet-structure.ts';
+import { sd15Structure } from '../helpers/unet-structure.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +38,8 @@ const run = (built: BuiltGraph, feeds: Record<string, ort.Tensor>) => runGraph(b
 
 const D = 8; // cross_attention_dim
 const WIDTHS = [8, 8, 16, 16, 24, 24, 24, 24, 24, 16, 16, 16, 8, 8, 8, 24]; // per attn2 layer, h94 order
+/** The SD1.5-topology UNet these adapters are for: block widths 8, 16, 24, 24 (= WIDTHS), context D. */
+const UNET = sd15Structure({ blockChannels: [8, 16, 24, 24], crossAttentionDim: D });
 
 function add(m: Map<string, T>, r: () => number, key: string, shape: number[], ones = false): void {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -68,7 +63,7 @@ function perceiver(m: Map<string, T>, r: () => number, p: string, depth: number,
   }
 }
 
-/** A tiny h94-layout adapter of the given variant (CLIP width 12, id width 10). */
+/** A tiny h94-layout adapter of the given kind (CLIP width 12, id width 10). */
 function tinyAdapter(variant: IpAdapterVariant, opts: { tokens?: number; depth?: number; prefix?: string; indices?: number[] } = {}): WeightSource {
   const r = rng(variant.length * 31 + (opts.tokens ?? 0));
   const m = new Map<string, T>();
@@ -112,10 +107,11 @@ function tinyAdapter(variant: IpAdapterVariant, opts: { tokens?: number; depth?:
       add(m, r, 'image_proj.proj.3.bias', [D]);
       break;
     case 'faceid':
-    case 'faceid-portrait':
+    case 'portrait':
       faceMlp(opts.tokens ?? (variant === 'faceid' ? 4 : 16));
       break;
     case 'faceid-plus':
+    case 'faceid-plusv2':
       faceMlp(4);
       add(m, r, 'image_proj.perceiver_resampler.proj_in.weight', [D, C]);
       add(m, r, 'image_proj.perceiver_resampler.proj_in.bias', [D]);
@@ -127,7 +123,7 @@ function tinyAdapter(variant: IpAdapterVariant, opts: { tokens?: number; depth?:
       break;
   }
   const proc = opts.prefix ?? 'ip_adapter';
-  const idx = opts.indices ?? IP_ATTN2_LAYERS.map((_, j) => 2 * j + 1);
+  const idx = opts.indices ?? UNET.attn2.map((l) => l.index);
   idx.forEach((i, j) => {
     add(m, r, `${proc}.${i}.to_k_ip.weight`, [WIDTHS[j % 16], D]);
     add(m, r, `${proc}.${i}.to_v_ip.weight`, [WIDTHS[j % 16], D]);
@@ -157,21 +153,22 @@ test('variant and token count come from keys and shapes', () => {
     ['plus', {}, 16, ['hidden_states_penultimate']],
     ['full-face', {}, 257, ['hidden_states_penultimate']],
     ['faceid', {}, 4, ['faceid_embeds']],
-    ['faceid-portrait', {}, 16, ['faceid_embeds']],
+    ['portrait', {}, 16, ['faceid_embeds']],
     ['faceid-plus', {}, 4, ['faceid_embeds', 'hidden_states_penultimate']],
   ];
   for (const [variant, opts, tokens, inputs] of cases) {
     const info = detectIpAdapter(tinyAdapter(variant, opts));
-    assert.equal(info.variant, variant);
+    assert.equal(info.kind, variant);
     assert.equal(info.numTokens, tokens, variant);
     assert.equal(info.crossDim, D);
     assert.deepEqual(info.inputs.map((i) => i.name), inputs);
-    assert.deepEqual(info.kv.map((k) => k.width), WIDTHS);
+    assert.deepEqual(info.layers.map((k) => k.width), WIDTHS);
+    assert.equal(adapterMismatch(info, UNET), undefined, variant);
     assert.equal(info.hasLora, variant === 'faceid' || variant === 'faceid-plus');
   }
   assert.equal(detectIpAdapter(tinyAdapter('plus', { depth: 5 })).resampler?.depth, 5);
   // Training checkpoints name the processors adapter_modules.*.
-  assert.equal(detectIpAdapter(tinyAdapter('base', { prefix: 'adapter_modules' })).variant, 'base');
+  assert.equal(detectIpAdapter(tinyAdapter('base', { prefix: 'adapter_modules' })).kind, 'base');
 });
 
 test('unknown IP-Adapter projection layout: clear error naming the file and the keys found', () => {
@@ -191,26 +188,35 @@ test('wrong files for the IP-Adapter role: clear errors', () => {
   add(text, rng(1), 'text_model.embeddings.token_embedding.weight', [10, 4]);
   add(text, rng(1), 'text_model.final_layer_norm.weight', [4]);
   assert.throws(() => detectIpAdapter(memorySource('text_encoder.safetensors', text)), /text_encoder\.safetensors: not an IP-Adapter file in the h94 layout.*; its first keys are "text_model/);
-  // SDXL-like processor indices (or a truncated file) are refused with the indices found.
-  const sdxl = tinyAdapter('base', { indices: [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35] });
-  assert.throws(() => detectIpAdapter(sdxl), /N = 1,3,5,.*,35; an SD1.5 IP-Adapter has them at N = 1,3,...,31/);
   // Resampler heads must split its width: 16 wide with the default 64-wide heads cannot.
   assert.throws(() => buildIpProjectionGraph(tinyAdapter('plus')), /inner width 16 cannot be split/);
 });
 
-test('key/value graph: to_k_ip / to_v_ip of the tokens for each attn2 layer, in h94 order', async () => {
+test('an adapter for other cross-attention layers (SDXL-like) is refused against the UNet, naming both', () => {
+  // 18 layers where the UNet has 16, as an SDXL adapter (70) has for an SD1.5 checkpoint.
+  const more = tinyAdapter('base', { indices: [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35] });
+  assert.match(adapterMismatch(detectIpAdapter(more), UNET) ?? '', /projections for 18 cross-attention layers, but the checkpoint's UNet has 16 \(SD1\.5\)/);
+  assert.throws(() => buildIpKvGraph(more, UNET), /tiny-ip-adapter-base\.safetensors: .*18 cross-attention layers.*UNet has 16/);
+  // Same layer count, other widths or context: also named.
+  const wider = sd15Structure({ blockChannels: [8, 16, 32, 32], crossAttentionDim: D });
+  assert.match(adapterMismatch(detectIpAdapter(tinyAdapter('base')), wider) ?? '', /ip_adapter\.9 has width 24; the UNet's down_blocks\.2\.attentions\.0\.transformer_blocks\.0\.attn2 has 32 channels/);
+  const context = sd15Structure({ blockChannels: [8, 16, 24, 24], crossAttentionDim: 2 * D });
+  assert.match(adapterMismatch(detectIpAdapter(tinyAdapter('base')), context) ?? '', /tokens of width 8; the checkpoint's UNet takes context of width 16/);
+});
+
+test('key/value graph: to_k_ip / to_v_ip of the tokens for each attn2 layer, under the UNet input names', async () => {
   const src = tinyAdapter('plus');
-  const built = buildIpKvGraph(src);
-  assert.deepEqual(built.outputs.map((o) => o.name), IP_ATTN2_LAYERS.flatMap((_, j) => [ipKeyName(j), ipValueName(j)]));
-  assert.equal(ipKeyName(0), 'ip_k.1');
-  assert.equal(ipValueName(15), 'ip_v.31');
+  const built = buildIpKvGraph(src, UNET);
+  assert.deepEqual(built.outputs.map((o) => o.name), UNET.attn2.flatMap((_, l) => [UNET_IO.ipKey(l), UNET_IO.ipValue(l)]));
+  assert.equal(UNET_IO.ipKey(0), 'ip_k.0');
+  assert.deepEqual(UNET.attn2.map((l) => l.index), WIDTHS.map((_, j) => 2 * j + 1));
   const B = 2;
   const T = 3;
   const tokens = f32([B, T, D], 5);
   const out = await run(built, { tokens });
   const x = tokens.data as Float32Array;
   for (let j = 0; j < 16; j++) {
-    for (const [name, kind] of [[ipKeyName(j), 'k'], [ipValueName(j), 'v']] as const) {
+    for (const [name, kind] of [[UNET_IO.ipKey(j), 'k'], [UNET_IO.ipValue(j), 'v']] as const) {
       const w = weightOf(src, `ip_adapter.${2 * j + 1}.to_${kind}_ip.weight`);
       const H = WIDTHS[j];
       const exp = new Float32Array(B * T * H);
@@ -267,7 +273,7 @@ test('CUDA (fp16) flavour of every projection and the key/value graph builds, lo
     for (const i of detectIpAdapter(tinyAdapter(variant)).inputs) f[i.name] = i.name === 'hidden_states_penultimate' ? f32([2, 5, i.width], 4) : f32([2, i.width], 3);
     return f;
   };
-  for (const variant of ['base', 'plus', 'full-face', 'faceid', 'faceid-portrait', 'faceid-plus'] as const) {
+  for (const variant of ['base', 'plus', 'full-face', 'faceid', 'portrait', 'faceid-plus'] as const) {
     const src = tinyAdapter(variant);
     const opts = { dimHead: 4, shortcut: true, sScale: 0.8 };
     const feeds = feedsFor(variant);
@@ -275,24 +281,26 @@ test('CUDA (fp16) flavour of every projection and the key/value graph builds, lo
     const b = await run(buildIpProjectionGraph(src, { ...opts, flavour: 'cuda' }), feeds);
     assert.ok(maxDiff(a.image_prompt_tokens.data, b.image_prompt_tokens.data) < 3e-2, variant);
   }
-  const kv = buildIpKvGraph(tinyAdapter('faceid'), { flavour: 'cuda' });
+  const kv = buildIpKvGraph(tinyAdapter('faceid'), UNET, { flavour: 'cuda' });
   const out = await run(kv, { tokens: f32([1, 4, D], 8) });
   assert.equal(Object.keys(out).length, 32);
 });
 
 test('layer presets follow ComfyUI_IPAdapter_plus SD1.5 weight types (h94 order)', () => {
   const w = 0.8;
-  assert.deepEqual(ipLayerScales('reference', w), Array(16).fill(w));
-  //                               d0a0 d0a1 d1a0 d1a1 d2a0 d2a1 u1a0 u1a1 u1a2 u2a0 u2a1 u2a2 u3a0 u3a1 u3a2 mid
-  assert.deepEqual(ipLayerScales('style', w), [w, w, w, w, 0, 0, 0, 0, w, w, w, w, w, w, w, 0]);
-  assert.deepEqual(ipLayerScales('composition', w), [0, 0, 0, 0, 0.25 * w, w, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(ipLayerScales('strong-style', 1), [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
-  assert.deepEqual(ipLayerScales('style-and-composition', 1, 0.4), [1, 1, 1, 1, 0.1, 0.4, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0]);
-  assert.deepEqual(ipLayerScales('style'), ipLayerScales('style', 1));
-  assert.throws(() => ipLayerScales('bogus' as 'style'), /unknown IP-Adapter layer preset "bogus"/);
+  const L = UNET.attn2;
+  assert.deepEqual(ipLayerScales(L, 'reference', w), Array(16).fill(w));
+  //                                  d0a0 d0a1 d1a0 d1a1 d2a0 d2a1 u1a0 u1a1 u1a2 u2a0 u2a1 u2a2 u3a0 u3a1 u3a2 mid
+  assert.deepEqual(ipLayerScales(L, 'style', w), [w, w, w, w, 0, 0, 0, 0, w, w, w, w, w, w, w, 0]);
+  assert.deepEqual(ipLayerScales(L, 'composition', w), [0, 0, 0, 0, 0.25 * w, w, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(ipLayerScales(L, 'strong-style', 1), [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+  assert.deepEqual(ipLayerScales(L, 'style-and-composition', 1, 0.4), [1, 1, 1, 1, 0.1, 0.4, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0]);
+  assert.deepEqual(ipLayerScales(L, 'style'), ipLayerScales(L, 'style', 1));
+  assert.throws(() => ipLayerScales(L, 'bogus' as 'style'), /unknown IP-Adapter layer preset "bogus"/);
   // ComfyUI's transformer_index runs down blocks, mid block, up blocks.
-  assert.deepEqual(IP_ATTN2_LAYERS.map((_, j) => transformerIndexOf(j)), [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 6]);
-  assert.equal(IP_ATTN_PROCESSORS.length, 32);
-  assert.equal(IP_ATTN_PROCESSORS[0], 'down_blocks.0.attentions.0.transformer_blocks.0.attn1');
-  assert.equal(IP_ATTN_PROCESSORS[31], 'mid_block.attentions.0.transformer_blocks.0.attn2');
+  assert.deepEqual(L.map((l) => l.executionOrder), [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 6]);
+  const processors = attentionProcessors(UNET);
+  assert.equal(processors.length, 32);
+  assert.equal(processors[0], 'down_blocks.0.attentions.0.transformer_blocks.0.attn1');
+  assert.equal(processors[31], 'mid_block.attentions.0.transformer_blocks.0.attn2');
 });

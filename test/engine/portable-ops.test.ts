@@ -23,6 +23,7 @@ import { materialize } from '../../engine/runtime/session.ts';
 import * as S from '../../engine/synthetic/specs.ts';
 import { writeSynthetic } from '../../engine/synthetic/write.ts';
 import { safetensorsSource, type WeightSource } from '../../engine/weights/source.ts';
+import { inspectUNet } from '../../engine/weights/unet-structure.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-portable-'));
 const fx = join(import.meta.dirname, '../../../shared/fixtures');
@@ -53,7 +54,7 @@ const BUILDS: ReadonlyArray<readonly [GraphKind, string, (f: Flavour) => BuiltGr
   ['ip-proj', 'IP-Adapter FaceID projection', (flavour) => buildIpProjectionGraph(ipFaceId, { flavour })],
   ['ip-proj', 'IP-Adapter Plus Resampler', (flavour) => buildIpProjectionGraph(safetensorsSource(join(fx, 'ip-proj-plus/ip-adapter-plus.safetensors')), { flavour, heads: 2, dimHead: 8 })],
   ['ip-proj', 'IP-Adapter FaceID-PlusV2 projection', (flavour) => buildIpProjectionGraph(safetensorsSource(join(fx, 'ip-proj-faceid-plusv2/ip-adapter-faceid-plusv2.safetensors')), { flavour, heads: 2, dimHead: 8, shortcut: true })],
-  ['ip-kv', 'IP-Adapter keys/values', (flavour) => buildIpKvGraph(ipBase, { flavour })],
+  ['ip-kv', 'IP-Adapter keys/values', (flavour) => buildIpKvGraph(ipBase, inspectUNet(unet), { flavour })],
 ];
 
 test('every graph kind has a portable-flavour check', () => {

@@ -114,7 +114,7 @@ test('a ComfyUI tree: every model found with its role; broken files skipped with
 
 test('a missing model names itself and the command that fetches it', () => {
   const reg = ModelRegistry.scan([comfyTree()]);
-  assert.throws(() => reg.find('controlnet:depth'), (e: Error) => e instanceof MissingModelError && e.code === 'model_missing' && /No Depth ControlNet for SD1\.5 \(controlnet:depth\) found in .*Fetch it with: npx ipa-bridge models pull sd15-style$/.test(e.message));
+  assert.throws(() => reg.find('controlnet:depth'), (e: Error) => e instanceof MissingModelError && e.code === 'model-missing' && /No Depth ControlNet for SD1\.5 \(controlnet:depth\) found in .*Fetch it with: npx ipa-bridge models pull sd15-style$/.test(e.message));
   assert.throws(() => reg.find('ipadapter:faceid-plusv2'), (e: Error) => e instanceof MissingModelError && e.command === 'npx ipa-bridge models pull faceid');
   assert.throws(() => reg.find('dwpose:pose'), /npx ipa-bridge models pull annotators/);
   assert.throws(() => reg.find('checkpoint', { name: 'ip-adapter_sd15.safetensors' }), (e: Error) => e instanceof WrongModelError && /"ip-adapter_sd15\.safetensors" is a ipadapter:base model \(IP-Adapter \(base, ip-adapter_sd15\)\); this needs checkpoint \(Stable Diffusion 1\.5 checkpoint\)/.test(e.message));

@@ -87,13 +87,13 @@ test('"best" and an index pick by score order; a bad index is a clear error', as
   const byIndex = await faceEmbedding(twoFaces, models, { face: 1 });
   assert.deepEqual(byIndex.box, [256, 192, 384, 320]);
   await assert.rejects(faceEmbedding(twoFaces, models, { face: 2, role: 'references[1].image' }),
-    (e: unknown) => e instanceof EngineError && e.code === 'face_index' && e.field === 'references[1].image' && /2 faces were found/.test(e.message));
+    (e: unknown) => e instanceof EngineError && e.code === 'face-index' && e.field === 'references[1].image' && /2 faces were found/.test(e.message));
 });
 
-test('no face: EngineError "no_face" naming the image role', async () => {
+test('no face: EngineError "no-face" naming the image role', async () => {
   const black = canvas(300, 200, []);
   await assert.rejects(faceEmbedding(black, models, { role: 'references[2].image' }),
-    (e: unknown) => e instanceof EngineError && e.code === 'no_face' && e.field === 'references[2].image' && e.message.includes('references[2].image') && e.message.includes('300x200'));
+    (e: unknown) => e instanceof EngineError && e.code === 'no-face' && e.field === 'references[2].image' && e.message.includes('references[2].image') && e.message.includes('300x200'));
   const { faces } = await detectFaces(black, detector);
   assert.equal(faces.length, 0);
 });
@@ -110,7 +110,7 @@ test('detector sizes are tried in turn until one finds a face', async () => {
   // A 90-px red square at (395, 395): at 640 (scale 0.5) and 576 it covers no whole stride-32 cell,
   // at 512 (scale 0.4) it covers letterbox [158, 194) ⊃ the cell [160, 192).
   const img = canvas(1280, 960, [{ x: 395, y: 395, w: 90, h: 90, rgb: RED }]);
-  await assert.rejects(faceEmbedding(img, models, { detSizes: [640, 576] }), (e: unknown) => e instanceof EngineError && e.code === 'no_face');
+  await assert.rejects(faceEmbedding(img, models, { detSizes: [640, 576] }), (e: unknown) => e instanceof EngineError && e.code === 'no-face');
   const r = await faceEmbedding(img, models);
   assert.equal(r.detSize, 512);
   assert.deepEqual(r.box.map((v) => Math.round(v * 1000) / 1000), [320, 320, 480, 480]);
@@ -119,15 +119,15 @@ test('detector sizes are tried in turn until one finds a face', async () => {
 test('sessions are cached per model file; missing and wrong-shaped models are clear errors', async () => {
   assert.equal(faceSession(detector, 'detector'), faceSession(detector, 'detector'));
   await assert.rejects(faceEmbedding(twoFaces, { detector, recognizer: join(dir, 'nope.onnx') }),
-    (e: unknown) => e instanceof EngineError && e.code === 'model_missing' && /w600k_r50\.onnx/.test(e.message));
+    (e: unknown) => e instanceof EngineError && e.code === 'model-missing' && /w600k_r50\.onnx/.test(e.message));
   const junk = write('junk.onnx', Buffer.from('not an onnx model'));
   await assert.rejects(faceEmbedding(twoFaces, { detector: junk, recognizer }),
-    (e: unknown) => e instanceof EngineError && e.code === 'model_invalid' && e.message.includes('junk.onnx'));
+    (e: unknown) => e instanceof EngineError && e.code === 'model-invalid' && e.message.includes('junk.onnx'));
   const wrong = write('rec128.onnx', buildRecognizer(128));
   await assert.rejects(faceEmbedding(twoFaces, { detector, recognizer: wrong }),
-    (e: unknown) => e instanceof EngineError && e.code === 'model_invalid' && /expected \[N, 3, 112, 112\]/.test(e.message));
+    (e: unknown) => e instanceof EngineError && e.code === 'model-invalid' && /expected \[N, 3, 112, 112\]/.test(e.message));
   // The recognizer given as the detector: its single [1, 512] output is no SCRFD layout.
   await assert.rejects(faceEmbedding(twoFaces, { detector: recognizer, recognizer }),
-    (e: unknown) => e instanceof EngineError && e.code === 'model_invalid' && /SCRFD detector outputs: "683" has shape \[1,512\]/.test(e.message));
+    (e: unknown) => e instanceof EngineError && e.code === 'model-invalid' && /SCRFD detector outputs: "683" has shape \[1,512\]/.test(e.message));
   await assert.rejects(faceEmbedding({ width: 2, height: 2, data: new Uint8Array(3) }, models, { role: 'references[0].image' }), /references\[0\]\.image: 3 bytes/);
 });

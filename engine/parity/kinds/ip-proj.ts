@@ -4,7 +4,7 @@
  * penultimate hidden states for CLIP features).
  */
 import { safetensorsSource } from '../../weights/source.ts';
-import { buildIpProjectionGraph, detectIpAdapter, IP_PROJ_IO } from '../../graphs/ip-adapter.ts';
+import { buildIpProjectionGraph, describeIpAdapterSource, IP_PROJ_IO } from '../../graphs/ip-adapter.ts';
 import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
 import { floatTensor, runBuilt, type Feeds } from '../graph-run.ts';
@@ -14,7 +14,7 @@ import { configNumber, weightFile } from './config.ts';
 export async function runIpProjCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   if (!c.io) throw new Error(`${c.name}: case has no io file`);
   const src = safetensorsSource(weightFile(c, 'ip_adapter'));
-  const info = detectIpAdapter(src);
+  const info = describeIpAdapterSource(src);
   const built = buildIpProjectionGraph(src, {
     heads: configNumber(c, 'heads') ?? configNumber(c, 'perceiver_heads'),
     dimHead: configNumber(c, 'dim_head') ?? configNumber(c, 'perceiver_dim_head'),

@@ -7,7 +7,8 @@ import { buildClipTextGraph } from '../../graphs/clip-text.ts';
 import { buildClipVisionGraph } from '../../graphs/clip-vision.ts';
 import { buildControlNet, controlScales } from '../../graphs/controlnet.ts';
 import { buildIpKvGraph, buildIpProjectionGraph } from '../../graphs/ip-adapter.ts';
-import { buildUNet, inspectUNet } from '../../graphs/unet.ts';
+import { buildUNet } from '../../graphs/unet.ts';
+import { inspectUNet } from '../../weights/unet-structure.ts';
 import { buildVaeDecoder, imageToUint8NHWC } from '../../graphs/vae.ts';
 import { adapterKeyValues, encodeChunks, projectTokens } from '../../pipeline/conditioning.ts';
 import { denoise } from '../../pipeline/denoise.ts';
@@ -32,12 +33,13 @@ export async function runPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARG
   try {
     const unetW = roleSource(c, 'unet', 'unet');
     const unetCfg = unetConfigFromCase(c);
+    const structure = inspectUNet(unetW);
     const [text, vision, proj, kv, unet, control, vae] = await Promise.all([
       sessions.get('text', () => buildClipTextGraph(roleSource(c, 'text_encoder', 'text'), { heads: num(cfg.text_encoder, 'num_attention_heads'), flavour: flavourOf(t, 'clip-text') })),
       sessions.get('vision', () => buildClipVisionGraph(roleSource(c, 'image_encoder', undefined), { heads: num(cfg.image_encoder, 'num_attention_heads'), flavour: flavourOf(t, 'clip-vision') })),
       sessions.get('proj', () => buildIpProjectionGraph(safetensorsSource(c.weights.ip_adapter), { flavour: flavourOf(t, 'ip-proj') })),
-      sessions.get('kv', () => buildIpKvGraph(safetensorsSource(c.weights.ip_adapter), { flavour: flavourOf(t, 'ip-kv') })),
-      sessions.get('unet', () => buildUNet(unetW, { flavour: flavourOf(t, 'unet'), control: true, ip: true, config: unetCfg })),
+      sessions.get('kv', () => buildIpKvGraph(safetensorsSource(c.weights.ip_adapter), structure, { flavour: flavourOf(t, 'ip-kv') })),
+      sessions.get('unet', () => buildUNet(unetW, { flavour: flavourOf(t, 'unet'), control: true, ip: true, config: unetCfg, structure })),
       sessions.get('controlnet', () => buildControlNet(roleSource(c, 'controlnet', 'controlnet'), { flavour: flavourOf(t, 'controlnet'), config: unetCfg })),
       sessions.get('vae', () => buildVaeDecoder(roleSource(c, 'vae', 'vae'), { flavour: flavourOf(t, 'vae-decoder'), config: { groups: num(cfg.vae, 'norm_num_groups') ?? 32, scalingFactor: num(cfg.vae, 'scaling_factor') ?? 0.18215 } })),
     ]);
@@ -55,9 +57,8 @@ export async function runPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARG
     got.image_prompt_tokens = { data: tokens.cond };
     got.image_prompt_tokens_uncond = { data: tokens.uncond };
 
-    const shp = inspectUNet(unetW);
-    const channels = shp.attn2Layers.map((p) => unetW.get(`${p}.to_q.weight`)!.shape[0]);
-    const slot = await adapterKeyValues(kv, tokens, channels.length, true);
+    const layers = structure.attn2;
+    const slot = await adapterKeyValues(kv, tokens, layers.length, true);
     const ipScale = Number(c.params.ip_adapter_scale);
 
     const steps = Number(c.params.num_inference_steps);
@@ -68,12 +69,12 @@ export async function runPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARG
     const cn = input(c, 'controlnet_cond');
     const perStep: Float32Array[] = [];
     const final = await denoise({
-      unet, unetShape: shp, ipChannels: channels,
+      unet, structure,
       latents: latents0, latentShape: noise.shape as [number, number, number, number],
       cond, uncond, textShape: [77, cond.length / 77],
       guidance: Number(c.params.guidance_scale), scheduler, startIndex: 0,
-      ip: { packed: packIpInputs([slot], channels, 2), layerScales: [channels.map(() => ipScale)], ranges: [{ start: 0, end: 1 }] },
-      controls: [{ session: control, cond: cn.data, condShape: cn.shape as [number, number, number, number], scales: controlScales(shp.downBlocks.length * 3 + 1, Number(c.params.controlnet_conditioning_scale), false), range: { start: 0, end: 1 }, guessMode: false }],
+      ip: { packed: packIpInputs([slot], layers, 2), layerScales: [layers.map(() => ipScale)], ranges: [{ start: 0, end: 1 }] },
+      controls: [{ session: control, cond: cn.data, condShape: cn.shape as [number, number, number, number], scales: controlScales(structure.skips.length + 1, Number(c.params.controlnet_conditioning_scale), false), range: { start: 0, end: 1 }, guessMode: false }],
       onStep: (_i, l) => perStep.push(l),
     });
     got.latents_per_step = { data: Float32Array.from(perStep.flatMap((l) => [...l])) };

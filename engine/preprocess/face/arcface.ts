@@ -37,7 +37,7 @@ export function checkRecognizerInput(session: ort.InferenceSession, path: string
   const [, c, h, w] = meta.shape;
   const fixed = (d: number | string, want: number) => typeof d !== 'number' || d === want;
   if (!fixed(c, 3) || !fixed(h, ARCFACE_SIZE) || !fixed(w, ARCFACE_SIZE)) {
-    throw new EngineError('model_invalid', `${path}: recognizer input "${meta.name}" is [${meta.shape}], expected [N, 3, ${ARCFACE_SIZE}, ${ARCFACE_SIZE}] (insightface w600k_r50.onnx)`);
+    throw new EngineError('model-invalid', `${path}: recognizer input "${meta.name}" is [${meta.shape}], expected [N, 3, ${ARCFACE_SIZE}, ${ARCFACE_SIZE}] (insightface w600k_r50.onnx)`);
   }
 }
 

@@ -78,7 +78,7 @@ export function faceSession(path: string, what: 'detector' | 'recognizer', provi
     stamp = `${st.size}:${st.mtimeMs}`;
   } catch {
     const file = what === 'detector' ? 'det_10g.onnx' : 'w600k_r50.onnx';
-    return Promise.reject(new EngineError('model_missing', `insightface ${what} model not found at ${path} (buffalo_l ${file})`));
+    return Promise.reject(new EngineError('model-missing', `insightface ${what} model not found at ${path} (buffalo_l ${file})`));
   }
   const key = `${provider}|${path}|${stamp}`;
   let s = sessions.get(key);
@@ -88,7 +88,7 @@ export function faceSession(path: string, what: 'detector' | 'recognizer', provi
       graphOptimizationLevel: 'all',
     }).catch((e: Error) => {
       sessions.delete(key); // let a fixed file load next time
-      throw new EngineError('model_invalid', `onnxruntime could not load the insightface ${what} ${path}: ${e.message}`);
+      throw new EngineError('model-invalid', `onnxruntime could not load the insightface ${what} ${path}: ${e.message}`);
     });
     sessions.set(key, s);
   }
@@ -135,7 +135,7 @@ async function detectRgb(rgb: RgbPixels, detector: string, opts: FaceEmbeddingOp
       threshold: opts.threshold ?? DEFAULT_SCORE_THRESHOLD, nmsThreshold: opts.nmsThreshold ?? DEFAULT_NMS_THRESHOLD,
     }).catch((e: Error) => {
       // A model with other outputs is the wrong file for this role, not an engine bug.
-      throw e instanceof ScrfdLayoutError ? new EngineError('model_invalid', `${detector}: ${e.message}`) : e;
+      throw e instanceof ScrfdLayoutError ? new EngineError('model-invalid', `${detector}: ${e.message}`) : e;
     });
     if (faces.length) return { faces, detSize: width };
   }
@@ -144,8 +144,8 @@ async function detectRgb(rgb: RgbPixels, detector: string, opts: FaceEmbeddingOp
 
 /**
  * The FaceID embedding of one face in `image`: detection, choice, alignment, ArcFace.
- * Throws EngineError 'no_face' (field = opts.role) when the detector finds none, 'face_index' for
- * an index past the faces found, 'model_missing' / 'model_invalid' for the model files.
+ * Throws EngineError 'no-face' (field = opts.role) when the detector finds none, 'face-index' for
+ * an index past the faces found, 'model-missing' / 'model-invalid' for the model files.
  */
 export async function faceEmbedding(image: RgbaImage, models: FaceModels, opts: FaceEmbeddingOptions = {}): Promise<FaceEmbeddingResult> {
   const role = opts.role ?? 'face image';
@@ -156,14 +156,14 @@ export async function faceEmbedding(image: RgbaImage, models: FaceModels, opts: 
     faceSession(models.recognizer, 'recognizer', opts.provider),
   ]);
   if (faces.length === 0) {
-    throw new EngineError('no_face', `no face found in ${role} (${image.width}x${image.height}); FaceID needs a photo with a clearly visible face`, opts.role);
+    throw new EngineError('no-face', `no face found in ${role} (${image.width}x${image.height}); FaceID needs a photo with a clearly visible face`, opts.role);
   }
   const index = chooseFace(faces, opts.face);
   if (!Number.isInteger(index) || index < 0 || index >= faces.length) {
-    throw new EngineError('face_index', `face ${String(opts.face)} requested in ${role}, but ${faces.length} face${faces.length === 1 ? ' was' : 's were'} found (indices 0–${faces.length - 1}, best score first)`, opts.role);
+    throw new EngineError('face-index', `face ${String(opts.face)} requested in ${role}, but ${faces.length} face${faces.length === 1 ? ' was' : 's were'} found (indices 0–${faces.length - 1}, best score first)`, opts.role);
   }
   const face = faces[index];
-  if (face.kps.length !== 5) throw new EngineError('model_invalid', `${models.detector}: the detector gives no 5-point landmarks (FaceID needs an SCRFD "kps" model such as det_10g.onnx)`);
+  if (face.kps.length !== 5) throw new EngineError('model-invalid', `${models.detector}: the detector gives no 5-point landmarks (FaceID needs an SCRFD "kps" model such as det_10g.onnx)`);
   checkRecognizerInput(recognizer, models.recognizer);
   const raw = await runArcface(recognizer, normCrop(rgb, face.kps, ARCFACE_SIZE));
   const { normed, norm } = l2Normalize(raw);
