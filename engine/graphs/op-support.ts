@@ -59,6 +59,7 @@ export const PORTABLE_OPS: readonly PortableOp[] = [
   { op: 'Mul', usedFor: 'scales, SiLU, GEGLU gate, GroupNorm affine', webgpu: yes, coreml: yes, dml: yes },
   { op: 'Pad', usedFor: 'sliced self-attention (WebGPU flavours only): zero rows so no query slice is empty', webgpu: yes, coreml: { ok: false, note: 'not emitted for CoreML (the portable flavour does not slice attention)' }, dml: { ok: true, note: 'not emitted for DirectML (the portable flavour does not slice attention)' } },
   { op: 'ReduceSum', usedFor: 'sum over IP-Adapter slots in attn2', webgpu: yes, coreml: yes, dml: yes },
+  { op: 'Relu', usedFor: 'TAESD conv blocks', webgpu: yes, coreml: yes, dml: yes },
   { op: 'Reshape', usedFor: 'heads split/merge, tokens <-> NCHW, GroupNorm', webgpu: yes, coreml: yes, dml: { ok: true, note: 'Copy kernel' } },
   { op: 'Resize', usedFor: 'nearest 2x upsampling (asymmetric, floor)', webgpu: yes, coreml: { ok: true, note: 'conditions in resize_op_builder.cc; the UNet passes sizes computed from shapes, which CoreML may refuse (then CPU)' }, dml: yes },
   { op: 'Shape', usedFor: 'dynamic shapes (batch, H, W)', webgpu: yes, coreml: yes, dml: yes },
@@ -69,6 +70,7 @@ export const PORTABLE_OPS: readonly PortableOp[] = [
   { op: 'Split', usedFor: 'GEGLU halves, Resampler k/v, VAE mean/logvar (constant splits)', webgpu: yes, coreml: { ok: true, note: 'splits must be constant (ours are)' }, dml: yes },
   { op: 'Squeeze', usedFor: 'pooled class token', webgpu: yes, coreml: yes, dml: { ok: true, note: 'Copy kernel' } },
   { op: 'Sub', usedFor: 'VAE latent shift (shift_factor != 0 only)', webgpu: yes, coreml: yes, dml: yes },
+  { op: 'Tanh', usedFor: 'TAESD decoder soft clamp of the latents', webgpu: yes, coreml: yes, dml: yes },
   { op: 'Transpose', usedFor: 'heads, weight transposes (folded at load), NCHW <-> tokens', webgpu: yes, coreml: yes, dml: yes },
   { op: 'Unsqueeze', usedFor: 'broadcast axes (time embedding, IP bias)', webgpu: yes, coreml: yes, dml: { ok: true, note: 'Copy kernel' } },
 ];

@@ -7,13 +7,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { listCases } from '../../engine/parity/fixture.ts';
+import { existsSync } from 'node:fs';
+import { listCases, loadCase } from '../../engine/parity/fixture.ts';
 import { formatReport, runCase } from '../../engine/parity/run.ts';
 import { CPU_TARGET, parityTarget, targetLabel, type ParityTarget } from '../../engine/parity/target.ts';
 import { probeWebGpu } from '../helpers/webgpu.ts';
 
 const fixtures = process.env.IPA_FIXTURES ?? join(import.meta.dirname, '../../../shared/fixtures');
-const cases = listCases(fixtures);
+const fixturesSdxl = process.env.IPA_FIXTURES_SDXL ?? join(import.meta.dirname, '../../../shared/fixtures-sdxl');
+/**
+ * The kinds of ../shared/fixtures-sdxl the engine implements so far (few-step schedulers, TAESD); the
+ * other SDXL kinds join this list as they land.
+ */
+const SDXL_KINDS: ReadonlySet<string> = new Set(['scheduler', 'taesd-decoder', 'taesd-encoder']);
+const sdxlCases = existsSync(fixturesSdxl) ? listCases(fixturesSdxl).filter((d) => SDXL_KINDS.has(loadCase(d).kind)) : [];
+const cases = [...listCases(fixtures), ...sdxlCases];
 const caseName = (dir: string): string => dir.split('/').pop() ?? dir;
 
 // weights-ldm re-runs the other cases with byte-identical tensors (its keys: checks prove that), so
