@@ -96,7 +96,8 @@ function renderConnection(): void {
   dot.className = `dot ${s.phase === 'connected' ? 'ok' : s.phase === 'connecting' ? 'busy' : s.phase === 'idle' ? '' : 'bad'}`;
   const welcome = conn.welcome;
   if (s.phase === 'connected' && welcome) {
-    const provider = welcome.capabilities.provider ?? 'no engine';
+    const { provider: name, device, fp16 } = welcome.capabilities;
+    const provider = name ? `${name}${device ? ` (${device}${fp16 ? ', fp16' : ''})` : ''}` : 'no engine';
     text.textContent = `Connected · ${welcome.server.name} ${welcome.server.version} · ${provider}`;
   } else if (s.phase === 'connecting') text.textContent = `Connecting to localhost:${port}…`;
   else if (s.phase === 'idle') text.textContent = state.ready ? 'Not connected: paste the token' : 'Starting…';

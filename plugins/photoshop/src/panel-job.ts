@@ -1,0 +1,76 @@
+/** The run: Generate / Cancel / Regenerate / Variation, progress with the preview, the notice, the recent results. */
+import { buttonOf, type PanelView } from './panel-view.ts';
+
+export function wireActions(v: PanelView): void {
+  const { el, ctl } = v;
+  el.generate.addEventListener('click', () => void ctl.generate());
+  el.cancel.addEventListener('click', () => ctl.cancel());
+  el.regenerate.addEventListener('click', () => void ctl.repeatSelected('regenerate'));
+  el.variation.addEventListener('click', () => void ctl.repeatSelected('variation'));
+  el.loadSettings.addEventListener('click', () => void ctl.loadFromSelected());
+  el.results.addEventListener('click', (ev) => {
+    const id = buttonOf(ev.target)?.getAttribute('data-id');
+    if (id) void ctl.reapply(id);
+  });
+}
+
+export function renderJob(v: PanelView): void {
+  const { el, ctl, conn } = v;
+  const { show } = v.kit;
+    const job = ctl.job;
+    const connected = conn.state.phase === 'connected';
+    el.generate.disabled = !!job || !connected;
+    el.generate.textContent = job ? 'Generating…' : 'Generate';
+    show(el.cancel, !!job);
+    el.cancel.disabled = ctl.job?.phase === 'inserting';
+    for (const b of [el.regenerate, el.variation]) b.disabled = !!job || !connected;
+    show(el.progressBox, !!job);
+    if (!job) return;
+    const pct = job.total ? Math.round((job.step / job.total) * 100) : 0;
+    el.bar.style.width = `${job.phase === 'inserting' ? 100 : pct}%`;
+    const eta = job.etaMs > 0 ? ` · ${Math.ceil(job.etaMs / 1000)} s left` : '';
+    el.progressText.textContent = {
+      reading: 'Reading the document…',
+      sending: 'Sending to the bridge…',
+      queued: job.position > 0 ? `Queued — ${job.position} job${job.position === 1 ? '' : 's'} ahead` : 'Starting…',
+      running: `Step ${job.step} of ${job.total}${eta}`,
+      reconnecting: 'Connection lost — the job keeps running; resuming when back…',
+      inserting: 'Adding the layer…',
+    }[job.phase];
+    show(el.preview, !!job.previewUrl);
+    if (job.previewUrl && el.preview.src !== job.previewUrl) el.preview.src = job.previewUrl;
+}
+
+export function renderNotice(v: PanelView): void {
+  const { el, ctl } = v;
+  const { show } = v.kit;
+    const n = ctl.notice;
+    show(el.notice, !!n);
+    if (!n) return;
+    el.notice.className = n.kind === 'info' ? '' : n.kind;
+    el.notice.textContent = n.text;
+}
+
+export function renderResults(v: PanelView): void {
+  const { el, ctl, doc } = v;
+  const { show } = v.kit;
+    const key = ctl.results.map((r) => r.id).join(',');
+    show(el.emptyResults, ctl.results.length === 0);
+    if (key === v.state.renderedResults) return;
+    v.state.renderedResults = key;
+    el.results.textContent = '';
+    for (const r of ctl.results) {
+      const b = doc.createElement('button');
+      b.className = 'thumb';
+      b.setAttribute('data-id', r.id);
+      b.title = `Seed ${r.seed}${r.prompt ? ` — ${r.prompt}` : ''}\nClick to apply again`;
+      const img = doc.createElement('img');
+      img.src = r.thumbUrl;
+      img.alt = `seed ${r.seed}`;
+      const cap = doc.createElement('span');
+      cap.textContent = String(r.seed);
+      b.appendChild(img);
+      b.appendChild(cap);
+      el.results.appendChild(b);
+    }
+}
