@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, TensorType } from '../onnx/builder.ts';
-import { autoOrder, executionProviders, PROVIDER_NAMES, type ProviderChoice, type ProviderName } from './providers.ts';
+import { autoOrder, executionProviders, providerSessionOptions, PROVIDER_NAMES, type ProviderChoice, type ProviderName } from './providers.ts';
 
 export interface ProbeResult {
   readonly provider: ProviderName;
@@ -83,6 +83,7 @@ async function runProbeGraph(model: Uint8Array, provider: ProviderName): Promise
   const t0 = performance.now();
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: executionProviders(provider).filter((p) => p !== 'cpu' || provider === 'cpu'),
+    ...providerSessionOptions(provider),
     logSeverityLevel: 3,
   };
   // A provider that cannot take every node must fail the probe, not pass on the CPU's work.

@@ -79,6 +79,15 @@ export function flavourFor(provider: ProviderName, fp16: boolean): Flavour {
 }
 
 /**
+ * Session options a provider requires besides its EP list. DirectML supports neither memory-pattern
+ * optimisation nor parallel execution: onnxruntime's DirectML page says session creation fails
+ * unless both are off. DirectML also runs ONNX opsets up to 17, which is what the graphs import.
+ */
+export function providerSessionOptions(provider: ProviderName): Pick<ort.InferenceSession.SessionOptions, 'enableMemPattern' | 'executionMode'> {
+  return provider === 'dml' ? { enableMemPattern: false, executionMode: 'sequential' } : {};
+}
+
+/**
  * onnxruntime execution-provider list for a session. Every GPU provider keeps the CPU as the
  * fallback for the few nodes it lacks (shape arithmetic, mostly).
  */

@@ -10,7 +10,7 @@ import { cpus, homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { BuiltGraph } from '../onnx/builder.ts';
-import { executionProviders, type ProviderName } from './providers.ts';
+import { executionProviders, providerSessionOptions, type ProviderName } from './providers.ts';
 
 /** The provider a session runs on. */
 export type Provider = ProviderName;
@@ -94,6 +94,7 @@ export async function createSession(g: BuiltGraph, opts: SessionOptions): Promis
   const { modelPath, externalData } = materialize(g, opts.cacheDir ?? defaultCacheDir(), { weightsInMemory: opts.provider === 'coreml' });
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: executionProviders(opts.provider),
+    ...providerSessionOptions(opts.provider),
     graphOptimizationLevel: graphOptimizationLevel(),
     logSeverityLevel: 3, // errors only: the optimised-graph cache is meant for this machine, no need to warn
   };

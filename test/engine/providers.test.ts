@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../engine/onnx/builder.ts';
 import { cudaPackagesFor, hasRenderNode, missingSharedLibraries, probeProvider, ProviderUnavailableError, selectProvider } from '../../engine/runtime/probe.ts';
-import { autoOrder, executionProviders, flavourFor, isProviderChoice, platformProviders } from '../../engine/runtime/providers.ts';
+import { autoOrder, executionProviders, flavourFor, providerSessionOptions, isProviderChoice, platformProviders } from '../../engine/runtime/providers.ts';
 import { materialize } from '../../engine/runtime/session.ts';
 import { providerLines } from '../../bridge/engine-host/index.ts';
 import { startTestDaemon } from '../helpers/daemon.ts';
@@ -41,6 +41,9 @@ test('graph flavours and session options per provider', () => {
   // CoreML as an ML Program (COREML_FLAG_CREATE_MLPROGRAM), the CPU for what it lacks.
   assert.deepEqual(executionProviders('coreml'), [{ name: 'coreml', coreMlFlags: 0x010 }, 'cpu']);
   assert.deepEqual(executionProviders('cpu'), ['cpu']);
+  // DirectML refuses memory patterns and parallel execution.
+  assert.deepEqual(providerSessionOptions('dml'), { enableMemPattern: false, executionMode: 'sequential' });
+  assert.deepEqual(providerSessionOptions('webgpu'), {});
 });
 
 test('the CPU probe runs; providers this platform lacks are reported as such, never as working', async () => {
