@@ -5,7 +5,7 @@
  * (its steps are bounded) and its result waits to be fetched.
  */
 import { randomInt } from 'node:crypto';
-import { CancelledError, EngineError, type Engine, type RgbaImage } from '../engine/api.ts';
+import { CancelledError, EngineError, type Engine, type EngineErrorCode, type RgbaImage } from '../engine/api.ts';
 import type { FrameHeader } from '../shared/protocol/frame.ts';
 import type {
   CancelReason, CancelledMessage, ErrorCode, ErrorMessage, ImageDescriptor, InputHashes, ProgressMessage, ResultMessage,
@@ -314,10 +314,7 @@ export class JobManager {
     const p = job.spec.params;
     const [width, height] = [job.started?.width ?? p.width ?? 512, job.started?.height ?? p.height ?? 512];
     e = outOfMemoryError(e, { provider: this.opts.engine?.provider ?? 'cpu', width, height, batchSize: p.batchSize }) ?? e;
-    if (e instanceof EngineError) {
-      const code: ErrorCode = e.code === 'engine-unavailable' || e.code === 'engine-crashed' ? e.code : 'engine-error';
-      return { kind: 'error', message: errorMessage(code, e.message, job.id, e.field) };
-    }
+    if (e instanceof EngineError) return { kind: 'error', message: errorMessage(protocolCode(e.code), e.message, job.id, e.field) };
     this.opts.log.error(`job ${job.id} failed`, e);
     return { kind: 'error', message: errorMessage('internal', `internal error: ${(e as Error)?.message ?? String(e)}`, job.id) };
   }
@@ -351,6 +348,29 @@ export class JobManager {
   private broadcastFrame(job: LiveJob, h: FrameHeader, payload: Uint8Array): void {
     for (const s of job.subscribers) s.sendFrame(h, payload, true);
   }
+}
+
+/**
+ * The protocol code of each engine error code: what a client can act on without reading the text.
+ * Exhaustive by type; a code an older engine process sends that is not listed is `engine-error`.
+ */
+const PROTOCOL_CODE: Readonly<Record<EngineErrorCode, ErrorCode>> = {
+  'invalid-field': 'invalid-field',
+  'invalid-control': 'invalid-field',
+  'invalid-keypoints': 'invalid-field',
+  'model-missing': 'model-missing',
+  'model-invalid': 'model-invalid',
+  'model-wrong-type': 'model-mismatch',
+  'model-mismatch': 'model-mismatch',
+  'no-face': 'no-face',
+  'face-index': 'no-face',
+  'out-of-memory': 'out-of-memory',
+  'engine-unavailable': 'engine-unavailable',
+  'engine-crashed': 'engine-crashed',
+};
+
+export function protocolCode(code: EngineErrorCode): ErrorCode {
+  return PROTOCOL_CODE[code] ?? 'engine-error';
 }
 
 function deliver(o: Outcome, sub: Subscriber): void {

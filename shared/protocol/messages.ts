@@ -309,7 +309,9 @@ export type ErrorCode =
   | 'bad-json' | 'bad-message' | 'invalid-field' | 'hello-required' | 'version-mismatch'
   | 'bad-frame' | 'unexpected-frame' | 'hash-mismatch' | 'blob-missing' | 'image-decode' | 'frames-timeout'
   | 'duplicate-job' | 'unknown-job' | 'rate-limited' | 'queue-full'
-  | 'engine-unavailable' | 'engine-error' | 'engine-crashed' | 'internal' | 'shutting-down';
+  | 'engine-unavailable' | 'engine-error' | 'engine-crashed' | 'internal' | 'shutting-down'
+  // The engine's own refusals, so a client need not read the text (engine-error stays for the rest).
+  | 'model-missing' | 'model-invalid' | 'model-mismatch' | 'no-face' | 'out-of-memory';
 
 export interface ErrorMessage {
   type: 'error';

@@ -129,11 +129,11 @@ test('engine process killed mid-job: engine-crashed for that job, the queued job
   assert.equal(d.proc.exitCode, null, 'the daemon never went down');
 });
 
-test('an allocation failure reaches the client as engine-error with what to try', async () => {
+test('an allocation failure reaches the client as out-of-memory with what to try', async () => {
   const { c } = await TestClient.connect(d.url());
   c.send({ type: 'job', jobId: 'oom', prompt: 'huge [engine-oom]', steps: 2, width: 512, height: 512 });
   const e = await c.expect('error', 'oom', 10_000);
-  assert.equal(e.code, 'engine-error');
+  assert.equal(e.code, 'out-of-memory');
   assert.match(e.message, /^out of system memory \(RAM\) while generating 512×512: try a smaller size/);
   c.close();
 });

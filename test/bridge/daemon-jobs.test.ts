@@ -228,7 +228,7 @@ test('the shared client: frames, previews, raw output, automatic resend when a b
   client.knownHashes.add(staleHash);
   const again = await client.submit({ type: 'job', jobId: 's2', prompt: 'x', steps: 1, ...small, references: [{ source: 'frame' }] }, { references: [{ ...stale, hash: staleHash }] });
   assert.equal(again.result.metadata.references[0].hash, staleHash);
-  await assert.rejects(client.submit({ type: 'job', jobId: 's3', prompt: '[engine-error]', steps: 1, ...small }), (e: Error & { code?: string; field?: string }) => e.code === 'engine-error' && e.field === 'checkpoint');
+  await assert.rejects(client.submit({ type: 'job', jobId: 's3', prompt: '[engine-error]', steps: 1, ...small }), (e: Error & { code?: string; field?: string }) => e.code === 'model-missing' && e.field === 'checkpoint');
   assert.ok((await client.ping()) >= 0);
   client.close();
 });
