@@ -5,7 +5,11 @@
  *
  * With an init image the result has the init image's size: the area to generate (the whole image, or the
  * mask's bounding box plus padding with `mask.crop`) is resized to the model's grid, generated, resized
- * back and pasted in — through the feathered mask, so pixels outside the selection stay exactly as sent.
+ * back and pasted in, so pixels outside the selection stay exactly as sent.
+ *
+ * The feathered mask is applied once, by the engine (engine.ts composes its output over the init at the
+ * generation size); pasting back here only takes the engine's pixels wherever the mask is not zero, so
+ * the feather is not applied a second time (which would square it) and nothing outside it can change.
  */
 import type { ControlInput, GenerateRequest, GenerateResult, MaskImage, RgbaImage, StyleReference } from '../engine/api.ts';
 import type { InputHashes, ResultMetadata } from '../shared/protocol/messages.ts';
@@ -13,11 +17,10 @@ import type { NormalizedJob } from '../shared/protocol/validate.ts';
 import { crop, featherMask, fitToGrid, flatten, maskBounds, padRect, pasteBack, resize, toMask, type Pixels, type Rect } from './image.ts';
 import { renderKeypoints } from '../engine/preprocess/control.ts';
 import type { PoseKeypoints } from '../shared/protocol/messages.ts';
+import { REFERENCE_MAX_SIDE } from '../shared/protocol/limits.ts';
 
 /** SD1.5's native area: generation sizes derived from an init image aim for about this many pixels. */
 export const TARGET_PIXELS = 512 * 512;
-/** References only feed CLIP (224²) / face detection: bigger ones are shrunk to save memory. */
-const MAX_REFERENCE_SIDE = 1024;
 
 const WHITE = [255, 255, 255] as const;
 const BLACK = [0, 0, 0] as const;
@@ -44,7 +47,7 @@ export interface PreparedJob {
   /** Flattened init at full size, for pasting back. */
   base?: RgbaImage;
   region?: Rect;
-  /** Region-sized, feathered: where the generated pixels replace the init's. */
+  /** Region-sized, binary: where the engine's pixels (already blended through the feathered mask) replace the init's. */
   pasteMask?: MaskImage;
   outputWidth: number;
   outputHeight: number;
@@ -63,6 +66,7 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
   let base: RgbaImage | undefined;
   let region: Rect | undefined;
   let pasteMask: MaskImage | undefined;
+  let feathered: MaskImage | undefined;
   let init: RgbaImage | undefined;
   let mask: MaskImage | undefined;
 
@@ -77,11 +81,12 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
       const bounds = maskBounds(hard);
       if (!bounds) throw new JobInputError('mask', 'the mask is empty: nothing to repaint (white = repaint, or set mask.invert)');
       if (job.mask.crop) region = padRect(bounds, job.mask.padding + Math.ceil(job.mask.feather), base.width, base.height);
-      pasteMask = crop(await featherMask(crop(hard, featherArea(region, job.mask.feather, base)), job.mask.feather), relative(region, featherArea(region, job.mask.feather, base)));
+      feathered = crop(await featherMask(crop(hard, featherArea(region, job.mask.feather, base)), job.mask.feather), relative(region, featherArea(region, job.mask.feather, base)));
+      pasteMask = { width: feathered.width, height: feathered.height, data: feathered.data.map((a) => (a > 0 ? 255 : 0)) };
     }
     if (width === undefined || height === undefined) ({ width, height } = fitToGrid(region.width, region.height, TARGET_PIXELS, opts.maxPixels));
     init = await resize(crop(base, region), width, height);
-    if (pasteMask) mask = await resize(pasteMask, width, height);
+    if (feathered) mask = await resize(feathered, width, height);
   }
   if (width === undefined || height === undefined) throw new JobInputError('width', 'width and height are needed without an init image');
   const gw = width, gh = height;
@@ -151,7 +156,7 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
   };
 }
 
-/** Engine images (generation size) → output images (the init's size, pasted back through the mask). */
+/** Engine images (generation size) → output images (the init's size, pasted back where the mask is not zero). */
 export async function finishImages(prep: PreparedJob, images: readonly RgbaImage[]): Promise<RgbaImage[]> {
   const base = prep.base;
   if (!base) return [...images];
@@ -197,8 +202,8 @@ function controlFromKeypoints(kp: PoseKeypoints, base: RgbaImage | undefined, re
 
 async function shrinkReference(img: RgbaImage): Promise<RgbaImage> {
   const side = Math.max(img.width, img.height);
-  if (side <= MAX_REFERENCE_SIDE) return img;
-  const k = MAX_REFERENCE_SIDE / side;
+  if (side <= REFERENCE_MAX_SIDE) return img;
+  const k = REFERENCE_MAX_SIDE / side;
   return resize(img, Math.max(1, Math.round(img.width * k)), Math.max(1, Math.round(img.height * k)));
 }
 

@@ -26,6 +26,12 @@ export const MAX_POSE_PEOPLE = 16;
 /** OpenPose COCO-18 and BODY_25 keypoint arrays (x, y, confidence per point). */
 export const POSE_KEYPOINT_LENGTHS: readonly number[] = [18 * 3, 25 * 3];
 
+/**
+ * Style references only feed CLIP (224²) and face detection: the daemon shrinks a larger one to this
+ * side, and the plugins need not send more (one constant for all three).
+ */
+export const REFERENCE_MAX_SIDE = 1024;
+
 /** Side limit of any binary frame (and of decoded input images). */
 export const MAX_FRAME_SIDE = 16384;
 
