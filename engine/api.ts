@@ -235,7 +235,10 @@ export type Role =
   | 'insightface:recognizer'
   | 'dwpose:detector'
   | 'dwpose:pose'
-  | 'depth';
+  | 'depth'
+  /** TAESD tiny decoders (previews, draft decodes): SD1.5 / SDXL latents. */
+  | 'vae:taesd'
+  | 'vae:taesdxl';
 
 /**
  * How the engine finds model files by role. `find` throws an EngineError ('model-missing') naming the

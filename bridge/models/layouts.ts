@@ -56,6 +56,7 @@ export const OWN_LAYOUT: ReadonlyArray<readonly [string, ModelKind | undefined]>
   ['loras', 'lora'],
   ['annotators', undefined],
   ['tokenizer', 'tokenizer'],
+  ['vae', 'vae'],
 ];
 
 const COMFY_MODELS: ReadonlyArray<readonly [string, ModelKind | undefined]> = [
@@ -67,6 +68,8 @@ const COMFY_MODELS: ReadonlyArray<readonly [string, ModelKind | undefined]> = [
   ['insightface', 'insightface'],
   ['loras', 'lora'],
   ['vae', 'vae'],
+  // ComfyUI keeps TAESD's taesd_decoder.safetensors / taesdxl_decoder.safetensors here.
+  ['vae_approx', 'vae'],
 ];
 
 const A1111_MODELS: ReadonlyArray<readonly [string, ModelKind | undefined]> = [

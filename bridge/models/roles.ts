@@ -5,6 +5,7 @@
  * a request without a variant ('controlnet') accepts any variant.
  */
 import { controlTypeFromName, type Detection } from '../../engine/weights/detect.ts';
+import { isTaesdXlName } from '../../engine/weights/taesd.ts';
 
 export type Role = string;
 
@@ -17,9 +18,13 @@ export function roleOf(d: Detection, name: string): Role {
     case 'controlnet':
       // A folder or a hub file named like the rev hash says nothing; the name passed (repo + path) may.
       return `controlnet:${d.variant && d.variant !== 'other' ? d.variant : controlTypeFromName(name.toLowerCase())}`;
+    case 'vae':
+      // A full VAE has no variant; TAESD files are vae:taesd, vae:taesdxl (and -encoder). The tensors
+      // cannot tell the two apart; a hub snapshot's name (madebyollin/taesdxl) can where its folder's cannot.
+      if (!d.variant) return 'vae';
+      return `vae:${d.variant.startsWith('taesd') && !d.variant.startsWith('taesdxl') && isTaesdXlName(name) ? d.variant.replace('taesd', 'taesdxl') : d.variant}`;
     case 'depth':
     case 'tokenizer':
-    case 'vae':
     case 'unet':
     case 'text_encoder':
       return d.kind;
@@ -56,6 +61,10 @@ const LABELS: Record<string, string> = {
   'dwpose:pose': 'DWPose pose estimator (dw-ll_ucoco_384.onnx)',
   depth: 'Depth-Anything depth estimator (ONNX)',
   tokenizer: 'CLIP tokenizer (vocab.json + merges.txt)',
+  'vae:taesd': 'TAESD tiny decoder for SD1.5 previews (madebyollin/taesd)',
+  'vae:taesdxl': 'TAESDXL tiny decoder for SDXL previews (madebyollin/taesdxl)',
+  'vae:taesd-encoder': 'TAESD tiny encoder (taesd_encoder)',
+  'vae:taesdxl-encoder': 'TAESDXL tiny encoder (taesdxl_encoder)',
 };
 
 export function describeRole(role: Role): string {

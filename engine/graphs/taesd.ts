@@ -11,7 +11,8 @@
  * Canonical names are diffusers' `decoder.layers.N.*` / `encoder.layers.K.*` (nn.Sequential indices).
  * The original taesd.py files (`taesd_decoder.safetensors`, `taesdxl_encoder.safetensors`…) hold the
  * same Sequentials with bare indices; the decoder's are shifted by one because its index 0 is the
- * parameter-free Clamp (diffusers' convert_tiny_autoencoder_to_diffusers.py). taesdSource maps them.
+ * parameter-free Clamp (diffusers' convert_tiny_autoencoder_to_diffusers.py). taesdSource
+ * (engine/weights/taesd.ts) maps them.
  *
  * The layer list is read off the tensors: `layers.i.weight` is a conv, `layers.i.conv.0.weight` a
  * Block, an index without tensors a parameter-free layer. Two facts of taesd.py the tensors cannot
@@ -19,8 +20,7 @@
  * parameter-free layer followed by a bias-free conv is the 2x nearest Upsample (any other is a ReLU).
  */
 import { GraphBuilder, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
-import { SafetensorsFile } from '../weights/safetensors.ts';
-import { layeredSource, renamedSource, safetensorsSource, type WeightSource } from '../weights/source.ts';
+import type { WeightSource } from '../weights/source.ts';
 import { conv2d, type Ctx } from './nn.ts';
 
 export type TaesdPart = 'decoder' | 'encoder';
@@ -40,6 +40,8 @@ export interface TaesdShape {
 
 /** DecoderTiny's soft clamp tanh(x / m) * m of the incoming latents (AutoencoderTiny latent_magnitude). */
 export const TAESD_LATENT_MAGNITUDE = 3;
+
+export { taesdLayout, taesdSource, type TaesdLayout } from '../weights/taesd.ts';
 
 const LAYER_KEY = /^(decoder|encoder)\.layers\.(\d+)\.(.+)$/;
 
@@ -166,53 +168,4 @@ export function buildTaesdEncoder(w: WeightSource, opts: TaesdGraphOptions = {})
   const latents = layersOf(ctx, shp, unit);
   g.floatOutput('latents', latents, ['batch', shp.latentChannels, 'latent_height', 'latent_width']);
   return g.build(`TAESD encoder, ${shp.layers.length} layers, x${taesdScale(shp)}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Weight layouts
-
-export type TaesdLayout = 'diffusers' | 'taesd-decoder' | 'taesd-encoder';
-
-/**
- * Which layout a file's keys are in: diffusers (`decoder.layers.*` / `encoder.layers.*`), or one of the
- * original taesd.py files (bare Sequential indices): the decoder's index 0 is the parameter-free Clamp,
- * so it has no `0.weight`; the encoder starts with conv `0.weight`. undefined: not TAESD.
- */
-export function taesdLayout(keys: readonly string[]): TaesdLayout | undefined {
-  if (keys.length === 0) return undefined;
-  if (keys.some((k) => LAYER_KEY.test(k)) && keys.every((k) => LAYER_KEY.test(k) || !/^\d/.test(k))) return 'diffusers';
-  if (!keys.every((k) => /^\d+\.(weight|bias|conv\.\d+\.(weight|bias)|skip\.weight)$/.test(k))) return undefined;
-  if (keys.includes('0.weight')) return 'taesd-encoder';
-  return keys.includes('1.weight') ? 'taesd-decoder' : undefined;
-}
-
-/** An original-layout file under the canonical names (decoder: index N -> decoder.layers.N-1). */
-function originalAsCanonical(file: SafetensorsFile, layout: 'taesd-decoder' | 'taesd-encoder'): WeightSource {
-  const base = safetensorsSource(file);
-  const map = new Map<string, string>();
-  for (const key of base.keys()) {
-    const dot = key.indexOf('.');
-    const i = Number(key.slice(0, dot));
-    const canonical = layout === 'taesd-decoder' ? `decoder.layers.${i - 1}${key.slice(dot)}` : `encoder.layers.${i}${key.slice(dot)}`;
-    map.set(canonical, key);
-  }
-  return renamedSource(base, map, file.path);
-}
-
-/** One file as a canonical TAESD source, whichever layout it is in. */
-export function taesdFileSource(path: string): WeightSource {
-  const file = SafetensorsFile.open(path);
-  const layout = taesdLayout(file.keys());
-  if (!layout) throw new Error(`${path}: not a TAESD file (neither diffusers AutoencoderTiny keys nor taesd.py's decoder/encoder indices)`);
-  return layout === 'diffusers' ? safetensorsSource(file) : originalAsCanonical(file, layout);
-}
-
-/**
- * Canonical source from one or more files: a diffusers AutoencoderTiny file (both parts), or the
- * original decoder and/or encoder files. Later files do not shadow earlier ones.
- */
-export function taesdSource(...paths: readonly string[]): WeightSource {
-  if (paths.length === 0) throw new Error('taesdSource: no file');
-  const sources = paths.map(taesdFileSource);
-  return sources.length === 1 ? sources[0] : layeredSource(paths.join(' + '), ...sources);
 }

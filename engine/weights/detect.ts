@@ -21,6 +21,7 @@ import { closeSync, openSync, readSync, readdirSync, readFileSync, statSync, exi
 import { basename, extname, join } from 'node:path';
 import { adapterKindFromName, describeIpAdapter, IpAdapterLayoutError, isPlusV2Name, type ClipVisionVariant, type IpAdapterFileKind } from './ip-adapter.ts';
 import { SafetensorsFile } from './safetensors.ts';
+import { isTaesdXlName, taesdLayout } from './taesd.ts';
 
 export type ModelKind =
   | 'checkpoint'
@@ -51,7 +52,9 @@ export type WeightFormat =
   | 'peft'
   | 'onnx'
   | 'pickle'
-  | 'bpe';
+  | 'bpe'
+  /** madebyollin's taesd.py files (taesd_decoder.safetensors…): bare Sequential indices. */
+  | 'taesd';
 
 /** An IP-Adapter's variant is its kind (weights/ip-adapter.ts decides it, for the registry and the engine alike). */
 export type IpAdapterVariant = IpAdapterFileKind;
@@ -172,6 +175,7 @@ export function detectTensors(name: string, tensors: TensorShapes, file: string 
     detectLora(t, lower) ??
     detectDiffusersUnet(t) ??
     detectLdmUnet(t) ??
+    detectTaesd(t, lower) ??
     detectVae(t) ??
     detectClipVision(t) ??
     detectClipText(t);
@@ -430,6 +434,25 @@ function detectLdmUnet(t: Tensors): Found | null {
   const crossDim = firstDim(t, /^input_blocks\..*attn2\.to_k\.weight$/, 1);
   const base: BaseModel = t.any('label_emb.') ? 'sdxl' : baseFromCrossDim(crossDim);
   return { kind: 'unet', variant: base, base, format: 'ldm', details: { crossAttentionDim: crossDim, inChannels: t.dim('input_blocks.0.0.weight', 1) }, evidence: 'keys', ...baseVerdict(base, 'UNet') };
+}
+
+/**
+ * TAESD / TAESDXL (AutoencoderTiny) in either layout (weights/taesd.ts). Kind vae, variant taesd or
+ * taesdxl (by name: the tensors are the same), `-encoder` for taesd.py's encoder-only files.
+ */
+function detectTaesd(t: Tensors, lowerName: string): Found | null {
+  const layout = taesdLayout(t.keys());
+  if (!layout) return null;
+  const decoder = layout !== 'taesd-encoder';
+  const lastEncoderConv = t.indices(/^(?:encoder\.layers\.)?(\d+)\.weight$/).pop();
+  const latent = decoder ? t.dim('decoder.layers.0.weight', 1) ?? t.dim('1.weight', 1) : t.dim(`${lastEncoderConv}.weight`, 0);
+  const format: WeightFormat = layout === 'diffusers' ? 'diffusers' : 'taesd';
+  const variant = `${isTaesdXlName(lowerName) ? 'taesdxl' : 'taesd'}${decoder ? '' : '-encoder'}`;
+  const components = layout === 'diffusers' ? ['decoder', 'encoder'].filter((p) => t.any(`${p}.layers.`)) : [decoder ? 'decoder' : 'encoder'];
+  if (latent !== 4) {
+    return { kind: 'vae', variant, base: null, format, details: { components }, evidence: 'keys+name', supported: false, reason: `a ${latent}-channel tiny autoencoder (TAESD3 / TAEF1?); ipa-bridge's TAESD previews decode 4-channel SD latents` };
+  }
+  return { kind: 'vae', variant, base: null, format, details: { components }, evidence: 'keys+name', supported: true };
 }
 
 function detectVae(t: Tensors): Found | null {
