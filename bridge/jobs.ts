@@ -292,7 +292,7 @@ export class JobManager {
       const controlImages = job.spec.output.controlImages && res.controlImages ? await this.encodeAll(job, res.controlImages, 'control-result', frames) : [];
       timings.encode = Date.now() - tEnc;
       timings.total = Date.now() - job.submittedAt;
-      const metadata = resultMetadata(job.spec, prep, res, job.hashes, timings);
+      const metadata = resultMetadata(prep, res, job.hashes, timings);
       outcome = { kind: 'result', message: { type: 'result', jobId: job.id, images, controlImages, metadata }, frames };
     } catch (e) {
       outcome = this.failure(job, e);

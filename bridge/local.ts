@@ -60,5 +60,5 @@ export async function runJobLocally(engine: Engine, message: JobMessage, inputs:
   const prep = await prepareJob(job, decoded, { maxPixels: opts.maxPixels, seed: randomInt(0, 2 ** 32 - 1) });
   const res = await engine.generate(prep.request, { signal: opts.signal, onProgress: opts.onProgress });
   const images = await finishImages(prep, res.images);
-  return { images, metadata: resultMetadata(job, prep, res, hashes, { total: Date.now() - t0 }) };
+  return { images, metadata: resultMetadata(prep, res, hashes, { total: Date.now() - t0 }) };
 }

@@ -169,24 +169,20 @@ export async function finishImages(prep: PreparedJob, images: readonly RgbaImage
   }));
 }
 
-/** The metadata a client stores with the layer to regenerate it later. */
-export function resultMetadata(job: NormalizedJob, prep: PreparedJob, res: GenerateResult, hashes: InputHashes, timings: Record<string, number>): ResultMetadata {
-  const p = prep.request.params;
+/**
+ * The metadata a client stores with the layer to regenerate it later: the engine's own record of what it
+ * ran (params, references, controls, models — built once, in engine.ts) plus what only the bridge knows
+ * (the input hashes, the region and output size, the daemon's timings). Nothing is rebuilt from the job.
+ */
+export function resultMetadata(prep: PreparedJob, res: GenerateResult, hashes: InputHashes, timings: Record<string, number>): ResultMetadata {
+  const m = res.metadata;
   return {
-    params: {
-      ...p,
-      loras: p.loras ? p.loras.map((l) => ({ model: l.model, strength: l.strength })) : [],
-    },
-    references: job.references.map((r, i) => ({ adapter: r.adapter, scale: r.scale, preset: r.preset, range: r.range, ...(r.model ? { model: r.model } : {}), ...(r.group !== undefined ? { group: r.group, combine: r.combine ?? 'concat' } : {}), hash: hashes.references[i] ?? null })),
-    controls: job.controls.map((c, i) => ({
-      type: c.type, preprocess: c.preprocess, scale: c.scale, range: c.range, guessMode: c.guessMode,
-      ...(c.model ? { model: c.model } : {}), ...(c.low !== undefined ? { low: c.low } : {}), ...(c.high !== undefined ? { high: c.high } : {}),
-      hash: hashes.controls[i] ?? null,
-      ...(res.controlKeypoints?.[i] ? { detectedKeypoints: res.controlKeypoints[i] } : {}),
-    })),
-    models: { ...res.metadata.models },
-    timings: { ...res.metadata.timings, ...timings },
-    engine: res.metadata.engine,
+    params: { ...m.params, loras: m.params.loras ? m.params.loras.map((l) => ({ model: l.model, strength: l.strength })) : [] },
+    references: m.references.map((r) => ({ ...r, hash: r.hash ?? null })),
+    controls: m.controls.map((c, i) => ({ ...c, hash: c.hash ?? null, ...(res.controlKeypoints?.[i] ? { detectedKeypoints: res.controlKeypoints[i] } : {}) })),
+    models: { ...m.models },
+    timings: { ...m.timings, ...timings },
+    engine: m.engine,
     ...(prep.region ? { region: prep.region } : {}),
     outputWidth: prep.outputWidth,
     outputHeight: prep.outputHeight,
