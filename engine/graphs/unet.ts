@@ -150,7 +150,7 @@ export function downAndMid(ctx: UNetCtx, shp: UNetStructure, h0: string, tembSil
       if (j < b.attentions) h = transformerAt(ctx, shp, `${b.path}.attentions.${j}`, h, context);
       skips.push(h);
     }
-    if (b.downsample) {
+    if (b.resample) {
       h = conv2d(ctx, `${b.path}.downsamplers.0.conv`, h, { stride: 2, padding: 1 });
       skips.push(h);
     }
@@ -212,7 +212,7 @@ export function buildUNet(w: WeightSource, opts: UNetGraphOptions): BuiltGraph {
       h = resnetBlock(ctx, `${b.path}.resnets.${j}`, h, ctx.norm, tembSilu);
       if (j < b.attentions) h = transformerAt(ctx, shp, `${b.path}.attentions.${j}`, h, context);
     }
-    if (b.upsample) {
+    if (b.resample) {
       // Nearest 2x to the size of the next skip (odd latent sizes round like diffusers' upsample_size).
       const next = skips[skips.length - 1];
       const size = next ? g.op('Shape', [next]) : g.op('Mul', [g.op('Shape', [h]), g.ints([1, 1, 2, 2])]);

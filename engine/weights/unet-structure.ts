@@ -8,18 +8,13 @@
  */
 import type { WeightSource } from './source.ts';
 
-export interface DownBlock {
+/** A down or up block: `resnets` resnets, the first `attentions` of them followed by a transformer. */
+export interface UNetBlock {
   readonly path: string;
   readonly resnets: number;
   readonly attentions: number;
-  readonly downsample: boolean;
-}
-
-export interface UpBlock {
-  readonly path: string;
-  readonly resnets: number;
-  readonly attentions: number;
-  readonly upsample: boolean;
+  /** Ends in a downsampler (down blocks) or an upsampler (up blocks). */
+  readonly resample: boolean;
 }
 
 /** One decoupled cross-attention layer: where the image keys/values go. */
@@ -57,8 +52,8 @@ export interface UNetStructure {
   readonly crossAttentionDim: number;
   /** Output width of each down block's first resnet. */
   readonly blockChannels: readonly number[];
-  readonly downBlocks: readonly DownBlock[];
-  readonly upBlocks: readonly UpBlock[];
+  readonly downBlocks: readonly UNetBlock[];
+  readonly upBlocks: readonly UNetBlock[];
   /** Transformer2DModel path → number of transformer blocks (1 for SD1.5; 2 or 10 in SDXL). */
   readonly transformers: ReadonlyMap<string, number>;
   /** In h94 order (= the UNet's `ip_k.<l>` input order, l the position in this list). */
@@ -113,19 +108,16 @@ export function inspectUNet(w: WeightSource, prefix = ''): UNetStructure {
   };
   const out = (module: string): number => shapeOf(`${module}.${w.get(k(`${module}.conv2.weight`)) ? 'conv2' : 'conv'}.weight`)[0];
 
-  const downBlocks: DownBlock[] = Array.from({ length: countBlocks(w, k('down_blocks')) }, (_, i) => ({
-    path: `down_blocks.${i}`,
-    resnets: countModules(w, k(`down_blocks.${i}.resnets`)),
-    attentions: countModules(w, k(`down_blocks.${i}.attentions`)),
-    downsample: !!w.get(k(`down_blocks.${i}.downsamplers.0.conv.weight`)),
-  }));
+  const blocks = (kind: 'down_blocks' | 'up_blocks', resampler: string): UNetBlock[] =>
+    Array.from({ length: countBlocks(w, k(kind)) }, (_, i) => ({
+      path: `${kind}.${i}`,
+      resnets: countModules(w, k(`${kind}.${i}.resnets`)),
+      attentions: countModules(w, k(`${kind}.${i}.attentions`)),
+      resample: !!w.get(k(`${kind}.${i}.${resampler}.0.conv.weight`)),
+    }));
+  const downBlocks = blocks('down_blocks', 'downsamplers');
   if (downBlocks.length === 0) shapeOf('down_blocks.0.resnets.0.conv1.weight'); // the clear error
-  const upBlocks: UpBlock[] = Array.from({ length: countBlocks(w, k('up_blocks')) }, (_, i) => ({
-    path: `up_blocks.${i}`,
-    resnets: countModules(w, k(`up_blocks.${i}.resnets`)),
-    attentions: countModules(w, k(`up_blocks.${i}.attentions`)),
-    upsample: !!w.get(k(`up_blocks.${i}.upsamplers.0.conv.weight`)),
-  }));
+  const upBlocks = blocks('up_blocks', 'upsamplers');
   const midAttentions = countModules(w, k('mid_block.attentions'));
 
   const transformers = new Map<string, number>();
@@ -160,7 +152,7 @@ export function inspectUNet(w: WeightSource, prefix = ''): UNetStructure {
   let downsamples = 0;
   for (const b of downBlocks) {
     for (let j = 0; j < b.resnets; j++) skips.push({ source: `${b.path}.resnets.${j}`, channels: out(`${b.path}.resnets.${j}`), downsamples });
-    if (b.downsample) skips.push({ source: `${b.path}.downsamplers.0`, channels: out(`${b.path}.downsamplers.0`), downsamples: ++downsamples });
+    if (b.resample) skips.push({ source: `${b.path}.downsamplers.0`, channels: out(`${b.path}.downsamplers.0`), downsamples: ++downsamples });
   }
   const midResnets = countModules(w, k('mid_block.resnets'));
   const midOut = midResnets > 0 ? out(`mid_block.resnets.${midResnets - 1}`) : skips[skips.length - 1].channels;

@@ -47,29 +47,16 @@ test('FaceID-Plus v1 / v2 from every file-name spelling, the same in the registr
 });
 
 test('every h94 / ComfyUI IP-Adapter file name gives its kind from the name alone (pickles)', () => {
-  const cases: Array<[string, IpAdapterFileKind]> = [
-    ['ip-adapter_sd15.bin', 'base'],
-    ['ip-adapter_sd15_light.bin', 'base'],
-    ['ip-adapter_sd15_light_v11.bin', 'base'],
-    ['ip-adapter_sd15_vit-G.bin', 'base'],
-    ['ip-adapter_sdxl.bin', 'base'],
-    ['ip-adapter_sdxl_vit-h.bin', 'base'],
-    ['ip-adapter-plus_sd15.bin', 'plus'],
-    ['ip-adapter-plus-face_sd15.bin', 'plus'],
-    ['ip-adapter-plus_sdxl_vit-h.bin', 'plus'],
-    ['ip-adapter-plus-face_sdxl_vit-h.bin', 'plus'],
-    ['ip-adapter-full-face_sd15.bin', 'full-face'],
-    ['ip-adapter-faceid_sd15.bin', 'faceid'],
-    ['ip-adapter-faceid_sdxl.bin', 'faceid'],
-    ['ip-adapter-faceid-plus_sd15.bin', 'faceid-plus'],
-    ['ip-adapter-faceid-plusv2_sd15.bin', 'faceid-plusv2'],
-    ['ip-adapter-faceid-plus_v2_sd15.bin', 'faceid-plusv2'],
-    ['ip-adapter-faceid-plusv2_sdxl.bin', 'faceid-plusv2'],
-    ['ip-adapter-faceid-portrait_sd15.bin', 'portrait'],
-    ['ip-adapter-faceid-portrait-v11_sd15.bin', 'portrait'],
-    ['ip-adapter-faceid-portrait_sdxl.bin', 'portrait'],
-    ['ip-adapter-faceid-portrait_sdxl_unnorm.bin', 'portrait'],
-  ];
+  const byKind: Record<IpAdapterFileKind, readonly string[]> = {
+    'base': ['ip-adapter_sd15.bin', 'ip-adapter_sd15_light.bin', 'ip-adapter_sd15_light_v11.bin', 'ip-adapter_sd15_vit-G.bin', 'ip-adapter_sdxl.bin', 'ip-adapter_sdxl_vit-h.bin'],
+    'plus': ['ip-adapter-plus_sd15.bin', 'ip-adapter-plus-face_sd15.bin', 'ip-adapter-plus_sdxl_vit-h.bin', 'ip-adapter-plus-face_sdxl_vit-h.bin'],
+    'full-face': ['ip-adapter-full-face_sd15.bin'],
+    'faceid': ['ip-adapter-faceid_sd15.bin', 'ip-adapter-faceid_sdxl.bin'],
+    'faceid-plus': ['ip-adapter-faceid-plus_sd15.bin'],
+    'faceid-plusv2': ['ip-adapter-faceid-plusv2_sd15.bin', 'ip-adapter-faceid-plus_v2_sd15.bin', 'ip-adapter-faceid-plusv2_sdxl.bin'],
+    'portrait': ['ip-adapter-faceid-portrait_sd15.bin', 'ip-adapter-faceid-portrait-v11_sd15.bin', 'ip-adapter-faceid-portrait_sdxl.bin', 'ip-adapter-faceid-portrait_sdxl_unnorm.bin'],
+  };
+  const cases = Object.entries(byKind).flatMap(([kind, names]) => names.map((name) => [name, kind as IpAdapterFileKind] as const));
   for (const [name, kind] of cases) {
     assert.equal(adapterKindFromName(name), kind, name);
     // A torch zip archive is never unpickled: the registry classifies it by the same rule.
