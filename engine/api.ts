@@ -94,6 +94,13 @@ export interface GenerateParams {
   readonly variationStrength?: number;
   readonly checkpoint?: string;
   readonly loras?: ReadonlyArray<{ readonly model: string; readonly strength: number }>;
+  /** Stochasticity of `tcd` (its gamma, default 0.3) and `ddim` / `ddim-trailing` (eta, default 0), 0–1. */
+  readonly eta?: number;
+  /**
+   * Decode the final image with the tiny TAESD decoder instead of the full VAE (much faster, softer
+   * detail; for live and draft work). Without a TAESD model installed the full VAE decodes.
+   */
+  readonly draftDecode?: boolean;
 }
 
 export interface GenerateRequest {
@@ -107,7 +114,10 @@ export interface GenerateRequest {
 export interface ProgressEvent {
   readonly step: number;
   readonly total: number;
-  /** Small RGB(A) approximation of the current latents (no VAE), when asked for. */
+  /**
+   * Preview of the current denoised estimate, when asked for: a TAESD decode at full size (≤ 1 MPix)
+   * when a TAESD model is installed, else a latent-resolution RGB approximation (no VAE).
+   */
   readonly preview?: RgbaImage;
 }
 

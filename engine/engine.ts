@@ -20,7 +20,7 @@ import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
 import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, type TextEmbeddings } from './pipeline/conditioning.ts';
 import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
 import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
-import { latentPreview } from './pipeline/preview.ts';
+import { draftDecode, loadTinyDecoder, stepPreview } from './pipeline/preview.ts';
 import { references as referenceInputs, type Named } from './pipeline/references.ts';
 import { fileIdentity, SessionCache } from './pipeline/sessions.ts';
 import { concat, maskToLatent, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
@@ -192,13 +192,16 @@ export class SdEngine implements Engine {
       lap('vae_encode_masked', t);
     }
     const images: RgbaImage[] = [];
-    const decoder = await this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavourOf('vae-decoder'), config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
+    // TAESD (when installed) for previews and draft decodes; a draft job never loads the full VAE decoder.
+    const tiny = o.wantPreview || p.draftDecode ? await loadTinyDecoder(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false)) : undefined;
+    if (tiny) note('vae:taesd', tiny.model);
+    const decoder = () => this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavourOf('vae-decoder'), config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
     for (let b = 0; b < p.batchSize; b++) {
       check();
       const seed = p.seed + b;
       const shape = [1, latentC, h, w] as const;
       const n = p.variationSeed !== undefined && (p.variationStrength ?? 0) > 0 ? variationNoise(seed, p.variationSeed + b, p.variationStrength!, shape) : seededNoise(seed, shape);
-      const scheduler = createScheduler(p.sampler, p.steps);
+      const scheduler = createScheduler(p.sampler, p.steps, { eta: p.eta });
       let startIndex = 0;
       let latents: Float32Array;
       if (x0 && p.strength < 1) {
@@ -219,16 +222,16 @@ export class SdEngine implements Engine {
         guidance: p.guidance, scheduler, startIndex,
         ip: slots.length ? { packed: packIpInputs(slots, structure.attn2, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(structure.attn2, ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range) } : undefined,
         controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
-        onStep: (i, lat, denoised) => {
+        onStep: async (i, lat, denoised) => {
           const step = b * total + (i - startIndex) + 1;
-          o.onProgress?.({ step, total: total * p.batchSize, preview: o.wantPreview ? latentPreview(denoised ?? lat, w, h) : undefined });
+          o.onProgress?.({ step, total: total * p.batchSize, preview: o.wantPreview ? await stepPreview(tiny, denoised ?? lat, latentC, h, w) : undefined });
         },
       });
       lap(`denoise_${b}`, t);
       timings.ms_per_step = Math.round(timings[`denoise_${b}`] / Math.max(1, total));
       check();
       t = performance.now();
-      const decoded = await decodeLatents(decoder, final, shape);
+      const decoded = p.draftDecode && tiny ? await draftDecode(tiny, final, shape) : await decodeLatents(await decoder(), final, shape);
       if (decoded.tiled) timings.vae_tiled = 1;
       lap(`vae_decode_${b}`, t);
       const px = imageToRgba(decoded.image.data, decoded.image.shape);

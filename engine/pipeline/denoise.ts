@@ -57,7 +57,8 @@ export interface DenoiseInput {
   readonly inpaint?: InpaintRun;
   readonly stepNoise?: NoiseSource;
   readonly signal?: AbortSignal;
-  readonly onStep?: (i: number, latents: Float32Array, denoised: Float32Array | null) => void;
+  /** A returned promise is awaited, so a preview decode finishes before the next step (its cost counts in the step). */
+  readonly onStep?: (i: number, latents: Float32Array, denoised: Float32Array | null) => unknown;
 }
 
 export function inRange(r: StepRange, i: number, steps: number): boolean {
@@ -120,7 +121,7 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
     const eps = cfg ? guidance(out.noise_pred.data as Float32Array, d.guidance) : (out.noise_pred.data as Float32Array);
     latents = d.scheduler.step(eps, i, latents, d.stepNoise);
     if (d.inpaint) latents = blendKnownRegion(d, latents, i + 1, C);
-    d.onStep?.(i, latents, d.scheduler.lastDenoised);
+    await d.onStep?.(i, latents, d.scheduler.lastDenoised);
   }
   return latents;
 }
