@@ -139,6 +139,8 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
       ...(p.variationStrength !== undefined ? { variationStrength: p.variationStrength } : {}),
       ...(p.checkpoint ? { checkpoint: p.checkpoint } : {}),
       ...(p.loras.length ? { loras: p.loras } : {}),
+      ...(p.eta !== undefined ? { eta: p.eta } : {}),
+      ...(p.draftDecode ? { draftDecode: true } : {}),
     },
     ...(init ? { init } : {}),
     ...(mask ? { mask } : {}),

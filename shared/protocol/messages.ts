@@ -122,6 +122,10 @@ export interface JobParams {
   variationStrength?: number;
   checkpoint?: string;
   loras?: LoraSpec[];
+  /** 0–1: TCD's gamma (default 0.3) and DDIM's eta (default 0); other samplers ignore it. */
+  eta?: number;
+  /** Decode the final image with the tiny TAESD decoder when one is installed (fast, softer). */
+  draftDecode?: boolean;
 }
 
 // ---------------------------------------------------------------- client → server

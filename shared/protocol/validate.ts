@@ -49,6 +49,8 @@ export interface NormalizedParams {
   variationStrength?: number;
   checkpoint?: string;
   loras: LoraSpec[];
+  eta?: number;
+  draftDecode?: boolean;
 }
 
 /** A frame that follows the job message, or a blob the daemon should already hold. */
@@ -181,7 +183,7 @@ function hello(o: Record<string, unknown>): HelloMessage {
 const JOB_FIELDS = [
   'type', 'jobId', 'prompt', 'negativePrompt', 'seed', 'steps', 'sampler', 'guidance', 'width', 'height', 'strength',
   'batchSize', 'clipSkip', 'variationSeed', 'variationStrength', 'checkpoint', 'loras', 'init', 'mask', 'references',
-  'controls', 'output',
+  'controls', 'output', 'eta', 'draftDecode',
 ];
 
 function job(o: Record<string, unknown>, ctx: ValidationContext): NormalizedJob {
@@ -203,6 +205,8 @@ function job(o: Record<string, unknown>, ctx: ValidationContext): NormalizedJob 
   if (o.variationSeed !== undefined) params.variationSeed = int(o.variationSeed, 'variationSeed', 0, L.SEED_MAX);
   if (o.variationStrength !== undefined) params.variationStrength = num(o.variationStrength, 'variationStrength', 0, 1);
   if (o.checkpoint !== undefined) params.checkpoint = modelName(o.checkpoint, 'checkpoint');
+  if (o.eta !== undefined) params.eta = num(o.eta, 'eta', 0, 1);
+  if (o.draftDecode !== undefined) params.draftDecode = bool(o.draftDecode, 'draftDecode');
 
   const out: NormalizedJob = { jobId, params, references: [], controls: [], output: output(o.output) };
   if (o.init !== undefined) out.init = imageSource(o.init, 'init', ['source', 'hash']);
