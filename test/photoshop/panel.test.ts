@@ -7,7 +7,7 @@
  * Screenshots: test-artifacts/photoshop-panel.png (after the job), photoshop-panel-reconnecting.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import { hasChromium, launchBrowser } from '../helpers/browser.ts';
 import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { buildFakeHost, buildPanel, readText } from './build-panel.ts';
+import { buildRestrictScript, wrapForUxp } from './uxp-globals.ts';
 import { SCENE } from './scene.ts';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -43,7 +44,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function openPanel(fakeScript: string): Promise<Page> {
+async function openPanel(fakeScript: string, restrict: string): Promise<Page> {
   const page = await browser!.newPage({ viewport: { width: 320, height: 900 }, deviceScaleFactor: 2 });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -51,19 +52,26 @@ async function openPanel(fakeScript: string): Promise<Page> {
     if (m.type() === 'error' && !/WebSocket connection|ERR_CONNECTION_REFUSED|Failed to load resource/.test(m.text())) errors.push(m.text());
   });
   (page as Page & { errors: string[] }).errors = errors;
-  await page.addInitScript({ content: `window.__ipaFakeConfig = ${JSON.stringify({ scene: { bitDepth: 16, profile: 'Adobe RGB (1998)' }, convertsOnRead: false })};\n${fakeScript}` });
+  await page.addInitScript({ content: `window.__ipaFakeConfig = ${JSON.stringify({ scene: { bitDepth: 16, profile: 'Adobe RGB (1998)' }, convertsOnRead: false })};\n${fakeScript}\n${restrict}` });
   await page.goto(pathToFileURL(join(dir, 'index.html')).href);
   return page;
 }
 
+function uxpViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __ipaUxpViolations: string[] }).__ipaUxpViolations);
+}
+
 test('the panel generates into a selection end to end, and shows and survives a daemon restart', { skip: !hasChromium() && 'no chromium' }, async () => {
   await buildPanel(dir);
+  // The bundle runs with only UXP's globals (uxp-globals.ts); what else it touches is logged and fails below.
+  writeFileSync(join(dir, 'index.js'), wrapForUxp(readText(join(dir, 'index.js'))));
   const manifest = JSON.parse(readText(join(dir, 'manifest.json'))) as { requiredPermissions: { network: { domains: string[] } } };
   assert.deepEqual(manifest.requiredPermissions.network.domains, ['ws://127.0.0.1:41872', 'ws://localhost:41872']);
   const fake = await buildFakeHost();
+  const restrict = await buildRestrictScript();
   daemon = await startTestDaemon({ stepMs: 60 });
   browser = await launchBrowser();
-  const page = await openPanel(fake);
+  const page = await openPanel(fake, restrict);
 
   // First start: no token → the connection box asks for it.
   await page.waitForSelector('#connBox:not(.hidden)');
@@ -125,6 +133,7 @@ test('the panel generates into a selection end to end, and shows and survives a 
   assert.ok(edge > 0.2 && edge < 0.8, `feathered edge alpha ${edge}`);
 
   assert.deepEqual((page as Page & { errors: string[] }).errors, []);
+  assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide');
   await page.screenshot({ path: join(ARTIFACTS, 'photoshop-panel.png'), fullPage: true });
 
   // The daemon stops: the panel says so and retries; it comes back on the same port: reconnected.
@@ -142,5 +151,6 @@ test('the panel generates into a selection end to end, and shows and survives a 
   await page.reload();
   assert.equal(await page.inputValue('#prompt'), 'a lighthouse at dusk, oil painting');
   assert.equal(await page.inputValue('#seed'), '1234');
+  assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide, after the reload');
   await page.close();
 });

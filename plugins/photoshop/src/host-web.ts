@@ -1,6 +1,6 @@
 /**
  * The web platform the panel needs: image URLs for thumbnails and previews, the WebSocket and the HTTP
- * probe. UXP and the headless-Chromium test both provide these globals.
+ * probe — only globals UXP provides (test/photoshop/uxp-globals.ts holds the panel test to that list).
  */
 import type { SocketLike } from '../../../shared/protocol/client.ts';
 import { SRGB_PROFILE } from '../../../shared/plugin/color-convert.ts';
@@ -13,7 +13,7 @@ export function webPlatform(): Pick<PsHost, 'imageUrl' | 'releaseImageUrl' | 'op
       try {
         return imageUrlOf(img);
       } catch {
-        return ''; // no ImageBlob and no canvas pixels: the thumbnail stays blank, everything else works
+        return ''; // ImageBlob refused the pixels: the thumbnail stays blank, everything else works
       }
     },
 
@@ -37,24 +37,16 @@ export function webPlatform(): Pick<PsHost, 'imageUrl' | 'releaseImageUrl' | 'op
 }
 
 /**
- * A URL an <img> shows: UXP has no canvas pixel access but has ImageBlob (raw RGBA in a Blob); a
- * browser (the headless test) has canvas.
+ * A URL an <img> shows. UXP's canvas has no pixel access; ImageBlob (raw RGBA in a Blob, UXP 7.0+) is
+ * the way. Without it (an older UXP) thumbnails stay blank and everything else works.
  */
 function imageUrlOf(img: Rgba8): string {
   const ImageBlobCtor = (globalThis as { ImageBlob?: new (data: ArrayBuffer, options: object) => Blob }).ImageBlob;
-  if (ImageBlobCtor) {
-    const buf = img.data.buffer.slice(img.data.byteOffset, img.data.byteOffset + img.data.byteLength) as ArrayBuffer;
-    const blob = new ImageBlobCtor(buf, {
-      type: 'image/uncompressed', width: img.width, height: img.height, colorSpace: 'RGB', colorProfile: SRGB_PROFILE,
-      pixelFormat: 'RGBA', components: 4, componentSize: 8, hasAlpha: true,
-    });
-    return URL.createObjectURL(blob);
-  }
-  const canvas = document.createElement('canvas');
-  canvas.width = img.width;
-  canvas.height = img.height;
-  const ctx = canvas.getContext('2d');
-  if (!ctx) return '';
-  ctx.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
-  return canvas.toDataURL('image/png');
+  if (!ImageBlobCtor) return '';
+  const buf = img.data.buffer.slice(img.data.byteOffset, img.data.byteOffset + img.data.byteLength) as ArrayBuffer;
+  const blob = new ImageBlobCtor(buf, {
+    type: 'image/uncompressed', width: img.width, height: img.height, colorSpace: 'RGB', colorProfile: SRGB_PROFILE,
+    pixelFormat: 'RGBA', components: 4, componentSize: 8, hasAlpha: true,
+  });
+  return URL.createObjectURL(blob);
 }
