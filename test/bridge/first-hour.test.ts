@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import sharp from 'sharp';
@@ -18,6 +16,7 @@ import { ROOT, spawnListening, type Listening } from '../helpers/spawn.ts';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { COMMIT, startHub } from '../models/hub-server.ts';
+import { closedPort } from '../helpers/ports.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ipa-first-hour-'));
 /** A user's machine: its own config, caches and (empty) Hugging Face cache. */
@@ -52,13 +51,6 @@ async function png(path: string, w = 32, h = 32): Promise<string> {
   return path;
 }
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The folder-hash definition of docs/models.md, computed here independently: sha256 of "<sha256>  <path>\n" lines, sorted. */
 function folderSha256(dir: string): string {

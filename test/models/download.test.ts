@@ -3,14 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskSpaceError, DownloadInterruptedError, HashMismatchError, downloadFile } from '../../bridge/models/download.ts';
 import { HashCache } from '../../bridge/models/hash-cache.ts';
 import { HubError, networkError } from '../../bridge/models/hub.ts';
 import { COMMIT, sha256, startHub } from './hub-server.ts';
+import { closedPort } from '../helpers/ports.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ipa-dl-'));
 const big = randomBytes(300_000);
@@ -24,13 +23,6 @@ const REPO_DIR = 'models--acme--models';
 const blobOf = (cache: string, b: Buffer) => join(cache, REPO_DIR, 'blobs', sha256(b));
 const req = (cacheDir: string, path = 'weights/model.safetensors') => ({ repo: REPO, revision: 'main', path, cacheDir });
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('an LFS file lands in the hub cache layout: blob named by its sha256, snapshot symlink, refs/main', async () => {
   const hub = await startHub({ files });
