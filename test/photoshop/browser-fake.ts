@@ -5,11 +5,15 @@
  */
 import { FakeWorld } from './fake-photoshop.ts';
 import { addScene, type SceneOptions } from './scene.ts';
+import { defineSpectrumStandIns } from './spectrum-standins.ts';
 
 interface FakeConfig {
   scene?: SceneOptions;
   convertsOnRead?: boolean;
 }
+
+// UXP draws the sp-* widgets itself; a browser needs the test's stand-ins.
+defineSpectrumStandIns();
 
 const w = window as unknown as { __ipaFakeConfig?: FakeConfig; __ipaFake?: unknown; require?: (id: string) => unknown };
 const cfg = w.__ipaFakeConfig ?? {};

@@ -76,8 +76,8 @@ test('the panel generates into a selection end to end, and shows and survives a 
   // First start: no token → the connection box asks for it.
   await page.waitForSelector('#connBox:not(.hidden)');
   assert.match(await page.textContent('#statusText') ?? '', /Not connected/);
-  await page.fill('#token', daemon.token);
-  await page.fill('#port', String(daemon.port));
+  await page.fill('#token input', daemon.token);
+  await page.fill('#port input', String(daemon.port));
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('statusText')?.textContent === 'Connected', undefined, { timeout: 15_000 });
   assert.match(await page.textContent('#statusDetail') ?? '', /ipa-bridge .* · CPU · 4 models/);
@@ -86,18 +86,18 @@ test('the panel generates into a selection end to end, and shows and survives a 
   assert.match(await page.textContent('#statusCode') ?? '', /npx ipa-bridge models pull tokenizer && npx ipa-bridge models pull sd15-style/);
 
   // The form, as a designer fills it.
-  await page.fill('#prompt', 'a lighthouse at dusk, oil painting');
-  await page.click('#refSource button[data-v="layer"]');
-  await page.selectOption('#refLayer', { label: 'Style (hidden)' });
-  await page.fill('#refScale', '0.85');
+  await page.fill('#prompt textarea', 'a lighthouse at dusk, oil painting');
+  await page.click('#refSource [data-v="layer"]');
+  await page.selectOption('#refLayer select', { label: 'Style (hidden)' });
+  await page.fill('#refScale input', '0.85');
   assert.match(await page.textContent('#refGuide') ?? '', /Strong/);
-  await page.selectOption('#ctlLayer', { label: 'Pose (hidden)' });
-  await page.click('#mode button[data-v="inpaint"]');
-  await page.fill('#steps', '16');
+  await page.selectOption('#ctlLayer select', { label: 'Pose (hidden)' });
+  await page.click('#mode [data-v="inpaint"]');
+  await page.fill('#steps input', '16');
   await page.dispatchEvent('#steps', 'change');
-  await page.fill('#seed', '1234');
+  await page.fill('#seed input', '1234');
   await page.dispatchEvent('#seed', 'change');
-  assert.equal(await page.isChecked('#seedLock'), true);
+  assert.equal(await page.isChecked('#seedLock input'), true);
 
   const historyBefore = (await page.evaluate(() => (window as unknown as { __ipaFake: { summary(): Summary } }).__ipaFake.summary())).history.length;
   await page.click('#generate');
@@ -149,8 +149,8 @@ test('the panel generates into a selection end to end, and shows and survives a 
   // Settings survive a reload (localStorage), the token too (secure storage is in-memory in the fake, so
   // only the panel's own state is checked here).
   await page.reload();
-  assert.equal(await page.inputValue('#prompt'), 'a lighthouse at dusk, oil painting');
-  assert.equal(await page.inputValue('#seed'), '1234');
+  assert.equal(await page.inputValue('#prompt textarea'), 'a lighthouse at dusk, oil painting');
+  assert.equal(await page.inputValue('#seed input'), '1234');
   assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide, after the reload');
   await page.close();
 });

@@ -40,34 +40,34 @@ function layerOptions(v: PanelView, current: number | null, currentName: string)
 
 export function wireForm(v: PanelView): void {
   const { el, ctl } = v;
-  const { onSegment, num } = v.kit;
+  const { onSegment, num, picked } = v.kit;
   const s = (): GenerationSettings => v.ctl.settings;
-  el.prompt.addEventListener('input', () => ctl.update({ prompt: el.prompt.value }));
-  el.negative.addEventListener('input', () => ctl.update({ negativePrompt: el.negative.value }));
+  el.prompt.addEventListener('input', () => ctl.update({ prompt: String(el.prompt.value) }));
+  el.negative.addEventListener('input', () => ctl.update({ negativePrompt: String(el.negative.value) }));
 
   onSegment(el.refSource, (v) => ctl.update({ reference: { ...s().reference, source: v as ReferenceSource } }));
   el.refLayer.addEventListener('change', () => {
-    const id = Number(el.refLayer.value) || null;
+    const id = Number(picked(el.refLayer)) || null;
     const l = v.state.layers.find((x) => x.id === id);
     ctl.update({ reference: { ...s().reference, source: id ? 'layer' : s().reference.source, layerId: id, layerName: l?.name ?? '' } });
   });
   el.refCurrent.addEventListener('click', () => ctl.useCurrentLayer('reference'));
   el.refPick.addEventListener('click', () => void ctl.pickReferenceFile());
-  el.adapter.addEventListener('change', () => ctl.update({ adapter: el.adapter.value as GenerationSettings['adapter'] }));
-  el.preset.addEventListener('change', () => ctl.update({ preset: el.preset.value as BlockPreset }));
+  el.adapter.addEventListener('change', () => ctl.update({ adapter: picked(el.adapter) as GenerationSettings['adapter'] }));
+  el.preset.addEventListener('change', () => ctl.update({ preset: picked(el.preset) as BlockPreset }));
   el.refScale.addEventListener('input', () => ctl.update({ referenceScale: num(el.refScale, s().referenceScale) }));
 
   el.ctlLayer.addEventListener('change', () => {
-    const id = Number(el.ctlLayer.value) || null;
+    const id = Number(picked(el.ctlLayer)) || null;
     const l = v.state.layers.find((x) => x.id === id);
     ctl.update({ control: { ...s().control, layerId: id, layerName: l?.name ?? '' } });
   });
   el.ctlCurrent.addEventListener('click', () => ctl.useCurrentLayer('control'));
   el.ctlType.addEventListener('change', () => {
-    const type = el.ctlType.value as ControlType;
+    const type = picked(el.ctlType) as ControlType;
     ctl.update({ controlType: type, controlPreprocess: s().controlPreprocess === 'none' ? 'none' : DETECT[type] });
   });
-  el.ctlPre.addEventListener('change', () => ctl.update({ controlPreprocess: el.ctlPre.value === 'detect' ? DETECT[s().controlType] : 'none' }));
+  el.ctlPre.addEventListener('change', () => ctl.update({ controlPreprocess: picked(el.ctlPre) === 'detect' ? DETECT[s().controlType] : 'none' }));
   el.ctlScale.addEventListener('input', () => ctl.update({ controlScale: num(el.ctlScale, s().controlScale) }));
   const range = (moved: 'start' | 'end'): void => {
     let start = Math.min(0.95, Math.max(0, num(el.ctlStart, 0) / 100));
@@ -88,21 +88,21 @@ export function wireForm(v: PanelView): void {
   el.strength.addEventListener('input', () => ctl.update({ strength: num(el.strength, s().strength) }));
 
   el.steps.addEventListener('change', () => ctl.update({ steps: Math.round(num(el.steps, s().steps)) }));
-  el.sampler.addEventListener('change', () => ctl.update({ sampler: el.sampler.value as SamplerName }));
+  el.sampler.addEventListener('change', () => ctl.update({ sampler: picked(el.sampler) as SamplerName }));
   el.seed.addEventListener('change', () => {
     const v = Math.round(num(el.seed, -1));
     if (v >= 0) ctl.update({ seed: v }); // typing a seed locks it
   });
   el.seedLock.addEventListener('change', () => ctl.update({ seed: el.seedLock.checked ? (s().seed ?? s().lastSeed) : null }));
   el.seedRandom.addEventListener('click', () => ctl.update({ seed: randomSeed(Math.random) }));
-  el.size.addEventListener('change', () => ctl.update({ size: Number(el.size.value) }));
+  el.size.addEventListener('change', () => ctl.update({ size: Number(picked(el.size)) }));
   el.guidance.addEventListener('change', () => ctl.update({ guidance: num(el.guidance, s().guidance) }));
 
 }
 
 export function renderForm(v: PanelView): void {
   const { el, ctl, conn, doc } = v;
-  const { show, setValue, options, segment } = v.kit;
+  const { show, setValue, options, pick, segment } = v.kit;
   const s = (): GenerationSettings => v.ctl.settings;
     const st = s();
     const caps = conn.welcome?.capabilities;
@@ -114,14 +114,14 @@ export function renderForm(v: PanelView): void {
     show(el.refFileRow, st.reference.source === 'file');
     show(el.refOptions, st.reference.source !== 'none');
     options(el.refLayer, layerOptions(v, st.reference.layerId, st.reference.layerName));
-    setValue(el.refLayer, st.reference.layerId === null ? '' : String(st.reference.layerId));
+    pick(el.refLayer, st.reference.layerId === null ? '' : String(st.reference.layerId));
     el.refFileName.textContent = st.reference.fileName
       ? `${st.reference.fileName}${ctl.referenceFile?.name === st.reference.fileName ? '' : ' (choose again)'}`
       : 'PNG or JPEG';
     const adapters = ctl.adapters();
     options(el.adapter, adapters.map((a) => ({ value: a, label: ADAPTER_LABELS[a] ?? a })));
-    setValue(el.adapter, adapters.includes(st.adapter) ? st.adapter : adapters[0]);
-    setValue(el.preset, st.preset);
+    pick(el.adapter, adapters.includes(st.adapter) ? st.adapter : adapters[0]);
+    pick(el.preset, st.preset);
     setValue(el.refScale, String(st.referenceScale));
     el.refScaleVal.textContent = st.referenceScale.toFixed(2);
     const g = scaleGuidance(st.referenceScale);
@@ -133,10 +133,10 @@ export function renderForm(v: PanelView): void {
     el.refGuide.appendChild(doc.createTextNode(` — ${g.hint}`));
 
     options(el.ctlLayer, layerOptions(v, st.control.layerId, st.control.layerName));
-    setValue(el.ctlLayer, st.control.layerId === null ? '' : String(st.control.layerId));
+    pick(el.ctlLayer, st.control.layerId === null ? '' : String(st.control.layerId));
     show(el.ctlOptions, st.control.layerId !== null);
-    setValue(el.ctlType, st.controlType);
-    setValue(el.ctlPre, st.controlPreprocess === 'none' ? 'map' : 'detect');
+    pick(el.ctlType, st.controlType);
+    pick(el.ctlPre, st.controlPreprocess === 'none' ? 'map' : 'detect');
     setValue(el.ctlScale, String(st.controlScale));
     el.ctlScaleVal.textContent = st.controlScale.toFixed(2);
     setValue(el.ctlStart, String(Math.round(st.control.start * 100)));
@@ -151,13 +151,13 @@ export function renderForm(v: PanelView): void {
     setValue(el.steps, String(st.steps));
     const samplers = caps?.samplers ?? [...SAMPLERS];
     options(el.sampler, samplers.map((x) => ({ value: x, label: x })));
-    setValue(el.sampler, st.sampler);
+    pick(el.sampler, st.sampler);
     setValue(el.seed, String(st.seed ?? st.lastSeed));
     el.seedLock.checked = st.seed !== null;
     el.seed.classList.toggle('muted', st.seed === null);
     const max = caps?.maxPixels ?? Infinity;
     const sizes = SIZE_CHOICES.filter((c, i) => i === 0 || c.pixels <= max);
     options(el.size, sizes.map((c) => ({ value: String(c.pixels), label: c.label })));
-    setValue(el.size, String(sizes.some((c) => c.pixels === st.size) ? st.size : sizes[0].pixels));
+    pick(el.size, String(sizes.some((c) => c.pixels === st.size) ? st.size : sizes[0].pixels));
     setValue(el.guidance, String(st.guidance));
 }

@@ -1,5 +1,5 @@
 /** The run: Generate / Cancel / Regenerate / Variation, progress with the preview, the notice, the recent results. */
-import { buttonOf, type PanelView } from './panel-view.ts';
+import { carrierOf, type PanelView } from './panel-view.ts';
 
 export function wireActions(v: PanelView): void {
   const { el, ctl } = v;
@@ -9,21 +9,23 @@ export function wireActions(v: PanelView): void {
   el.variation.addEventListener('click', () => void ctl.repeatSelected('variation'));
   el.loadSettings.addEventListener('click', () => void ctl.loadFromSelected());
   el.results.addEventListener('click', (ev) => {
-    const id = buttonOf(ev.target)?.getAttribute('data-id');
+    const id = carrierOf(ev.target, 'data-id')?.getAttribute('data-id');
     if (id) void ctl.reapply(id);
   });
 }
 
 export function renderJob(v: PanelView): void {
   const { el, ctl, conn } = v;
-  const { show } = v.kit;
+  const { show, enable } = v.kit;
     const job = ctl.job;
     const connected = conn.state.phase === 'connected';
-    el.generate.disabled = !!job || !connected;
-    el.generate.textContent = job ? 'Generating…' : 'Generate';
+    enable(el.generate, !job && connected);
+    const label = job ? 'Generating…' : 'Generate';
+    // Only on a change: replacing the label's text node between mousedown and mouseup loses the click.
+    if (el.generate.textContent !== label) el.generate.textContent = label;
     show(el.cancel, !!job);
-    el.cancel.disabled = ctl.job?.phase === 'inserting';
-    for (const b of [el.regenerate, el.variation]) b.disabled = !!job || !connected;
+    enable(el.cancel, ctl.job?.phase !== 'inserting');
+    for (const b of [el.regenerate, el.variation]) enable(b, !job && connected);
     show(el.progressBox, !!job);
     if (!job) return;
     const pct = job.total ? Math.round((job.step / job.total) * 100) : 0;
@@ -60,8 +62,10 @@ export function renderResults(v: PanelView): void {
     v.state.renderedResults = key;
     el.results.textContent = '';
     for (const r of ctl.results) {
-      const b = doc.createElement('button');
+      // A plain element: UXP draws a <button> as a Spectrum button, frame and all.
+      const b = doc.createElement('div');
       b.className = 'thumb';
+      b.setAttribute('role', 'button');
       b.setAttribute('data-id', r.id);
       b.title = `Seed ${r.seed}${r.prompt ? ` — ${r.prompt}` : ''}\nClick to apply again`;
       const img = doc.createElement('img');

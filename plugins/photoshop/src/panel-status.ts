@@ -61,6 +61,6 @@ export function renderStatus(v: PanelView, hasToken: () => boolean): void {
     show(el.statusCommand, !!command);
     const needsUser = st.phase === 'idle' || st.phase === 'stopped';
     show(el.connBox, v.state.connOpen || needsUser);
-    el.token.placeholder = hasToken() ? 'saved — paste to replace' : 'paste the pairing token';
+    el.token.setAttribute('placeholder', hasToken() ? 'saved — paste to replace' : 'paste the pairing token');
     setValue(el.port, String(conn.port));
 }

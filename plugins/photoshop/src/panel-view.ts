@@ -6,12 +6,23 @@ import type { BridgeConnection } from '../../../shared/plugin/connection.ts';
 import type { PanelController } from './controller.ts';
 import type { LayerInfo } from './host.ts';
 
-/** The button an event came from (without Element.closest, which older UXP versions lack). */
-export function buttonOf(t: EventTarget | null): HTMLElement | null {
+/** The element an event came from that carries `attr` (without Element.closest, which older UXP lacks). */
+export function carrierOf(t: EventTarget | null, attr: string): HTMLElement | null {
   let n = t as HTMLElement | null;
-  while (n && n.tagName !== 'BUTTON') n = n.parentElement;
+  while (n && !n.hasAttribute?.(attr)) n = n.parentElement;
   return n;
 }
+
+/**
+ * UXP's Spectrum widgets as the panel uses them (developer.adobe.com/photoshop/uxp, *Spectrum UXP
+ * Widgets*): sp-textfield, sp-textarea and sp-slider have `value` (a slider's may be a number) and fire
+ * `input` and `change`; sp-checkbox has `checked` and fires `change`; sp-picker fires `change` and has
+ * `selectedIndex`, its choices are the sp-menu-item elements of its `<sp-menu slot="options">`, the
+ * chosen one marked `selected`. sp-button / sp-action-button take `disabled`, `quiet`, `selected`.
+ */
+export type SpField = HTMLElement & { value: string | number };
+export type SpCheckbox = HTMLElement & { checked: boolean };
+export type SpPicker = HTMLElement & { selectedIndex?: number };
 
 export function panelElements(doc: Document) {
   const $ = <T extends HTMLElement>(id: string): T => {
@@ -22,60 +33,88 @@ export function panelElements(doc: Document) {
   return {
     statusDot: $('statusDot'), statusText: $('statusText'), statusDetail: $('statusDetail'), statusCommand: $('statusCommand'), statusCode: $('statusCode'),
     connToggle: $('connToggle'), connBox: $('connBox'),
-    token: $<HTMLInputElement>('token'), port: $<HTMLInputElement>('port'), connect: $('connect'), notice: $('notice'),
-    prompt: $<HTMLTextAreaElement>('prompt'), negative: $<HTMLTextAreaElement>('negative'),
-    refSource: $('refSource'), refLayerRow: $('refLayerRow'), refLayer: $<HTMLSelectElement>('refLayer'), refCurrent: $('refCurrent'),
+    token: $<SpField>('token'), port: $<SpField>('port'), connect: $('connect'), notice: $('notice'),
+    prompt: $<SpField>('prompt'), negative: $<SpField>('negative'),
+    refSource: $('refSource'), refLayerRow: $('refLayerRow'), refLayer: $<SpPicker>('refLayer'), refCurrent: $('refCurrent'),
     refFileRow: $('refFileRow'), refPick: $('refPick'), refFileName: $('refFileName'), refOptions: $('refOptions'),
-    adapter: $<HTMLSelectElement>('adapter'), preset: $<HTMLSelectElement>('preset'), refScale: $<HTMLInputElement>('refScale'),
+    adapter: $<SpPicker>('adapter'), preset: $<SpPicker>('preset'), refScale: $<SpField>('refScale'),
     refScaleVal: $('refScaleVal'), refGuide: $('refGuide'),
-    ctlLayer: $<HTMLSelectElement>('ctlLayer'), ctlCurrent: $('ctlCurrent'), ctlOptions: $('ctlOptions'), ctlType: $<HTMLSelectElement>('ctlType'),
-    ctlPre: $<HTMLSelectElement>('ctlPre'), ctlScale: $<HTMLInputElement>('ctlScale'), ctlScaleVal: $('ctlScaleVal'),
-    ctlStart: $<HTMLInputElement>('ctlStart'), ctlEnd: $<HTMLInputElement>('ctlEnd'),
-    mode: $('mode'), strengthRow: $('strengthRow'), strength: $<HTMLInputElement>('strength'), strengthVal: $('strengthVal'), modeHint: $('modeHint'),
-    steps: $<HTMLInputElement>('steps'), sampler: $<HTMLSelectElement>('sampler'), seed: $<HTMLInputElement>('seed'), seedLock: $<HTMLInputElement>('seedLock'),
-    seedRandom: $('seedRandom'), size: $<HTMLSelectElement>('size'), guidance: $<HTMLInputElement>('guidance'),
-    generate: $<HTMLButtonElement>('generate'), cancel: $<HTMLButtonElement>('cancel'), progressBox: $('progressBox'), bar: $('bar'),
+    ctlLayer: $<SpPicker>('ctlLayer'), ctlCurrent: $('ctlCurrent'), ctlOptions: $('ctlOptions'), ctlType: $<SpPicker>('ctlType'),
+    ctlPre: $<SpPicker>('ctlPre'), ctlScale: $<SpField>('ctlScale'), ctlScaleVal: $('ctlScaleVal'),
+    ctlStart: $<SpField>('ctlStart'), ctlEnd: $<SpField>('ctlEnd'),
+    mode: $('mode'), strengthRow: $('strengthRow'), strength: $<SpField>('strength'), strengthVal: $('strengthVal'), modeHint: $('modeHint'),
+    steps: $<SpField>('steps'), sampler: $<SpPicker>('sampler'), seed: $<SpField>('seed'), seedLock: $<SpCheckbox>('seedLock'),
+    seedRandom: $('seedRandom'), size: $<SpPicker>('size'), guidance: $<SpField>('guidance'),
+    generate: $('generate'), cancel: $('cancel'), progressBox: $('progressBox'), bar: $('bar'),
     progressText: $('progressText'), preview: $<HTMLImageElement>('preview'),
-    results: $('results'), emptyResults: $('emptyResults'), regenerate: $<HTMLButtonElement>('regenerate'), variation: $<HTMLButtonElement>('variation'),
-    loadSettings: $<HTMLButtonElement>('loadSettings'),
+    results: $('results'), emptyResults: $('emptyResults'), regenerate: $('regenerate'), variation: $('variation'),
+    loadSettings: $('loadSettings'),
   };
 }
 
 export type PanelElements = ReturnType<typeof panelElements>;
 
 export function formKit(doc: Document) {
-  const optionKeys = new WeakMap<HTMLSelectElement, string>();
+  const optionKeys = new WeakMap<HTMLElement, string>();
   const show = (e: HTMLElement, on: boolean): void => void e.classList.toggle('hidden', !on);
-  /** Sets a field's value unless the user is typing in it. */
-  const setValue = (e: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, v: string): void => {
-    if (doc.activeElement !== e && e.value !== v) e.value = v;
+  /** Spectrum widgets read `disabled` as an attribute. */
+  const enable = (e: HTMLElement, on: boolean): void => {
+    if (on) e.removeAttribute('disabled');
+    else e.setAttribute('disabled', '');
   };
-  const options = (sel: HTMLSelectElement, items: Array<{ value: string; label: string }>): void => {
-    const key = items.map((i) => `${i.value}\u0000${i.label}`).join('\u0001');
-    if (optionKeys.get(sel) === key) return;
-    optionKeys.set(sel, key);
-    sel.textContent = '';
-    for (const i of items) {
-      const o = doc.createElement('option');
-      o.value = i.value;
-      o.textContent = i.label;
-      sel.appendChild(o);
+  /** Sets a field's value unless the user is typing in it. */
+  const setValue = (e: SpField, v: string): void => {
+    if (doc.activeElement !== e && String(e.value) !== v) e.value = v;
+  };
+  const items = (picker: SpPicker): HTMLElement[] => Array.from(picker.getElementsByTagName('sp-menu-item')) as HTMLElement[];
+  /** A picker's choices: sp-menu-items in its options menu, each value in `data-value`. */
+  const options = (picker: SpPicker, list: Array<{ value: string; label: string }>): void => {
+    const key = list.map((i) => `${i.value}\u0000${i.label}`).join('\u0001');
+    if (optionKeys.get(picker) === key) return;
+    optionKeys.set(picker, key);
+    const menu = picker.getElementsByTagName('sp-menu')[0] as HTMLElement | undefined;
+    if (!menu) throw new Error(`panel: #${picker.id} has no <sp-menu slot="options">`);
+    const chosen = picked(picker);
+    menu.textContent = '';
+    for (const i of list) {
+      const m = doc.createElement('sp-menu-item');
+      m.setAttribute('data-value', i.value);
+      m.textContent = i.label;
+      if (i.value === chosen) m.setAttribute('selected', '');
+      menu.appendChild(m);
+    }
+  };
+  /** The chosen value: the item at `selectedIndex`, else the one marked `selected`. */
+  const picked = (picker: SpPicker): string => {
+    const all = items(picker);
+    const at = typeof picker.selectedIndex === 'number' && picker.selectedIndex >= 0 ? all[picker.selectedIndex] : all.find((m) => m.hasAttribute('selected'));
+    return at?.getAttribute('data-value') ?? '';
+  };
+  const pick = (picker: SpPicker, value: string): void => {
+    if (picked(picker) === value && items(picker).some((m) => m.hasAttribute('selected'))) return;
+    for (const m of items(picker)) {
+      if (m.getAttribute('data-value') === value) m.setAttribute('selected', '');
+      else m.removeAttribute('selected');
     }
   };
   const segment = (box: HTMLElement, value: string): void => {
-    for (const b of Array.from(box.getElementsByTagName('button'))) b.classList.toggle('on', b.getAttribute('data-v') === value);
+    for (const b of Array.from(box.children)) {
+      if (b.getAttribute('data-v') === value) b.setAttribute('selected', '');
+      else b.removeAttribute('selected');
+    }
   };
   const onSegment = (box: HTMLElement, fn: (v: string) => void): void => {
     box.addEventListener('click', (ev) => {
-      const v = buttonOf(ev.target)?.getAttribute('data-v');
+      const v = carrierOf(ev.target, 'data-v')?.getAttribute('data-v');
       if (v) fn(v);
     });
   };
-  const num = (e: HTMLInputElement, fallback: number): number => {
-    const v = Number(e.value);
-    return Number.isFinite(v) && e.value.trim() !== '' ? v : fallback;
+  const num = (e: SpField, fallback: number): number => {
+    const raw = String(e.value).trim();
+    const v = Number(raw);
+    return Number.isFinite(v) && raw !== '' ? v : fallback;
   };
-  return { show, setValue, options, segment, onSegment, num };
+  return { show, enable, setValue, options, picked, pick, segment, onSegment, num };
 }
 
 export type FormKit = ReturnType<typeof formKit>;

@@ -29,7 +29,7 @@ function wireConnection(v: PanelView, d: PanelDeps, render: () => void): void {
     render();
   });
   el.connect.addEventListener('click', () => {
-    const token = el.token.value.trim();
+    const token = String(el.token.value).trim();
     el.token.value = '';
     void d.connect(token || null, Math.round(num(el.port, conn.port)));
     v.state.connOpen = false;
