@@ -4,10 +4,11 @@
  * document), talking to a REAL daemon over a real WebSocket. The user's path: paste the token, write a
  * prompt, pick a style layer and a pose layer, "Selection fill", Generate; then the layer is checked in
  * the document. Then the daemon goes away and comes back: the panel shows it and reconnects by itself.
- * Screenshots: test-artifacts/photoshop-panel.png (after the job), photoshop-panel-reconnecting.png.
+ * Screenshots of every state: test-artifacts/photoshop-panel-{disconnected,connecting,ready,running,result,error}.png.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,6 +58,11 @@ async function openPanel(fakeScript: string, restrict: string): Promise<Page> {
   return page;
 }
 
+/** test-artifacts/photoshop-panel-<state>.png, the whole panel. */
+async function shot(page: Page, state: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `photoshop-panel-${state}.png`), fullPage: true });
+}
+
 function uxpViolations(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { __ipaUxpViolations: string[] }).__ipaUxpViolations);
 }
@@ -73,9 +79,27 @@ test('the panel generates into a selection end to end, and shows and survives a 
   browser = await launchBrowser();
   const page = await openPanel(fake, restrict);
 
-  // First start: no token → the connection box asks for it.
+  // First start: no token → the connection box asks for it; the form already holds its defaults.
   await page.waitForSelector('#connBox:not(.hidden)');
   assert.match(await page.textContent('#statusText') ?? '', /Not connected/);
+  assert.match(await page.inputValue('#steps input'), /^\d+$/, 'Steps filled in before the first connection');
+  assert.match(await page.inputValue('#seed input'), /^\d+$/);
+  assert.match(await page.textContent('#strengthVal') ?? '', /^\d\.\d\d$/, 'sliders show their values');
+  await shot(page, 'disconnected');
+
+  // Connecting: a port that accepts TCP and never answers the upgrade holds the panel there.
+  const silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    await page.fill('#token input', daemon.token);
+    await page.fill('#port input', String((silent.address() as AddressInfo).port));
+    await page.click('#connect');
+    await page.waitForFunction(() => /^Connecting/.test(document.getElementById('statusText')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await shot(page, 'connecting');
+  } finally {
+    silent.close();
+  }
+  await page.click('#connToggle');
   await page.fill('#token input', daemon.token);
   await page.fill('#port input', String(daemon.port));
   await page.click('#connect');
@@ -84,6 +108,7 @@ test('the panel generates into a selection end to end, and shows and survives a 
   // The test engine has no tokenizer and no image encoder: the panel says so, with the fixing command.
   assert.match(await page.textContent('#statusDetail') ?? '', /missing: text to image \(no CLIP tokenizer\); image prompts \(no ViT-H image encoder\)/);
   assert.match(await page.textContent('#statusCode') ?? '', /npx ipa-bridge models pull tokenizer && npx ipa-bridge models pull sd15-style/);
+  await shot(page, 'ready');
 
   // The form, as a designer fills it.
   await page.fill('#prompt textarea', 'a lighthouse at dusk, oil painting');
@@ -103,7 +128,8 @@ test('the panel generates into a selection end to end, and shows and survives a 
   await page.click('#generate');
   await page.waitForSelector('#progressBox:not(.hidden)');
   await page.waitForFunction(() => /Step ([4-9]|1\d) of 16/.test(document.getElementById('progressText')?.textContent ?? ''), undefined, { timeout: 15_000 });
-  await page.screenshot({ path: join(ARTIFACTS, 'photoshop-panel-progress.png'), clip: { x: 0, y: 560, width: 320, height: 340 } });
+  await page.waitForSelector('#preview:not(.hidden)', { timeout: 15_000 });
+  await shot(page, 'running');
   await page.waitForSelector('#results .thumb', { timeout: 30_000 });
   await page.waitForSelector('#progressBox.hidden', { state: 'attached' });
   const notice = await page.$eval('#notice', (n) => (n.classList.contains('hidden') ? '' : n.textContent));
@@ -134,7 +160,7 @@ test('the panel generates into a selection end to end, and shows and survives a 
 
   assert.deepEqual((page as Page & { errors: string[] }).errors, []);
   assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide');
-  await page.screenshot({ path: join(ARTIFACTS, 'photoshop-panel.png'), fullPage: true });
+  await shot(page, 'result');
 
   // The daemon stops: the panel says so and retries; it comes back on the same port: reconnected.
   const { port, token } = daemon;
@@ -142,7 +168,7 @@ test('the panel generates into a selection end to end, and shows and survives a 
   daemon = null;
   await page.waitForFunction(() => /not running — retrying in/.test(document.getElementById('statusText')?.textContent ?? ''), undefined, { timeout: 15_000 });
   assert.match(await page.textContent('#statusCode') ?? '', /npx ipa-bridge start --port \d+/);
-  await page.screenshot({ path: join(ARTIFACTS, 'photoshop-panel-reconnecting.png'), fullPage: false });
+  await shot(page, 'error');
   daemon = await startTestDaemon({ stepMs: 60, args: ['--port', String(port)], env: { IPA_BRIDGE_TOKEN: token } });
   await page.waitForFunction(() => document.getElementById('statusText')?.textContent === 'Connected', undefined, { timeout: 30_000 });
 
