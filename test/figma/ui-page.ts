@@ -31,6 +31,31 @@ const INIT_SCRIPT = `(() => {
   window.WebSocket = class extends Native { constructor(...a) { super(...a); window.__sockets.push(this); } };
 })();`;
 
+/**
+ * What Figma does for a plugin shown with `themeColors: true`: a `figma-light` / `figma-dark` class on
+ * <html> and the --figma-color-* variables of that theme (a subset: the ones ui.html reads).
+ */
+const THEMES = {
+  light: { bg: '#ffffff', 'bg-secondary': '#f5f5f5', 'bg-hover': '#f5f5f5', text: '#000000e5', 'text-secondary': '#00000080', 'text-tertiary': '#0000004d',
+    border: '#e6e6e6', 'bg-brand': '#0d99ff', 'text-onbrand': '#ffffff', 'bg-selected': '#e5f4ff', 'text-danger': '#f24822', 'bg-danger-tertiary': '#ffe2e0',
+    'bg-warning-tertiary': '#fff1c2', 'icon-success': '#14ae5c' },
+  dark: { bg: '#2c2c2c', 'bg-secondary': '#383838', 'bg-hover': '#383838', text: '#ffffff', 'text-secondary': '#ffffffb2', 'text-tertiary': '#ffffff66',
+    border: '#444444', 'bg-brand': '#0c8ce9', 'text-onbrand': '#ffffff', 'bg-selected': '#4a5878', 'text-danger': '#fca397', 'bg-danger-tertiary': '#4d2a26',
+    'bg-warning-tertiary': '#4d3f1f', 'icon-success': '#79d297' },
+} as const;
+export type FigmaTheme = keyof typeof THEMES;
+
+function themeScript(theme: FigmaTheme): string {
+  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `--figma-color-${k}: ${v};`).join(' ');
+  return `document.addEventListener('DOMContentLoaded', () => {
+    document.documentElement.classList.add('figma-${theme}');
+    const st = document.createElement('style');
+    st.id = 'figma-style';
+    st.textContent = ':root { ${vars} }';
+    document.head.prepend(st);
+  });`;
+}
+
 function decode(v: Encoded): unknown {
   if (Array.isArray(v)) return v.map(decode);
   if (v && typeof v === 'object') {
@@ -64,7 +89,7 @@ export interface UiPage {
 }
 
 /** Opens dist/ui.html from `dist` (file:// → Origin "null", like Figma's iframe) with a fresh fake document. */
-export async function openUi(browser: Browser, dist: string, setup?: (figma: FakeFigma) => void): Promise<UiPage> {
+export async function openUi(browser: Browser, dist: string, setup?: (figma: FakeFigma) => void, theme: FigmaTheme = 'light'): Promise<UiPage> {
   const figma = new FakeFigma();
   setup?.(figma);
   const page = await browser.newPage({ viewport: { width: UI_SIZE.width, height: UI_SIZE.height } });
@@ -80,6 +105,7 @@ export async function openUi(browser: Browser, dist: string, setup?: (figma: Fak
     figma.deliver(msg);
   });
   await page.addInitScript(INIT_SCRIPT);
+  await page.addInitScript(themeScript(theme));
   startSandbox(figma.asApi(), '<ui.html>');
   await page.goto(pathToFileURL(join(dist, 'ui.html')).href);
   return {

@@ -91,12 +91,16 @@ async function png(bytes: Uint8Array): Promise<{ width: number; height: number; 
 describe('figma UI in Chromium against a real daemon', { skip }, () => {
   test('pair with the token, mark roles, generate 2 variations into the frame, then regenerate and vary', async () => {
     let nodes!: ReturnType<typeof mockup>;
-    const ui = await openUi(browser, dist, (f) => (nodes = mockup(f)));
+    // In Figma's dark theme (the other tests run in the light one).
+    const ui = await openUi(browser, dist, (f) => (nodes = mockup(f)), 'dark');
     const { page, figma } = ui;
     try {
       // First run: no token stored → the connection panel asks for it.
       await page.waitForFunction(() => !document.getElementById('connection')!.hidden);
       assert.match(await statusText(ui), /paste the token/);
+      assert.match(await page.inputValue('#steps'), /^\d+$/, 'Steps filled in before the first connection');
+      assert.match(await page.locator('#strength-out').innerText(), /\d/, 'sliders show their values');
+      await page.screenshot({ path: join(ARTIFACTS, 'figma-ui-disconnected.png') });
       await page.fill('#token', daemon.token);
       await page.fill('#port', String(daemon.port));
       await page.click('#connect');
@@ -107,6 +111,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       assert.match(await page.locator('#missing-detail').innerText(), /text to image: no CLIP tokenizer; image prompts: no ViT-H image encoder/);
       assert.match(await page.locator('#missing-command').innerText(), /npx ipa-bridge models pull tokenizer && npx ipa-bridge models pull sd15-style/);
       assert.deepEqual(figma.storage.get(STORAGE_CONNECTION), { port: daemon.port, token: daemon.token }, 'the token is stored once, through the sandbox');
+      await page.screenshot({ path: join(ARTIFACTS, 'figma-ui-ready.png') });
 
       // Roles: select a node in the "canvas", press the button in the UI.
       figma.select(nodes.ref);
@@ -171,7 +176,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
 
       await page.waitForFunction(() => document.querySelectorAll('#previews canvas').length === 2);
       await page.evaluate(() => document.querySelector('main')!.scrollTo(0, 0));
-      await page.screenshot({ path: join(ARTIFACTS, 'figma-ui.png') });
+      await page.screenshot({ path: join(ARTIFACTS, 'figma-ui-result.png') });
       await page.setViewportSize({ width: 320, height: 1100 }); // the whole panel, for review
       await page.screenshot({ path: join(ARTIFACTS, 'figma-ui-full.png') });
       await page.setViewportSize({ width: 320, height: 640 });
@@ -242,6 +247,8 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       await ui.page.fill('#steps', '150');
       await ui.page.click('#generate');
       await ui.page.waitForFunction(() => /Step [3-9]/.test(document.getElementById('run-text')!.textContent ?? ''), null, { timeout: 15_000 });
+      await ui.page.waitForFunction(() => document.querySelectorAll('#previews canvas').length > 0, null, { timeout: 15_000 });
+      await ui.page.screenshot({ path: join(ARTIFACTS, 'figma-ui-running.png') });
       await ui.page.click('#cancel');
       await waitRun(ui, 'cancelled', 10_000);
       assert.equal(await ui.page.locator('#run-text').innerText(), 'Cancelled.');
@@ -284,7 +291,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       assert.match(await ui.page.locator('#problem-detail').innerText(), /npm start/);
       await ui.page.waitForFunction(() => /Retrying in \d+ s/.test(document.getElementById('problem-retry')!.textContent ?? ''));
       assert.equal(await ui.page.locator('#generate').innerText(), 'Connect to the daemon first');
-      await ui.page.screenshot({ path: join(ARTIFACTS, 'figma-ui-not-running.png') });
+      await ui.page.screenshot({ path: join(ARTIFACTS, 'figma-ui-error.png') });
       // It keeps trying on its own: more sockets over time.
       await ui.page.waitForFunction(() => (window as unknown as { __sockets: unknown[] }).__sockets.length >= 3, null, { timeout: 10_000 });
     } finally {
