@@ -12,7 +12,8 @@ export function resultName(seed: number, prompt: string, max = 64): string {
   const head = `${NAME_PREFIX} ${seed >>> 0}`;
   if (!p) return head;
   const room = max - head.length - 1;
-  return `${head} ${p.length > room ? `${p.slice(0, Math.max(1, room - 1)).trimEnd()}…` : p}`;
+  // A regex, not trimEnd: the Figma sandbox that imports this is ES2017.
+  return `${head} ${p.length > room ? `${p.slice(0, Math.max(1, room - 1)).replace(/\s+$/, '')}…` : p}`;
 }
 
 export function parseResultName(name: string): { seed: number; prompt: string } | null {

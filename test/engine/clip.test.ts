@@ -16,23 +16,13 @@ import { SafetensorsFile, type Dtype } from '../../engine/weights/safetensors.ts
 import { buildClipTextGraph, clipTextConfig } from '../../engine/graphs/clip-text.ts';
 import { buildClipVisionGraph, clipVisionConfig } from '../../engine/graphs/clip-vision.ts';
 import { preprocessClipImage, shortestEdgeSize, CLIP_MEAN, CLIP_STD } from '../../engine/preprocess/clip-image.ts';
+import { rng } from '../helpers/rng.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'ipa-bridge-clip-test-'));
 process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
 
 type T = { dtype: Dtype; shape: readonly number[]; bytes: Uint8Array };
 
-/** Deterministic small random weights. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 function tensors(spec: Record<string, readonly number[]>, seed: number, prefix = ''): Map<string, T> {
   const r = rng(seed);

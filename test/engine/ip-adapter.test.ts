@@ -17,22 +17,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuiltGraph } from '../../engine/onnx/builder.ts';
+import { rng } from '../helpers/rng.ts';
 
 type T = { dtype: Dtype; shape: readonly number[]; bytes: Uint8Array };
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'ipa-bridge-ip-test-'));
 process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 const run = (built: BuiltGraph, feeds: Record<string, ort.Tensor>) => runGraph(built, feeds, cacheDir);
 
