@@ -4,7 +4,7 @@
  * the CUDA flavour, and fp16); a full-size synthetic SD1.5 512² job with IP-Adapter + ControlNet
  * (20 steps: ms per step, total, GPU memory); and a 1024² job, whose VAE decode runs in tiles.
  *
- *   node --import tsx bench/device.ts [--provider auto|cuda|webgpu|…] [--steps 20] [--tiny] [--no-parity]
+ *   node --import tsx bench/device.ts [--provider auto|cuda|webgpu|…] [--steps 20] [--big 1024] [--tiny] [--no-parity]
  *
  * --tiny runs the jobs on the tiny generated models instead of the full-size set (checks the script
  * itself on machines without a GPU, e.g. WebGPU on software Vulkan).
@@ -30,6 +30,8 @@ const choice = opt('--provider') ?? 'auto';
 if (!isProviderChoice(choice)) throw new Error(`--provider ${choice}: not a provider`);
 const steps = Number(opt('--steps') ?? 20);
 const tiny = args.includes('--tiny');
+/** The large job's size: 1024² by default; above 768² the VAE decodes in tiles. */
+const big = Number(opt('--big') ?? 1024);
 const fixtures = opt('--fixtures') ?? join(import.meta.dirname, '../../shared/fixtures');
 
 const rows: BenchRow[] = [];
@@ -111,15 +113,15 @@ row(`first job (graph build + sessions), ${label(512, steps)}`, cold.ms / 1000, 
 row(`warm job, ${label(512, steps)}`, warm.ms / 1000, 's', { target: '≤ 1.0 (H100/H200, CUDA)', pass: warm.ms <= 1000 });
 row('warm: ms per step (UNet + ControlNet + CFG)', warm.timings.ms_per_step, 'ms');
 row('warm: VAE decode 512²', warm.timings.vae_decode_0, 'ms');
-phase('1024² (tiled VAE)');
-const big = await timed(job(1024, Math.min(steps, 4)));
-const bigWarm = await timed(job(1024, Math.min(steps, 4)));
-row(`warm job, ${label(1024, Math.min(steps, 4))} (tiled VAE)`, bigWarm.ms / 1000, 's');
-row('warm: VAE decode 1024² (tiled)', bigWarm.timings.vae_decode_0, 'ms');
+phase(`${big}² (tiled VAE)`);
+const bigCold = await timed(job(big, Math.min(steps, 4)));
+const bigWarm = await timed(job(big, Math.min(steps, 4)));
+row(`warm job, ${label(big, Math.min(steps, 4))} (tiled VAE)`, bigWarm.ms / 1000, 's');
+row(`warm: VAE decode ${big}² (tiled)`, bigWarm.timings.vae_decode_0, 'ms');
 const peakMiB = await gpu.stop();
 if (peakMiB !== undefined) row('GPU memory used, peak (nvidia-smi)', peakMiB, 'MiB');
 else notes.push('GPU memory: not known here (no nvidia-smi; onnxruntime-node reports no WebGPU/CoreML/DirectML memory)');
-notes.push(`models: ${tiny ? 'tiny generated set' : 'synthetic full-size SD1.5 (bench/synthetic.ts)'}; cold phases ${JSON.stringify(cold.timings)}; warm ${JSON.stringify(warm.timings)}; 1024² first ${JSON.stringify(big.timings)}`);
-notes.push(`1024² decode tiled: ${bigWarm.timings.vae_tiled === 1 ? 'yes' : 'no'}`);
+notes.push(`models: ${tiny ? 'tiny generated set' : 'synthetic full-size SD1.5 (bench/synthetic.ts)'}; cold phases ${JSON.stringify(cold.timings)}; warm ${JSON.stringify(warm.timings)}; ${big}² first ${JSON.stringify(bigCold.timings)}`);
+notes.push(`${big}² decode tiled: ${bigWarm.timings.vae_tiled === 1 ? 'yes' : 'no'}`);
 await engine.dispose();
 emit({ bench: 'device', rows, notes });
