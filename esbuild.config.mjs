@@ -8,6 +8,7 @@ import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PHOTOSHOP_PLUGIN_DIR, copyPhotoshopStaticFiles, photoshopBundleOptions } from './plugins/photoshop/scripts/build-options.mjs';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const dist = join(root, 'dist');
@@ -38,24 +39,9 @@ targets.push({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 
-const ps = join(root, 'plugins/photoshop');
-if (existsSync(join(ps, 'src/index.ts'))) {
-  targets.push({
-    entryPoints: [join(ps, 'src/index.ts')],
-    outfile: join(dist, 'photoshop/index.js'),
-    bundle: true,
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    target: 'es2020',
-    format: 'iife',
-    // UXP provides these modules through require().
-    external: ['photoshop', 'uxp'],
-    plugins: [afterBuild('photoshop-static', () => {
-      cpSync(join(ps, 'manifest.json'), join(dist, 'photoshop/manifest.json'));
-      cpSync(join(ps, 'index.html'), join(dist, 'photoshop/index.html'));
-      if (existsSync(join(ps, 'icons'))) cpSync(join(ps, 'icons'), join(dist, 'photoshop/icons'), { recursive: true });
-    })],
-  });
+if (existsSync(join(PHOTOSHOP_PLUGIN_DIR, 'src/index.ts'))) {
+  const out = join(dist, 'photoshop');
+  targets.push({ ...photoshopBundleOptions(out), plugins: [afterBuild('photoshop-static', () => copyPhotoshopStaticFiles(out))] });
 }
 
 const fg = join(root, 'plugins/figma');

@@ -22,6 +22,8 @@ export type ClipAct = 'quick_gelu' | 'gelu';
 
 /** Everything the encoder stack needs; read off the weights plus the two non-shape settings. */
 export interface ClipEncoderConfig {
+  /** The tower's key root (`<prefix>text_model` / `<prefix>vision_model`); its layers sit under `<root>.encoder.layers.N`. */
+  readonly root: string;
   readonly layers: number;
   readonly hidden: number;
   readonly heads: number;
@@ -95,7 +97,7 @@ export function clipEncoderConfig(src: WeightSource, root: string, what: string,
   const [intermediate] = requireKey(src, `${root}.encoder.layers.0.mlp.fc1.weight`, what);
   const h = heads ?? Math.max(1, Math.round(hidden / 64));
   if (!Number.isInteger(h) || h < 1 || hidden % h !== 0) throw new Error(`${src.description}: ${h} attention heads do not divide the hidden size ${hidden}`);
-  return { layers, hidden, heads: h, intermediate, act, eps };
+  return { root, layers, hidden, heads: h, intermediate, act, eps };
 }
 
 export function clipTextConfig(src: WeightSource, opts: ClipTextOptions = {}): ClipTextConfig {
@@ -109,6 +111,21 @@ export function clipTextConfig(src: WeightSource, opts: ClipTextOptions = {}): C
   const enc = clipEncoderConfig(src, root, what, opts.heads, act, opts.eps ?? 1e-5);
   if (enc.hidden !== hiddenE) throw new Error(`${src.description}: token embedding width ${hiddenE} != attention width ${enc.hidden}`);
   return { ...enc, prefix, vocab, positions };
+}
+
+/**
+ * The encoder layers under `<root>.encoder.layers.N`, in order. Both towers need hidden_states[-2]
+ * (the last layer's input), so a stack of fewer than two layers is refused here, for both.
+ */
+export function clipEncoderStack(ctx: Ctx, x: string, cfg: ClipEncoderConfig, what: string, mask?: string): { last: string; penultimate: string } {
+  if (cfg.layers < 2) throw new Error(`${ctx.w.description}: ${what} has ${cfg.layers} layer(s); the penultimate output needs at least 2`);
+  let last = x;
+  let penultimate = '';
+  for (let i = 0; i < cfg.layers; i++) {
+    if (i === cfg.layers - 1) penultimate = last;
+    last = clipEncoderLayer(ctx, `${cfg.root}.encoder.layers.${i}`, last, cfg, mask);
+  }
+  return { last, penultimate };
 }
 
 /** One CLIP encoder layer (pre-LN), `prefix` = `<root>.encoder.layers.N`. */
@@ -130,6 +147,11 @@ export function clipEncoderLayer(ctx: Ctx, prefix: string, x: string, cfg: ClipE
   });
 }
 
+/** A fresh builder for one tower's graph, named and flavoured from the options. */
+export function clipGraphContext(src: WeightSource, opts: ClipTextOptions, defaultName: string): Ctx {
+  return { g: new GraphBuilder(opts.name ?? defaultName, opts.flavour ?? 'cpu'), w: src };
+}
+
 /** Graph inputs/outputs are float32 in both flavours; the CUDA flavour computes in fp16 inside. */
 export function toCompute(g: GraphBuilder, x: string): string {
   return g.computeType === TensorType.FLOAT ? x : g.op('Cast', [x], { to: g.computeType });
@@ -139,13 +161,11 @@ export function outputFloat32(g: GraphBuilder, name: string, x: string, dims: Re
   g.floatOutput(name, x, dims);
 }
 
+/** The hidden-state output names both towers' graphs share (hidden_states[-1] and hidden_states[-2]). */
+export const CLIP_HIDDEN_STATE_OUTPUTS = { lastHiddenState: 'last_hidden_state', penultimate: 'hidden_states_penultimate' } as const;
+
 /** Input and output names of the text encoder graph. */
-export const CLIP_TEXT_IO = {
-  input: 'input_ids',
-  lastHiddenState: 'last_hidden_state',
-  penultimate: 'hidden_states_penultimate',
-  penultimateLn: 'hidden_states_penultimate_ln',
-} as const;
+export const CLIP_TEXT_IO = { input: 'input_ids', ...CLIP_HIDDEN_STATE_OUTPUTS, penultimateLn: 'hidden_states_penultimate_ln' } as const;
 
 /**
  * The text encoder graph. Input `input_ids` int64 [batch, positions]; outputs (float32,
@@ -154,10 +174,9 @@ export const CLIP_TEXT_IO = {
  */
 export function buildClipTextGraph(src: WeightSource, opts: ClipTextOptions = {}): BuiltGraph {
   const cfg = clipTextConfig(src, opts);
-  if (cfg.layers < 2) throw new Error(`${src.description}: CLIP text encoder has ${cfg.layers} layer(s); the penultimate output needs at least 2`);
-  const g = new GraphBuilder(opts.name ?? 'clip_text', opts.flavour ?? 'cpu');
-  const ctx: Ctx = { g, w: src };
-  const root = `${cfg.prefix}text_model`;
+  const ctx = clipGraphContext(src, opts, 'clip_text');
+  const { g } = ctx;
+  const { root } = cfg;
   const L = cfg.positions;
   const ids = g.input(CLIP_TEXT_IO.input, TensorType.INT64, ['batch', L]);
 
@@ -171,12 +190,7 @@ export function buildClipTextGraph(src: WeightSource, opts: ClipTextOptions = {}
   for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) m[i * L + j] = -1e9;
   const mask = g.floatConst(m, [L, L], 'causal_mask');
 
-  let x = x0;
-  let penultimate = '';
-  for (let i = 0; i < cfg.layers; i++) {
-    if (i === cfg.layers - 1) penultimate = x;
-    x = clipEncoderLayer(ctx, `${root}.encoder.layers.${i}`, x, cfg, mask);
-  }
+  const { last: x, penultimate } = clipEncoderStack(ctx, x0, cfg, 'CLIP text encoder', mask);
   const fln = `${root}.final_layer_norm`;
   const last = layerNorm(ctx, fln, x, cfg.eps);
   const penLn = layerNorm(ctx, fln, penultimate, cfg.eps);

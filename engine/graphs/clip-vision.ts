@@ -14,10 +14,10 @@
  * else hidden/64) and the default activation is exact-erf gelu (OpenCLIP ViT-H / bigG, which is
  * what every SD1.5 IP-Adapter uses); pass `act: 'quick_gelu'` for OpenAI ViT-L/14 towers.
  */
-import { GraphBuilder, TensorType, type BuiltGraph } from '../onnx/builder.ts';
+import { TensorType, type BuiltGraph } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
-import { conv2d, layerNorm, linear, type Ctx } from './nn.ts';
-import { clipEncoderConfig, clipEncoderLayer, describeKeys, outputFloat32, toCompute, type ClipEncoderConfig, type ClipTextOptions } from './clip-text.ts';
+import { conv2d, layerNorm, linear } from './nn.ts';
+import { CLIP_HIDDEN_STATE_OUTPUTS, clipEncoderConfig, clipEncoderStack, clipGraphContext, describeKeys, outputFloat32, toCompute, type ClipEncoderConfig, type ClipTextOptions } from './clip-text.ts';
 
 export interface ClipVisionConfig extends ClipEncoderConfig {
   /** Key prefix before `vision_model.` / `visual_projection.` ('' for HF files). */
@@ -66,12 +66,7 @@ export function clipVisionConfig(src: WeightSource, opts: ClipVisionOptions = {}
   return { ...enc, prefix, patch, channels, imageSize: grid * patch, tokens, projection };
 }
 
-export const CLIP_VISION_IO = {
-  input: 'pixel_values',
-  imageEmbeds: 'image_embeds',
-  penultimate: 'hidden_states_penultimate',
-  lastHiddenState: 'last_hidden_state',
-} as const;
+export const CLIP_VISION_IO = { input: 'pixel_values', imageEmbeds: 'image_embeds', ...CLIP_HIDDEN_STATE_OUTPUTS } as const;
 
 /**
  * The image encoder graph. Input `pixel_values` float32 [batch, 3, S, S] (normalised, S = 224 for
@@ -80,10 +75,9 @@ export const CLIP_VISION_IO = {
  */
 export function buildClipVisionGraph(src: WeightSource, opts: ClipVisionOptions = {}): BuiltGraph {
   const cfg = clipVisionConfig(src, opts);
-  if (cfg.layers < 2) throw new Error(`${src.description}: CLIP vision encoder has ${cfg.layers} layer(s); the penultimate output needs at least 2`);
-  const g = new GraphBuilder(opts.name ?? 'clip_vision', opts.flavour ?? 'cpu');
-  const ctx: Ctx = { g, w: src };
-  const root = `${cfg.prefix}vision_model`;
+  const ctx = clipGraphContext(src, opts, 'clip_vision');
+  const { g } = ctx;
+  const { root } = cfg;
   const px = toCompute(g, g.input(CLIP_VISION_IO.input, TensorType.FLOAT, ['batch', cfg.channels, cfg.imageSize, cfg.imageSize]));
 
   const emb = g.scope(`${root}.embeddings`, () => {
@@ -96,12 +90,8 @@ export function buildClipVisionGraph(src: WeightSource, opts: ClipVisionOptions 
     return g.op('Add', [seq, g.weight(src, `${root}.embeddings.position_embedding.weight`)]);
   });
 
-  let x = layerNorm(ctx, `${root}.pre_layrnorm`, emb, cfg.eps);
-  let penultimate = '';
-  for (let i = 0; i < cfg.layers; i++) {
-    if (i === cfg.layers - 1) penultimate = x;
-    x = clipEncoderLayer(ctx, `${root}.encoder.layers.${i}`, x, cfg);
-  }
+  const pre = layerNorm(ctx, `${root}.pre_layrnorm`, emb, cfg.eps);
+  const { last: x, penultimate } = clipEncoderStack(ctx, pre, cfg, 'CLIP vision encoder');
   const pooled = g.op('Gather', [x, g.ints([0])], { axis: 1 }); // [B, 1, C]
   const post = layerNorm(ctx, `${root}.post_layernorm`, g.op('Squeeze', [pooled, g.ints([1])]), cfg.eps);
   const embeds = linear(ctx, `${cfg.prefix}visual_projection`, post);

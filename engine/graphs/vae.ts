@@ -157,13 +157,18 @@ export interface VaeGraphOptions {
   readonly config?: Partial<VaeConfig>;
 }
 
+/** What both halves' builders start from: the config, the half's shape (checked), and a fresh `vae-<part>` graph. */
+function startVaePart(w: WeightSource, opts: VaeGraphOptions, part: 'decoder' | 'encoder'): { cfg: VaeConfig; shp: VaeShape; ctx: VaeCtx; g: GraphBuilder } {
+  const cfg = resolveConfig(opts.config);
+  const shp = inspectVae(w, part);
+  checkGroups(w, cfg, part);
+  const g = new GraphBuilder(`vae-${part}`, opts.flavour ?? 'cpu');
+  return { cfg, shp, ctx: { g, w, norm: { groups: cfg.groups, eps: cfg.eps } }, g };
+}
+
 /** latents (UNet space) -> image in [-1, 1] (unclamped). */
 export function buildVaeDecoder(w: WeightSource, opts: VaeGraphOptions = {}): BuiltGraph {
-  const cfg = resolveConfig(opts.config);
-  const shp = inspectVae(w, 'decoder');
-  checkGroups(w, cfg, 'decoder');
-  const g = new GraphBuilder('vae-decoder', opts.flavour ?? 'cpu');
-  const ctx: VaeCtx = { g, w, norm: { groups: cfg.groups, eps: cfg.eps } };
+  const { cfg, shp, ctx, g } = startVaePart(w, opts, 'decoder');
   const latents = g.floatInput('latents', ['batch', shp.latentChannels, 'height', 'width']);
   let z = g.op('Div', [latents, g.scalar(cfg.scalingFactor)]);
   if (cfg.shiftFactor !== 0) z = g.op('Add', [z, g.scalar(cfg.shiftFactor)]);
@@ -182,11 +187,7 @@ export function buildVaeDecoder(w: WeightSource, opts: VaeGraphOptions = {}): Bu
 
 /** image in [-1, 1] -> latent_mean, latent_logvar, latents_scaled. */
 export function buildVaeEncoder(w: WeightSource, opts: VaeGraphOptions = {}): BuiltGraph {
-  const cfg = resolveConfig(opts.config);
-  const shp = inspectVae(w, 'encoder');
-  checkGroups(w, cfg, 'encoder');
-  const g = new GraphBuilder('vae-encoder', opts.flavour ?? 'cpu');
-  const ctx: VaeCtx = { g, w, norm: { groups: cfg.groups, eps: cfg.eps } };
+  const { cfg, shp, ctx, g } = startVaePart(w, opts, 'encoder');
   const image = g.floatInput('image', ['batch', shp.imageChannels, 'height', 'width']);
   let h = conv2d(ctx, 'encoder.conv_in', image);
   shp.down.forEach((b, i) => {

@@ -29,12 +29,18 @@ export async function openSession(built: BuiltGraph, t: ParityTarget = CPU_TARGE
   return createSession(built, { provider: t.provider, cacheDir });
 }
 
+/** A float output read back from a one-shot run: its data and its shape. */
+export interface FloatOutput extends GotTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
 /** Builds a session for `built`, runs it once and returns every output as float data + shape. */
-export async function runBuilt(built: BuiltGraph, feeds: Feeds, t: ParityTarget = CPU_TARGET): Promise<Record<string, GotTensor & { data: Float32Array }>> {
-  const session = await openSession(built, t);
+export async function runBuilt(built: BuiltGraph, feeds: Feeds, t: ParityTarget = CPU_TARGET, cacheDir = parityCacheDir()): Promise<Record<string, FloatOutput>> {
+  const session = await openSession(built, t, cacheDir);
   try {
     const out = await session.run(feeds);
-    const res: Record<string, GotTensor & { data: Float32Array }> = {};
+    const res: Record<string, FloatOutput> = {};
     for (const [k, v] of Object.entries(out)) res[k] = { data: v.data as Float32Array, shape: v.dims.map(Number) };
     return res;
   } finally {

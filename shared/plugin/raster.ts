@@ -166,16 +166,24 @@ export function pixelBox(r: Rect): Rect {
   return { x: x0, y: y0, width: Math.round(r.x + r.width) - x0, height: Math.round(r.y + r.height) - y0 };
 }
 
+/** Where a draw at `at` lands: its whole pixel box, and the part of it inside `dst` (x0..x1, y0..y1); null for an empty box. */
+function placement(dst: { readonly width: number; readonly height: number }, at: Rect): { box: Rect; x0: number; y0: number; x1: number; y1: number } | null {
+  const box = pixelBox(at);
+  if (box.width <= 0 || box.height <= 0) return null;
+  const x0 = Math.max(0, box.x), y0 = Math.max(0, box.y);
+  const x1 = Math.min(dst.width, box.x + box.width), y1 = Math.min(dst.height, box.y + box.height);
+  return { box, x0, y0, x1, y1 };
+}
+
 /**
  * Draws `src` over `dst` (source-over, straight alpha) scaled into `at` (fractional coordinates in `dst`),
  * clipped to `dst`. Returns `dst`, changed in place.
  */
 export function drawRgba(dst: Rgba8, src: Rgba8, at: Rect): Rgba8 {
-  const box = pixelBox(at);
-  if (box.width <= 0 || box.height <= 0) return dst;
+  const place = placement(dst, at);
+  if (!place) return dst;
+  const { box, x0, y0, x1, y1 } = place;
   const piece = resizeRgba(src, box.width, box.height);
-  const x0 = Math.max(0, box.x), y0 = Math.max(0, box.y);
-  const x1 = Math.min(dst.width, box.x + box.width), y1 = Math.min(dst.height, box.y + box.height);
   const p = piece.data, d = dst.data;
   for (let y = y0; y < y1; y++) {
     let s = ((y - box.y) * piece.width + (x0 - box.x)) * 4;
@@ -200,11 +208,10 @@ export function drawRgba(dst: Rgba8, src: Rgba8, at: Rect): Rgba8 {
 
 /** Same for one-channel masks: `src` replaces `dst` inside `at` (selections do not stack). */
 export function drawGray(dst: Gray8, src: Gray8, at: Rect): Gray8 {
-  const box = pixelBox(at);
-  if (box.width <= 0 || box.height <= 0) return dst;
+  const place = placement(dst, at);
+  if (!place) return dst;
+  const { box, x0, y0, x1, y1 } = place;
   const piece = resizeGray(src, box.width, box.height);
-  const x0 = Math.max(0, box.x), y0 = Math.max(0, box.y);
-  const x1 = Math.min(dst.width, box.x + box.width), y1 = Math.min(dst.height, box.y + box.height);
   for (let y = y0; y < y1; y++) {
     const s = (y - box.y) * piece.width + (x0 - box.x);
     dst.data.set(piece.data.subarray(s, s + (x1 - x0)), y * dst.width + x0);

@@ -2,18 +2,13 @@
 import assert from 'node:assert/strict';
 import type * as ort from 'onnxruntime-node';
 import type { BuiltGraph } from '../../engine/onnx/builder.ts';
-import { createSession } from '../../engine/runtime/session.ts';
+import { runBuilt } from '../../engine/parity/graph-run.ts';
+import { CPU_TARGET } from '../../engine/parity/target.ts';
 
+/** One CPU run through the parity runner; outputs keep the `dims` name the engine tests read. */
 export async function runGraph(built: BuiltGraph, feeds: Record<string, ort.Tensor>, cacheDir: string): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
-  const s = await createSession(built, { provider: 'cpu', cacheDir });
-  try {
-    const out = await s.run(feeds);
-    const r: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-    for (const [k, v] of Object.entries(out)) r[k] = { data: v.data as Float32Array, dims: v.dims };
-    return r;
-  } finally {
-    await s.release();
-  }
+  const out = await runBuilt(built, feeds, CPU_TARGET, cacheDir);
+  return Object.fromEntries(Object.entries(out).map(([name, o]) => [name, { data: o.data, dims: o.shape }]));
 }
 
 export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -7,9 +7,9 @@ import type { BuiltGraph } from '../../onnx/builder.ts';
 import { buildVaeDecoder, buildVaeEncoder, imageToUint8NHWC, type VaeConfig } from '../../graphs/vae.ts';
 import { roleSource } from '../../weights/names.ts';
 import type { WeightSource } from '../../weights/source.ts';
-import { compareOutputs, input, type CheckResult, type GotTensor } from '../compare.ts';
+import { compareOutputs, input, type CheckResult } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
-import { openSession } from '../graph-run.ts';
+import { runBuilt, type FloatOutput } from '../graph-run.ts';
 import { CPU_TARGET, flavourOf, type ParityTarget } from '../target.ts';
 
 /** Norm groups, scaling and shift from case.json (diffusers config keys; params override). */
@@ -22,19 +22,14 @@ export function vaeConfigFromCase(c: FixtureCase, config: Record<string, unknown
   return out;
 }
 
-/** Builds, runs once on the target's provider and releases; the temporary cache folder is removed afterwards. */
-export async function runOnce(graph: BuiltGraph, feeds: Record<string, ort.Tensor>, t: ParityTarget = CPU_TARGET): Promise<Record<string, GotTensor & { data: Float32Array; shape: readonly number[] }>> {
+/**
+ * Builds, runs once on the target's provider and releases. Unless IPA_BRIDGE_CACHE_DIR names a cache,
+ * the graph goes into a temporary folder removed afterwards (VAE graphs are not worth keeping).
+ */
+export async function runOnce(graph: BuiltGraph, feeds: Record<string, ort.Tensor>, t: ParityTarget = CPU_TARGET): Promise<Record<string, FloatOutput>> {
   const own = process.env.IPA_BRIDGE_CACHE_DIR ? undefined : mkdtempSync(join(tmpdir(), 'ipa-parity-vae-'));
   try {
-    const session = await openSession(graph, t, own ?? process.env.IPA_BRIDGE_CACHE_DIR);
-    try {
-      const out = await session.run(feeds);
-      const got: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
-      for (const [k, v] of Object.entries(out)) got[k] = { data: v.data as Float32Array, shape: v.dims };
-      return got;
-    } finally {
-      await session.release();
-    }
+    return await runBuilt(graph, feeds, t, own ?? process.env.IPA_BRIDGE_CACHE_DIR);
   } finally {
     if (own) rmSync(own, { recursive: true, force: true });
   }

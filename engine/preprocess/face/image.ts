@@ -26,27 +26,25 @@ export function validateRgba(img: RgbaImage, what: string): void {
   }
 }
 
-export function rgbaToRgb(img: RgbaImage): RgbPixels {
-  const n = img.width * img.height;
-  const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    out[i * 3] = img.data[i * 4];
-    out[i * 3 + 1] = img.data[i * 4 + 1];
-    out[i * 3 + 2] = img.data[i * 4 + 2];
+/** The colour channels of `pixels` pixels repacked from `from` to `to` channels a pixel; an alpha written is opaque. */
+function repackRgb(data: ArrayLike<number>, pixels: number, from: 3 | 4, to: 3 | 4): Uint8Array {
+  const out = new Uint8Array(pixels * to);
+  for (let i = 0; i < pixels; i++) {
+    const s = i * from, o = i * to;
+    out[o] = data[s];
+    out[o + 1] = data[s + 1];
+    out[o + 2] = data[s + 2];
+    if (to === 4) out[o + 3] = 255;
   }
-  return { width: img.width, height: img.height, data: out };
+  return out;
+}
+
+export function rgbaToRgb(img: RgbaImage): RgbPixels {
+  return { width: img.width, height: img.height, data: repackRgb(img.data, img.width * img.height, 4, 3) };
 }
 
 export function rgbToRgba(img: RgbPixels): RgbaImage {
-  const n = img.width * img.height;
-  const out = new Uint8Array(n * 4);
-  for (let i = 0; i < n; i++) {
-    out[i * 4] = img.data[i * 3];
-    out[i * 4 + 1] = img.data[i * 3 + 1];
-    out[i * 4 + 2] = img.data[i * 3 + 2];
-    out[i * 4 + 3] = 255;
-  }
-  return { width: img.width, height: img.height, data: out };
+  return { width: img.width, height: img.height, data: repackRgb(img.data, img.width * img.height, 3, 4) };
 }
 
 /** Source taps and weights of one axis of cv2's INTER_LINEAR (half-pixel centres, edges clamped). */
