@@ -13,13 +13,12 @@ import type { PendingJobs } from '../../../shared/plugin/pending-jobs.ts';
 import { createRecord, repeatFromRecord, type Repeat } from '../../../shared/plugin/record.ts';
 import type { GenerationSettings } from '../../../shared/plugin/settings.ts';
 import type { ImagePayload, JobInputs, JobOutcome } from '../../../shared/protocol/client.ts';
+// References are exported no larger than the daemon would shrink them to (one constant for all sides).
+import { REFERENCE_MAX_SIDE } from '../../../shared/protocol/limits.ts';
 import type { Capabilities, JobMessage } from '../../../shared/protocol/messages.ts';
 import { sha256Hex } from '../../../shared/protocol/sha256.ts';
 import type { ExportedImage, Intent, Placement, ResultImage, SandboxMessage, TargetSummary } from './messages.ts';
 import type { SandboxLink } from './ui-host.ts';
-
-/** References feed CLIP at 224²; the daemon shrinks anything over 1024 a side. */
-const REFERENCE_MAX_SIDE = 1024;
 
 export type RunPhase = 'exporting' | 'sending' | 'queued' | 'running' | 'reconnecting' | 'placing' | 'done' | 'failed' | 'cancelled';
 

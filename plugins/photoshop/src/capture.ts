@@ -4,6 +4,8 @@
  * network here) and built into the job. Also the document checks that come before any read.
  */
 import type { JobInputs } from '../../../shared/protocol/client.ts';
+// References are read no larger than the daemon would shrink them to (one constant for all sides).
+import { REFERENCE_MAX_SIDE } from '../../../shared/protocol/limits.ts';
 import type { AdapterKind, Capabilities, JobMessage } from '../../../shared/protocol/messages.ts';
 import { UserError } from '../../../shared/plugin/errors.ts';
 import { composeControl, isBlank } from '../../../shared/plugin/pose-composite.ts';
@@ -14,9 +16,6 @@ import { chooseRegion, fitWithin, intersectRect, placeInRead, planSizes, type Re
 import { maskStats, selectionToMask } from '../../../shared/plugin/selection-mask.ts';
 import type { GenerationSettings } from '../../../shared/plugin/settings.ts';
 import type { DocInfo, LayerInfo, ModalScope, PickedFile, PsHost, SelectionRead } from './host.ts';
-
-/** References only feed CLIP (224²) and face detection: 1024 px a side is plenty (the daemon shrinks to that too). */
-const REFERENCE_SIDE = 1024;
 
 /** Why a document cannot be used as is, or null. CMYK/Lab/… get the way out. */
 export function documentProblem(doc: DocInfo): string | null {
@@ -154,7 +153,7 @@ async function readReference(scope: ModalScope, c: ReadContext): Promise<PsCaptu
     const layer = c.layers.find((l) => l.id === ref.layerId);
     if (!layer) throw new UserError(`The style reference layer "${ref.layerName}" is not in this document: pick it again.`);
     if (!layer.bounds) throw new UserError(`The style reference layer "${layer.name}" is empty.`);
-    const px = await scope.readLayer(c.doc.id, layer.id, null, fitWithin(layer.bounds, REFERENCE_SIDE, REFERENCE_SIDE * REFERENCE_SIDE));
+    const px = await scope.readLayer(c.doc.id, layer.id, null, fitWithin(layer.bounds, REFERENCE_MAX_SIDE, REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE));
     if (!px) throw new UserError(`The style reference layer "${layer.name}" is empty.`);
     return { image: px.image };
   }
