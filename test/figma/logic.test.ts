@@ -212,6 +212,15 @@ function harness(listening: boolean) {
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
+/** A harness configured with `token` whose first socket failed the way a browser reports any failed upgrade (1006), settled. */
+async function firstSocketFailed(listening: boolean, token: string): Promise<ReturnType<typeof harness>> {
+  const h = harness(listening);
+  h.conn.configure({ token });
+  h.sockets[0].fail(1006);
+  await tick();
+  return h;
+}
+
 describe('connection driver', () => {
   test('connects with the token in the URL, completes the handshake and exposes the client', async () => {
     const h = harness(true);
@@ -232,10 +241,7 @@ describe('connection driver', () => {
   });
 
   test('nothing listening → unreachable, retried with backoff until the daemon appears', async () => {
-    const h = harness(false);
-    h.conn.configure({ token: 't' });
-    h.sockets[0].fail(1006);
-    await tick();
+    const h = await firstSocketFailed(false, 't');
     assert.equal(h.conn.state.phase, 'waiting');
     assert.equal(h.conn.state.phase === 'waiting' && h.conn.state.problem.code, 'unreachable');
     assert.deepEqual(h.probes, ['http://localhost:41872/']);
@@ -251,10 +257,7 @@ describe('connection driver', () => {
   });
 
   test('something listening but the socket never opens → refused (wrong token), no automatic retry', async () => {
-    const h = harness(true);
-    h.conn.configure({ token: 'wrong' });
-    h.sockets[0].fail(1006);
-    await tick();
+    const h = await firstSocketFailed(true, 'wrong');
     assert.equal(h.conn.state.phase, 'stopped');
     assert.equal(h.conn.state.phase === 'stopped' && h.conn.state.problem.code, 'refused');
     assert.equal(h.timers.filter((t) => t.live).length, 0);

@@ -66,6 +66,30 @@ async function waitConnected(ui: UiPage): Promise<void> {
   await ui.page.waitForFunction(() => document.getElementById('status-text')?.textContent?.startsWith('Connected'), null, { timeout: 15_000 });
 }
 
+/** The mid-run tests' scene: one 256² frame selected, the daemon's token stored. */
+function selectPairedFrame(figma: FakeFigma): void {
+  figma.select(figma.add('FRAME', 'F', { x: 0, y: 0, width: 256, height: 256 }, RED));
+  storeToken(figma, daemon.port, daemon.token);
+}
+
+/**
+ * The mid-run tests: a UI on one paired 256² frame generates `prompt` in `steps` steps; once the run
+ * line reports step `fromStep` (1-9) or later, `during` acts on the running job. The page is closed after.
+ */
+async function midRun(prompt: string, steps: number, fromStep: number, during: (ui: UiPage) => Promise<void>): Promise<void> {
+  const ui = await openUi(browser, dist, selectPairedFrame);
+  try {
+    await waitConnected(ui);
+    await ui.page.fill('#prompt', prompt);
+    await ui.page.fill('#steps', String(steps));
+    await ui.page.click('#generate');
+    await ui.page.waitForFunction((from) => new RegExp(`Step [${from}-9]`).test(document.getElementById('run-text')!.textContent ?? ''), fromStep, { timeout: 15_000 });
+    await during(ui);
+  } finally {
+    await ui.close();
+  }
+}
+
 function inserts(ui: UiPage): Array<Extract<UiMessage, { type: 'insert' }>> {
   return ui.fromUi.filter((m): m is Extract<UiMessage, { type: 'insert' }> => m.type === 'insert');
 }
@@ -236,17 +260,8 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
     }
   });
 
-  test('cancel stops a running job and nothing is inserted', async () => {
-    const ui = await openUi(browser, dist, (f) => {
-      f.select(f.add('FRAME', 'F', { x: 0, y: 0, width: 256, height: 256 }, RED));
-      storeToken(f, daemon.port, daemon.token);
-    });
-    try {
-      await waitConnected(ui);
-      await ui.page.fill('#prompt', 'slow');
-      await ui.page.fill('#steps', '150');
-      await ui.page.click('#generate');
-      await ui.page.waitForFunction(() => /Step [3-9]/.test(document.getElementById('run-text')!.textContent ?? ''), null, { timeout: 15_000 });
+  test('cancel stops a running job and nothing is inserted', () =>
+    midRun('slow', 150, 3, async (ui) => {
       await ui.page.waitForFunction(() => document.querySelectorAll('#previews canvas').length > 0, null, { timeout: 15_000 });
       await ui.page.screenshot({ path: join(ARTIFACTS, 'figma-ui-running.png') });
       await ui.page.click('#cancel');
@@ -254,32 +269,17 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       assert.equal(await ui.page.locator('#run-text').innerText(), 'Cancelled.');
       assert.equal(inserts(ui).length, 0);
       assert.equal(await ui.page.locator('#generate').isEnabled(), true, 'ready for the next run');
-    } finally {
-      await ui.close();
-    }
-  });
+    }));
 
-  test('a connection dropped mid-job reconnects, picks the job up again and still inserts the result', async () => {
-    const ui = await openUi(browser, dist, (f) => {
-      f.select(f.add('FRAME', 'F', { x: 0, y: 0, width: 256, height: 256 }, RED));
-      storeToken(f, daemon.port, daemon.token);
-    });
-    try {
-      await waitConnected(ui);
-      await ui.page.fill('#prompt', 'resume me');
-      await ui.page.fill('#steps', '40');
-      await ui.page.click('#generate');
-      await ui.page.waitForFunction(() => /Step [2-9]/.test(document.getElementById('run-text')!.textContent ?? ''), null, { timeout: 15_000 });
+  test('a connection dropped mid-job reconnects, picks the job up again and still inserts the result', () =>
+    midRun('resume me', 40, 2, async (ui) => {
       await ui.page.evaluate(() => (window as unknown as { __sockets: WebSocket[] }).__sockets.at(-1)!.close());
       await waitRun(ui, 'reconnecting', 5000);
       await waitRun(ui, 'done', 30_000);
       assert.equal(inserts(ui).length, 1);
       assert.equal(await ui.page.evaluate(() => (window as unknown as { __sockets: WebSocket[] }).__sockets.length), 2, 'one reconnect');
       assert.match(await statusText(ui), /^Connected/);
-    } finally {
-      await ui.close();
-    }
-  });
+    }));
 
   test('error state: daemon not running → how to start it, retrying with backoff', async () => {
     const port = await freePort();
