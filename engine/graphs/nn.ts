@@ -107,9 +107,10 @@ export function quickGelu(g: GraphBuilder, x: string): string {
  */
 /**
  * WebGPU flavours: self-attention over image tokens runs in this many query slices, one node chain
- * each, so no score tensor is larger than [B, heads, L/16, L]. Without it a 1024² SD1.5 UNet's
- * [2, 8, 16384, 16384] scores need more storage buffers than WebGPU binds per shader (measured on
- * lavapipe: "Too many storage buffers in shader. Current: 18, Max is 16"), and several GiB at once.
+ * each, so no score tensor is larger than [B, heads, L/16, L]. Without it the tiny test UNet at 1024²
+ * (L = 16384) needed more storage buffers than WebGPU binds per shader (measured on lavapipe: "Too
+ * many storage buffers in shader. Current: 18, Max is 16"); a real SD1.5 UNet's [2, 8, 16384, 16384]
+ * fp16 scores would be 8 GiB in one tensor.
  * Attention rows are independent, so the slices give the same result. CPU and CUDA use MultiHeadAttention.
  */
 const SELF_ATTENTION_QUERY_SLICES = 16;
