@@ -10,7 +10,7 @@ import { resolveRoots } from './models/config.ts';
 import { formatMissing, foundByRole, missingFeatures, type MissingFeature } from './models/features.ts';
 import { registryLocator } from './models/locator.ts';
 import type { ModelSummary } from '../engine/api.ts';
-import { nvidiaGpus, probeAll, selectProvider, type GpuInfo, type ProbeResult, type ProviderSelection } from '../engine/runtime/probe.ts';
+import { nvidiaGpus, probeAll, probeProvider, selectProvider, type GpuInfo, type ProbeResult, type ProviderSelection } from '../engine/runtime/probe.ts';
 import type { ProviderChoice } from '../engine/runtime/providers.ts';
 
 export interface DoctorOptions {
@@ -36,7 +36,9 @@ export async function doctorReport(opts: Omit<DoctorOptions, 'json'>): Promise<D
   const providers = await probeAll();
   let chosen: DoctorReport['chosen'];
   try {
-    const s = await selectProvider(opts.provider);
+    // The choice from the probes just run, not a second round of them (WebGPU's takes seconds).
+    const byName = new Map(providers.map((p) => [p.provider, p]));
+    const s = await selectProvider(opts.provider, { probe: async (p) => byName.get(p) ?? probeProvider(p) });
     chosen = { provider: s.provider, fp16: s.fp16, device: s.device, reason: s.reason };
   } catch (e) {
     chosen = { error: (e as Error).message };

@@ -266,9 +266,10 @@ function hintFor(p: ProviderName): string | undefined {
  * the platform's order and takes the first that does. WebGPU on Linux without a GPU device node would
  * run on the software Vulkan driver, far slower than the CPU provider, so `auto` passes it over.
  */
-export async function selectProvider(choice: ProviderChoice, opts: { onSkip?: (p: ProbeResult) => void } = {}): Promise<ProviderSelection> {
+export async function selectProvider(choice: ProviderChoice, opts: { onSkip?: (p: ProbeResult) => void; probe?: (p: ProviderName) => Promise<ProbeResult> } = {}): Promise<ProviderSelection> {
+  const probe = opts.probe ?? probeProvider;
   if (choice !== 'auto') {
-    const p = await probeProvider(choice);
+    const p = await probe(choice);
     if (!p.ok) throw new ProviderUnavailableError(p);
     return { provider: choice, fp16: p.fp16, device: p.device, reason: 'asked for', probes: [p] };
   }
@@ -282,7 +283,7 @@ export async function selectProvider(choice: ProviderChoice, opts: { onSkip?: (p
       opts.onSkip?.(p);
       continue;
     }
-    const p = await probeProvider(candidate);
+    const p = await probe(candidate);
     probes.push(p);
     if (p.ok) {
       const reason = skipped.length ? `auto: first that probed well (skipped ${skipped.join(', ')})` : 'auto: first that probed well';
