@@ -19,7 +19,7 @@ import { createEngine, writeTinyModels } from '../engine/index.ts';
 import { listCases } from '../engine/parity/fixture.ts';
 import { runCase } from '../engine/parity/run.ts';
 import { parityTarget } from '../engine/parity/target.ts';
-import { probeAll, selectProvider } from '../engine/runtime/probe.ts';
+import { probeAll, probeProvider, selectProvider } from '../engine/runtime/probe.ts';
 import { isProviderChoice, type ProviderChoice } from '../engine/runtime/providers.ts';
 import { emit, type BenchRow } from './lib/types.ts';
 import { ensureSyntheticSd15 } from './synthetic.ts';
@@ -44,7 +44,8 @@ const row = (label: string, value: number, unit: string, extra: Partial<BenchRow
 phase('probing providers');
 const probes = await probeAll();
 for (const p of probes) notes.push(`probe ${p.provider}: ${p.ok ? `ok${p.fp16 ? ' fp16' : ''}, ${p.createMs?.toFixed(0)} ms load, ${p.runMs?.toFixed(2)} ms run` : `${p.available ? 'failed' : 'not available'}: ${p.error ?? ''}`}${p.device ? ` [${p.device}]` : ''}`);
-const selection = await selectProvider(choice as ProviderChoice);
+const probed = new Map(probes.map((p) => [p.provider, p]));
+const selection = await selectProvider(choice as ProviderChoice, { probe: async (p) => probed.get(p) ?? probeProvider(p) });
 notes.push(`chosen: ${selection.provider}${selection.fp16 ? ' (fp16)' : ''} — ${selection.reason}`);
 
 // 2. Parity on the chosen provider.
