@@ -16,14 +16,7 @@ import { sha256Hex } from './blobs.ts';
 import { outOfMemoryError } from './engine-host/out-of-memory.ts';
 import { encodePng } from './image.ts';
 import { withPngText } from './png-text.ts';
-import { a1111Parameters } from '../engine/pipeline/metadata.ts';
-import type { GenerationMetadata } from '../engine/api.ts';
-
-/** Text stored in result PNGs: A1111's parameters line, and our full settings (timings left out, so equal jobs give equal files). */
-function pngText(m: GenerationMetadata, index: number): Record<string, string> {
-  const { timings: _t, ...settings } = m;
-  return { parameters: a1111Parameters(m, index), 'ipa-bridge': JSON.stringify({ ...settings, params: { ...m.params, seed: m.params.seed + index } }) };
-}
+import { resultText, type ResultText } from './result-text.ts';
 import type { Logger } from './log.ts';
 import { ByteLru } from './lru.ts';
 import { finishImages, JobInputError, prepareJob, resultMetadata, type DecodedInputs } from './pipeline.ts';
@@ -33,8 +26,33 @@ import { FairQueue } from './queue.ts';
 export interface Subscriber {
   readonly id: string;
   readonly label: string;
+  /** The authenticated user (team front only); job ids and ownership are per user there. */
+  readonly user?: string;
   send(m: ServerMessage, droppable?: boolean): void;
   sendFrame(h: FrameHeader, payload: Uint8Array, droppable?: boolean): void;
+}
+
+/**
+ * What a connection (bridge/session.ts) needs from whoever runs its jobs: the local JobManager, or the
+ * team front's queue on Redis (bridge/team/team-jobs.ts). Answers that need a round trip (cancel,
+ * resume) may come as a promise; everything else a service sends to the subscriber itself.
+ */
+export interface JobService {
+  readonly engineAvailable: boolean;
+  readonly engineErrorText: string;
+  readonly queueFull: boolean;
+  countWatchedBy(sub: Subscriber): number;
+  /** Claims a job id while its frames arrive. False if the id is in use. */
+  reserve(id: string, by: Subscriber): boolean;
+  unreserve(id: string, by: Subscriber): void;
+  /** Queues a reserved job and answers `accepted` (or an error) to `sub`. */
+  submit(spec: NormalizedJob, inputs: DecodedInputs, sub: Subscriber, owner: string): void;
+  /** False (or a promise of false) when `by` has no such queued or running job. */
+  cancel(id: string, reason: CancelReason, by?: Subscriber): boolean | Promise<boolean>;
+  /** False (or a promise of false) when `sub` has no such live or retained job. */
+  resume(id: string, sub: Subscriber): boolean | Promise<boolean>;
+  release(id: string, by?: Subscriber): void;
+  detach(sub: Subscriber): void;
 }
 
 export interface JobManagerOptions {
@@ -75,7 +93,7 @@ interface LiveJob {
   graceTimer?: ReturnType<typeof setTimeout>;
 }
 
-export class JobManager {
+export class JobManager implements JobService {
   private readonly queue = new FairQueue<LiveJob>();
   private readonly live = new Map<string, LiveJob>();
   /** Ids whose message arrived and whose frames are still coming. */
@@ -285,14 +303,14 @@ export class JobManager {
       });
       if (signal.aborted) throw new CancelledError();
       timings.generate = Date.now() - genStart;
+      // The files' text comes from the same metadata the client receives (timings are not in it).
+      const metadata = resultMetadata(prep, res, job.hashes, timings);
       const tEnc = Date.now();
       const outputs = await finishImages(prep, res.images);
       const frames: OutFrame[] = [];
-      const images = await this.encodeAll(job, outputs, 'result', frames, (i) => pngText(res.metadata, i));
+      const images = await this.encodeAll(job, outputs, 'result', frames, (i) => resultText(metadata, i));
       const controlImages = job.spec.output.controlImages && res.controlImages ? await this.encodeAll(job, res.controlImages, 'control-result', frames) : [];
-      timings.encode = Date.now() - tEnc;
-      timings.total = Date.now() - job.submittedAt;
-      const metadata = resultMetadata(prep, res, job.hashes, timings);
+      metadata.timings = { ...metadata.timings, encode: Date.now() - tEnc, total: Date.now() - job.submittedAt };
       outcome = { kind: 'result', message: { type: 'result', jobId: job.id, images, controlImages, metadata }, frames };
     } catch (e) {
       outcome = this.failure(job, e);
@@ -320,12 +338,12 @@ export class JobManager {
   }
 
   /** PNG results carry the A1111 parameters text and the full metadata, so the file alone can be regenerated. */
-  private async encodeAll(job: LiveJob, imgs: readonly RgbaImage[], role: 'result' | 'control-result', frames: OutFrame[], text?: (index: number) => Record<string, string>): Promise<ImageDescriptor[]> {
+  private async encodeAll(job: LiveJob, imgs: readonly RgbaImage[], role: 'result' | 'control-result', frames: OutFrame[], text?: (index: number) => ResultText): Promise<ImageDescriptor[]> {
     const format = job.spec.output.format;
     const out: ImageDescriptor[] = [];
     for (let index = 0; index < imgs.length; index++) {
       const img = imgs[index];
-      const payload = format === 'png' ? (text ? withPngText(await encodePng(img), text(index)) : await encodePng(img)) : img.data;
+      const payload = format === 'png' ? (text ? withPngText(await encodePng(img), { ...text(index) }) : await encodePng(img)) : img.data;
       const hash = sha256Hex(payload);
       frames.push({ header: { role, format, jobId: job.id, index, width: img.width, height: img.height, premultiplied: false, hash }, payload });
       out.push({ index, width: img.width, height: img.height, format, hash, bytes: payload.byteLength });

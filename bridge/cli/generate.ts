@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Command, Option } from 'commander';
-import { a1111Parameters } from '../../engine/pipeline/metadata.ts';
+import { resultText } from '../result-text.ts';
 import type { JobInputs } from '../../shared/protocol/client.ts';
 import { BridgeError } from '../../shared/protocol/client.ts';
 import { DEFAULT_PORT } from '../../shared/protocol/constants.ts';
@@ -193,7 +193,7 @@ async function writeOut(plan: OutputPlan, file: string, img: Uint8Array | { widt
     writeFileSync(file, img);
     return;
   }
-  await writeImage(file, plan.format, img, a1111Parameters(metadata, i));
+  await writeImage(file, plan.format, img, resultText(metadata, i));
 }
 
 async function checkInputs(o: GenerateOptions, maxPixels: number, hint: string): Promise<CheckedInputs> {

@@ -9,6 +9,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { RgbaImage } from '../../engine/api.ts';
 import { withPngText } from '../png-text.ts';
+import type { ResultText } from '../result-text.ts';
 import { UsageError } from './args.ts';
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
@@ -62,12 +63,16 @@ export function metadataName(plan: OutputPlan): string {
   return `${plan.path.slice(0, -ext.length)}.json`;
 }
 
-/** Encodes one image in the plan's format with the A1111 parameters text, and writes it. */
-export async function writeImage(file: string, format: OutputFormat, image: RgbaImage | Uint8Array, parameters: string): Promise<void> {
+/**
+ * Encodes one image in the plan's format with its text, and writes it: PNG keeps both texts (as the
+ * daemon's frames do); JPEG and WebP have room for the A1111 parameters only, in EXIF UserComment.
+ */
+export async function writeImage(file: string, format: OutputFormat, image: RgbaImage | Uint8Array, text: ResultText): Promise<void> {
+  const { parameters } = text;
   const src = image instanceof Uint8Array ? sharp(image) : sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } });
   let bytes: Uint8Array;
   if (format === 'png') {
-    bytes = withPngText(await src.png({ compressionLevel: 3 }).toBuffer(), { parameters });
+    bytes = withPngText(await src.png({ compressionLevel: 3 }).toBuffer(), { ...text });
   } else {
     // JPEG has no alpha: flatten onto white like a browser would show it.
     const s = format === 'jpeg' ? src.flatten({ background: '#ffffff' }).jpeg({ quality: 92 }) : src.webp({ quality: 92 });

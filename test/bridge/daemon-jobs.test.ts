@@ -12,6 +12,8 @@ import WebSocket from 'ws';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { expectedColor } from '../helpers/test-engine.ts';
 import { TestClient } from '../helpers/ws-client.ts';
+import { readPngText } from '../../bridge/png-text.ts';
+import { a1111Parameters } from '../../engine/pipeline/metadata.ts';
 
 const STEP_MS = 20;
 let d: TestDaemon;
@@ -62,6 +64,11 @@ test('a job: accepted, started, progress per step, result with a PNG frame and f
   assert.deepEqual([info.width, info.height], [64, 64]);
   const [r, g] = expectedColor('a cat', 42);
   assert.deepEqual([data[0], data[1]], [r, g], 'the engine got the prompt and seed');
+  // The file's text is the metadata the client got, in one owner's format: nothing rebuilt differently.
+  const text = readPngText(f.payload);
+  const { timings: _timings, ...settings } = res.metadata;
+  assert.deepEqual(JSON.parse(text['ipa-bridge'] ?? '{}'), settings);
+  assert.equal(text.parameters, a1111Parameters(res.metadata, 0));
   c.close();
   assert.match(d.log(), /job basic 64x64 steps=5\/5 [\d.]+ ms\/step total/);
 });
