@@ -12,6 +12,11 @@
  * the tensors; heads and the activation cannot be read off shapes and come from options (defaults
  * are SD1.5's: hidden/64 heads, quick_gelu for OpenAI-sized encoders).
  *
+ * With a `text_projection.weight` (CLIPTextModelWithProjection: SDXL's second encoder) the graph
+ * also gives `text_embeds` = text_projection(last_hidden_state at each prompt's EOS), the pooled
+ * embedding SDXL conditions on. The EOS row of each prompt is an input (`eos_rows`, computed by
+ * eosRows from the ids), so the graph needs no ArgMax.
+ *
  * This file also holds the encoder layer shared with the vision tower (clip-vision.ts).
  */
 import { GraphBuilder, TensorType, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
@@ -38,6 +43,8 @@ export interface ClipTextConfig extends ClipEncoderConfig {
   readonly vocab: number;
   /** Sequence length (rows of the position embedding; 77 for SD). */
   readonly positions: number;
+  /** Width of `text_projection` (pooled `text_embeds`), when the file has one. */
+  readonly projection?: number;
 }
 
 export interface ClipTextOptions {
@@ -107,10 +114,12 @@ export function clipTextConfig(src: WeightSource, opts: ClipTextOptions = {}): C
   const [vocab, hiddenE] = requireKey(src, `${root}.embeddings.token_embedding.weight`, what);
   const [positions] = requireKey(src, `${root}.embeddings.position_embedding.weight`, what);
   requireKey(src, `${root}.final_layer_norm.weight`, what);
+  const proj = src.get(`${prefix}text_projection.weight`)?.shape;
   const act = opts.act ?? (hiddenE <= 768 ? 'quick_gelu' : 'gelu');
   const enc = clipEncoderConfig(src, root, what, opts.heads, act, opts.eps ?? 1e-5);
   if (enc.hidden !== hiddenE) throw new Error(`${src.description}: token embedding width ${hiddenE} != attention width ${enc.hidden}`);
-  return { ...enc, prefix, vocab, positions };
+  if (proj && proj[1] !== enc.hidden) throw new Error(`${src.description}: text_projection expects width ${proj[1]}, the encoder has ${enc.hidden}`);
+  return { ...enc, prefix, vocab, positions, ...(proj ? { projection: proj[0] } : {}) };
 }
 
 /**
@@ -165,12 +174,29 @@ export function outputFloat32(g: GraphBuilder, name: string, x: string, dims: Re
 export const CLIP_HIDDEN_STATE_OUTPUTS = { lastHiddenState: 'last_hidden_state', penultimate: 'hidden_states_penultimate' } as const;
 
 /** Input and output names of the text encoder graph. */
-export const CLIP_TEXT_IO = { input: 'input_ids', ...CLIP_HIDDEN_STATE_OUTPUTS, penultimateLn: 'hidden_states_penultimate_ln' } as const;
+export const CLIP_TEXT_IO = { input: 'input_ids', eosRows: 'eos_rows', ...CLIP_HIDDEN_STATE_OUTPUTS, penultimateLn: 'hidden_states_penultimate_ln', textEmbeds: 'text_embeds' } as const;
+
+/**
+ * The `eos_rows` input: for each prompt b of a [batch, length] id matrix, b * length + the position
+ * of its largest id (first one wins) — transformers' argmax rule, which finds the EOS (49407, the
+ * largest id) whatever the padding.
+ */
+export function eosRows(ids: ArrayLike<number | bigint>, length: number): BigInt64Array {
+  const batch = ids.length / length;
+  const out = new BigInt64Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let best = 0;
+    for (let i = 1; i < length; i++) if (Number(ids[b * length + i]) > Number(ids[b * length + best])) best = i;
+    out[b] = BigInt(b * length + best);
+  }
+  return out;
+}
 
 /**
  * The text encoder graph. Input `input_ids` int64 [batch, positions]; outputs (float32,
  * [batch, positions, hidden]): `last_hidden_state`, `hidden_states_penultimate` (hidden_states[-2]),
- * `hidden_states_penultimate_ln` (final_layer_norm of it = clip skip 2).
+ * `hidden_states_penultimate_ln` (final_layer_norm of it = clip skip 2). With a projection: input
+ * `eos_rows` int64 [batch] (eosRows) and output `text_embeds` float32 [batch, projection].
  */
 export function buildClipTextGraph(src: WeightSource, opts: ClipTextOptions = {}): BuiltGraph {
   const cfg = clipTextConfig(src, opts);
@@ -198,6 +224,11 @@ export function buildClipTextGraph(src: WeightSource, opts: ClipTextOptions = {}
   outputFloat32(g, CLIP_TEXT_IO.lastHiddenState, last, dims);
   outputFloat32(g, CLIP_TEXT_IO.penultimate, penultimate, dims);
   outputFloat32(g, CLIP_TEXT_IO.penultimateLn, penLn, dims);
-  return g.build(`CLIP text encoder: ${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.heads} heads, ${cfg.act}`);
+  if (cfg.projection !== undefined) {
+    const rows = g.input(CLIP_TEXT_IO.eosRows, TensorType.INT64, ['batch']);
+    const pooled = g.op('Gather', [g.op('Reshape', [last, g.ints([-1, cfg.hidden])]), rows], { axis: 0 });
+    outputFloat32(g, CLIP_TEXT_IO.textEmbeds, linear(ctx, `${cfg.prefix}text_projection`, pooled), ['batch', cfg.projection]);
+  }
+  return g.build(`CLIP text encoder: ${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.heads} heads, ${cfg.act}${cfg.projection !== undefined ? `, projection ${cfg.projection}` : ''}`);
 }
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.ts';
 
-export type WeightsFormat = 'diffusers' | 'ldm' | 'h94' | 'hf-clip';
+export type WeightsFormat = 'diffusers' | 'ldm' | 'ldm-sdxl' | 'h94' | 'hf-clip' | 'taesd';
 
 export interface Tolerance {
   readonly atol: number;

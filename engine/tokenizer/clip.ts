@@ -12,6 +12,11 @@ import { PY_WHITESPACE, normalizePrompt } from './normalize.ts';
 
 export const BOS_ID = 49406;
 export const EOS_ID = 49407;
+/**
+ * What SDXL's second tokenizer (OpenCLIP bigG's, `tokenizer_2`) pads with: id 0 ("!"). The first
+ * tokenizer, and SD1.5's, pad with EOS. Both share the BPE, so one ClipTokenizer serves both.
+ */
+export const OPENCLIP_PAD_ID = 0;
 /** SD1.5's text encoder input length: BOS + 75 tokens + EOS. */
 export const CONTEXT_LENGTH = 77;
 
@@ -129,9 +134,9 @@ export class ClipTokenizer {
     return out;
   }
 
-  /** SD1.5's text encoder input: BOS + first 75 BPE ids + EOS, padded to 77 with EOS (pad = eos). */
-  encodeForClip(text: string, length = CONTEXT_LENGTH): number[] {
-    return frameIds(this.encode(text), length);
+  /** A text encoder input: BOS + first 75 BPE ids + EOS, padded to 77 with `pad` (EOS; OPENCLIP_PAD_ID for SDXL's tokenizer 2). */
+  encodeForClip(text: string, length = CONTEXT_LENGTH, pad = EOS_ID): number[] {
+    return frameIds(this.encode(text), length, pad);
   }
 
   /** Text of ids (special tokens dropped), `</w>` as a space; for debugging and tests. */
@@ -202,11 +207,11 @@ export class ClipTokenizer {
   }
 }
 
-/** BOS + ids[:length-2] + EOS, right-padded with EOS to `length`. */
-export function frameIds(ids: readonly number[], length = CONTEXT_LENGTH): number[] {
+/** BOS + ids[:length-2] + EOS, right-padded with `pad` (default EOS) to `length`. */
+export function frameIds(ids: readonly number[], length = CONTEXT_LENGTH, pad = EOS_ID): number[] {
   const body = ids.slice(0, length - 2);
   const out = [BOS_ID, ...body, EOS_ID];
-  while (out.length < length) out.push(EOS_ID);
+  while (out.length < length) out.push(pad);
   return out;
 }
 

@@ -1,5 +1,5 @@
 /** CLIP tokenizer and the A1111-style prompt syntax (docs/prompts.md). */
-export { BOS_ID, CONTEXT_LENGTH, ClipTokenizer, EOS_ID, bytesToUnicode, frameIds } from './clip.ts';
+export { BOS_ID, CONTEXT_LENGTH, ClipTokenizer, EOS_ID, OPENCLIP_PAD_ID, bytesToUnicode, frameIds } from './clip.ts';
 export { fixText } from './ftfy.ts';
 export { htmlUnescape } from './html.ts';
 export { normalizePrompt } from './normalize.ts';

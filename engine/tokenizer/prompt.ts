@@ -20,6 +20,8 @@ export interface EncodedPrompt {
   readonly chunks: readonly PromptChunk[];
   /** Real tokens in the prompt (what a UI shows as "N / 75"). */
   readonly tokenCount: number;
+  /** The id after EOS in every chunk (EOS, or OPENCLIP_PAD_ID for SDXL's second encoder). */
+  readonly padId: number;
 }
 
 export interface EncodePromptOptions {
@@ -30,6 +32,8 @@ export interface EncodePromptOptions {
   readonly commaBacktrack?: number;
   /** Parse emphasis syntax (default true); false tokenizes the text literally with weight 1. */
   readonly emphasis?: boolean;
+  /** Id filling each chunk after its EOS (default EOS; SDXL's tokenizer 2 pads with OPENCLIP_PAD_ID). */
+  readonly padId?: number;
 }
 
 const ROUND_MULT = 1.1;
@@ -90,19 +94,20 @@ export function parsePromptAttention(prompt: string): PromptFragment[] {
   return merged;
 }
 
-/** An empty chunk: BOS, 76 x EOS, weights 1 (what the empty prompt encodes to). */
-export function emptyChunk(): PromptChunk {
-  return makeChunk([], []);
+/** An empty chunk: BOS, EOS, 75 x pad (EOS by default), weights 1 (what the empty prompt encodes to). */
+export function emptyChunk(padId = EOS_ID): PromptChunk {
+  return makeChunk([], [], padId);
 }
 
-function makeChunk(tokens: readonly number[], weights: readonly number[]): PromptChunk {
-  const ids = new Int32Array(CONTEXT_LENGTH).fill(EOS_ID);
+function makeChunk(tokens: readonly number[], weights: readonly number[], padId: number): PromptChunk {
+  const ids = new Int32Array(CONTEXT_LENGTH).fill(padId);
   const w = new Float32Array(CONTEXT_LENGTH).fill(1);
   ids[0] = BOS_ID;
   for (let k = 0; k < tokens.length; k++) {
     ids[k + 1] = tokens[k];
     w[k + 1] = weights[k];
   }
+  ids[tokens.length + 1] = EOS_ID;
   return { ids, weights: w };
 }
 
@@ -113,6 +118,7 @@ function makeChunk(tokens: readonly number[], weights: readonly number[]): Promp
  */
 export function encodePrompt(tok: ClipTokenizer, prompt: string, opts: EncodePromptOptions = {}): EncodedPrompt {
   const backtrack = opts.commaBacktrack ?? 20;
+  const padId = opts.padId ?? EOS_ID;
   const fragments: PromptFragment[] = opts.emphasis === false ? [{ kind: 'text', text: prompt, weight: 1 }] : parsePromptAttention(prompt);
   const chunks: PromptChunk[] = [];
   let tokens: number[] = [];
@@ -120,7 +126,7 @@ export function encodePrompt(tok: ClipTokenizer, prompt: string, opts: EncodePro
   let lastComma = -1;
   let tokenCount = 0;
   const close = (): void => {
-    chunks.push(makeChunk(tokens, weights));
+    chunks.push(makeChunk(tokens, weights, padId));
     tokens = [];
     weights = [];
     lastComma = -1;
@@ -151,7 +157,7 @@ export function encodePrompt(tok: ClipTokenizer, prompt: string, opts: EncodePro
     }
   }
   if (tokens.length > 0 || chunks.length === 0) close();
-  return { chunks, tokenCount };
+  return { chunks, tokenCount, padId };
 }
 
 /**
@@ -161,8 +167,8 @@ export function encodePrompt(tok: ClipTokenizer, prompt: string, opts: EncodePro
 export function padChunks(p: EncodedPrompt, count: number): EncodedPrompt {
   if (p.chunks.length >= count) return p;
   const chunks = [...p.chunks];
-  while (chunks.length < count) chunks.push(emptyChunk());
-  return { chunks, tokenCount: p.tokenCount };
+  while (chunks.length < count) chunks.push(emptyChunk(p.padId));
+  return { ...p, chunks };
 }
 
 /**

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BOS_ID, ClipTokenizer, EOS_ID, applyPromptWeights, emptyChunk, encodePrompt, fixText, htmlUnescape, normalizePrompt, padChunks,
+  BOS_ID, ClipTokenizer, EOS_ID, OPENCLIP_PAD_ID, applyPromptWeights, emptyChunk, encodePrompt, fixText, htmlUnescape, normalizePrompt, padChunks,
   parsePromptAttention, type PromptFragment,
 } from '../../engine/tokenizer/index.ts';
 
@@ -151,6 +151,29 @@ test('BREAK starts a new chunk; padChunks appends empty chunks', () => {
   assert.equal(padded.chunks.length, 3);
   assert.deepEqual(padded.chunks[2], emptyChunk());
   assert.equal(padChunks(p, 1), p);
+});
+
+test("SDXL's tokenizer 2 pads with id 0 after the EOS; chunks, BREAK and padChunks keep that padding", () => {
+  assert.deepEqual(hf.encodeForClip('a cat', 77, OPENCLIP_PAD_ID), [BOS_ID, ...hf.encode('a cat'), EOS_ID, ...new Array<number>(77 - 4).fill(0)]);
+  const prompt = `${Array.from({ length: 40 }, (_, i) => `tag${i}`).join(', ')} BREAK a (dog:1.2)`;
+  const l = encodePrompt(hf, prompt);
+  const g = padChunks(encodePrompt(hf, prompt, { padId: OPENCLIP_PAD_ID }), 4);
+  assert.equal(g.chunks.length, 4);
+  assert.equal(l.chunks.length, 3);
+  for (const [i, c] of g.chunks.entries()) {
+    const eos = c.ids.indexOf(EOS_ID);
+    assert.ok(eos > 0, `chunk ${i} has an EOS`);
+    assert.ok(c.ids.slice(eos + 1).every((id) => id === OPENCLIP_PAD_ID), `chunk ${i} pads with 0`);
+    // Same tokens and weights as tokenizer 1's chunk: only the padding differs.
+    if (i < l.chunks.length) {
+      assert.deepEqual(Array.from(c.ids.slice(0, eos + 1)), Array.from(l.chunks[i].ids.slice(0, eos + 1)));
+      assert.deepEqual(c.weights, l.chunks[i].weights);
+    }
+  }
+  assert.deepEqual(g.chunks[3], emptyChunk(OPENCLIP_PAD_ID));
+  // A full chunk (75 tokens) ends in EOS, no padding.
+  const full = encodePrompt(hf, 'cat '.repeat(75), { padId: OPENCLIP_PAD_ID }).chunks[0].ids;
+  assert.equal(full[76], EOS_ID);
 });
 
 test('applyPromptWeights multiplies per token and restores the mean', () => {
