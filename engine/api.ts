@@ -235,12 +235,17 @@ export interface LocatedModel {
 export type Role =
   | 'checkpoint'
   | 'checkpoint:inpaint'
+  | 'checkpoint:sdxl'
+  | 'checkpoint:sdxl-inpaint'
   | 'tokenizer'
   | 'lora'
   | 'clip_vision'
   | `clip_vision:${ClipVisionVariant}`
   | `ipadapter:${AdapterKind}`
   | `controlnet:${ControlType}`
+  /** SDXL's UNet-bound models (an SD1.5 adapter or ControlNet cannot serve an SDXL UNet, nor the reverse). */
+  | `ipadapter:sdxl-${AdapterKind}`
+  | `controlnet:sdxl-${ControlType}`
   | 'insightface:detector'
   | 'insightface:recognizer'
   | 'dwpose:detector'

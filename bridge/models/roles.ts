@@ -3,6 +3,11 @@
  * 'checkpoint', 'ipadapter:plus', 'controlnet:pose', 'clip_vision:vit-h', 'lora:faceid',
  * 'insightface:detector', 'dwpose:pose', 'depth', 'tokenizer'. A detected file has exactly one role;
  * a request without a variant ('controlnet') accepts any variant.
+ *
+ * Models bound to one family's UNet carry SDXL in the variant: 'checkpoint:sdxl',
+ * 'checkpoint:sdxl-inpaint', 'ipadapter:sdxl-base', 'controlnet:sdxl-pose', 'lora:sdxl-faceid' (the
+ * SD1.5 roles keep their names), so an SDXL job never gets an SD1.5 adapter and the reverse. Image
+ * encoders and tokenizers serve both families.
  */
 import { controlTypeFromName, type Detection } from '../../engine/weights/detect.ts';
 import { isTaesdXlName } from '../../engine/weights/taesd.ts';
@@ -11,13 +16,19 @@ export type Role = string;
 
 /** The role a detected model fills. `name` is the file or folder name (ControlNet type tie-break). */
 export function roleOf(d: Detection, name: string): Role {
+  const xl = d.base === 'sdxl' ? 'sdxl-' : '';
   switch (d.kind) {
     case 'checkpoint':
     case 'diffusers':
+      if (xl) return d.details.inChannels === 9 ? 'checkpoint:sdxl-inpaint' : 'checkpoint:sdxl';
       return d.details.inChannels === 9 ? 'checkpoint:inpaint' : 'checkpoint';
     case 'controlnet':
       // A folder or a hub file named like the rev hash says nothing; the name passed (repo + path) may.
-      return `controlnet:${d.variant && d.variant !== 'other' ? d.variant : controlTypeFromName(name.toLowerCase())}`;
+      return `controlnet:${xl}${d.variant && d.variant !== 'other' ? d.variant : controlTypeFromName(name.toLowerCase())}`;
+    case 'ipadapter':
+      return d.variant ? `ipadapter:${xl}${d.variant}` : 'ipadapter';
+    case 'lora':
+      return d.variant ? `lora:${xl}${d.variant}` : 'lora';
     case 'vae':
       // A full VAE has no variant; TAESD files are vae:taesd, vae:taesdxl (and -encoder). The tensors
       // cannot tell the two apart; a hub snapshot's name (madebyollin/taesdxl) can where its folder's cannot.
@@ -50,6 +61,18 @@ const LABELS: Record<string, string> = {
   'controlnet:pose': 'OpenPose ControlNet for SD1.5',
   'controlnet:canny': 'Canny ControlNet for SD1.5',
   'controlnet:depth': 'Depth ControlNet for SD1.5',
+  'checkpoint:sdxl': 'SDXL checkpoint',
+  'checkpoint:sdxl-inpaint': 'SDXL inpainting checkpoint (9-channel UNet)',
+  'ipadapter:sdxl-base': 'IP-Adapter SDXL (ip-adapter_sdxl: ViT-bigG, or ip-adapter_sdxl_vit-h)',
+  'ipadapter:sdxl-plus': 'IP-Adapter Plus SDXL (ip-adapter-plus_sdxl_vit-h, plus-face)',
+  'ipadapter:sdxl-faceid': 'IP-Adapter FaceID SDXL (ip-adapter-faceid_sdxl)',
+  'ipadapter:sdxl-faceid-plusv2': 'IP-Adapter FaceID Plus v2 SDXL (ip-adapter-faceid-plusv2_sdxl)',
+  'ipadapter:sdxl-portrait': 'IP-Adapter FaceID Portrait SDXL (ip-adapter-faceid-portrait_sdxl)',
+  'controlnet:sdxl-pose': 'OpenPose ControlNet for SDXL',
+  'controlnet:sdxl-canny': 'Canny ControlNet for SDXL',
+  'controlnet:sdxl-depth': 'Depth ControlNet for SDXL',
+  'lora:sdxl-faceid': 'FaceID LoRA for SDXL (ip-adapter-faceid_sdxl_lora)',
+  'lora:sdxl-faceid-plusv2': 'FaceID Plus v2 LoRA for SDXL (ip-adapter-faceid-plusv2_sdxl_lora)',
   'clip_vision:vit-h': 'CLIP ViT-H/14 image encoder',
   'clip_vision:vit-bigG': 'CLIP ViT-bigG/14 image encoder',
   'lora:faceid': 'FaceID LoRA (ip-adapter-faceid_sd15_lora)',

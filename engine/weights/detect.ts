@@ -38,7 +38,7 @@ export type ModelKind =
   | 'depth'
   | 'tokenizer';
 
-/** The Stable Diffusion family a file belongs to; only `sd15` is generated with. */
+/** The Stable Diffusion family a file belongs to; `sd15` and `sdxl` are generated with. */
 export type BaseModel = 'sd15' | 'sd2' | 'sdxl' | 'sd3' | 'flux';
 
 export type WeightFormat =
@@ -243,10 +243,23 @@ const UNSUPPORTED_BASE: Record<Exclude<BaseModel, 'sd15'>, string> = {
   flux: 'FLUX',
 };
 
-/** Supported iff SD1.5; otherwise a reason that names the family. */
+/** The families ipa-bridge generates with. */
+export const GENERATED_BASES: readonly BaseModel[] = ['sd15', 'sdxl'];
+
+/** Supported iff SD1.5 or SDXL; otherwise a reason that names the family. */
 function baseVerdict(base: BaseModel | null, what: string): Pick<Detection, 'supported' | 'reason'> {
-  if (base === null || base === 'sd15') return { supported: true };
-  return { supported: false, reason: `${UNSUPPORTED_BASE[base]} ${what}: ipa-bridge generates with Stable Diffusion 1.5 only` };
+  if (base === null || GENERATED_BASES.includes(base)) return { supported: true };
+  return { supported: false, reason: `${UNSUPPORTED_BASE[base as Exclude<BaseModel, 'sd15'>]} ${what}: ipa-bridge generates with Stable Diffusion 1.5 and SDXL only` };
+}
+
+/**
+ * Tiny test models have neither SD1.5's nor SDXL's widths, so their tensors cannot tell the family
+ * of an adapter; a name saying "sdxl" (ip-adapter_sdxl, ip-adapter-plus_sdxl_vit-h…) then decides.
+ */
+function baseFromCrossDimOrName(dim: number | undefined, lowerName: string): BaseModel {
+  const byDim = baseFromCrossDim(dim);
+  if (byDim === 'sd15' && dim !== 768 && /sdxl/.test(lowerName)) return 'sdxl';
+  return byDim;
 }
 
 /** SD family from a cross-attention context width; tiny test models (other widths) count as SD1.5 topology. */
@@ -281,17 +294,28 @@ function detectLdmCheckpoint(t: Tensors): Found | null {
   const inChannels = t.dim('model.diffusion_model.input_blocks.0.0.weight', 1);
   const components = ['unet'];
   if (t.any('first_stage_model.')) components.push('vae');
-  if (t.any('cond_stage_model.') || t.any('conditioner.')) components.push('text_encoder');
+  if (t.any('cond_stage_model.') || t.any('conditioner.embedders.0.transformer.')) components.push('text_encoder');
+  if (t.any('conditioner.embedders.1.model.')) components.push('text_encoder_2');
   let base: BaseModel;
+  // SDXL by its embedders (diffusers' own detector keys on resblocks.9 of embedder 1, which small
+  // and pruned towers lack) or by its UNet's label_emb (the text_time embedding).
   if (t.any('conditioner.embedders.') || t.has('model.diffusion_model.label_emb.0.0.weight')) base = 'sdxl';
   else if (t.any('cond_stage_model.model.')) base = 'sd2';
   else base = baseFromCrossDim(crossDim);
   const details: DetectionDetails = { crossAttentionDim: crossDim, inChannels, components };
+  if (base === 'sdxl' && !(components.includes('text_encoder') && components.includes('text_encoder_2'))) {
+    // The refiner has only the OpenCLIP encoder (conditioner.embedders.0.model.*) and another add_embedding width.
+    const refiner = t.any('conditioner.embedders.0.model.');
+    return {
+      kind: 'checkpoint', variant: base, base, format: 'ldm', details, evidence: 'keys', supported: false,
+      reason: refiner ? 'an SDXL refiner checkpoint (one OpenCLIP text encoder); ipa-bridge generates with SDXL base models' : 'an SDXL checkpoint without both text encoders (conditioner.embedders.0.transformer.* and conditioner.embedders.1.model.*)',
+    };
+  }
   const verdict = baseVerdict(base, 'checkpoint');
   if (verdict.supported && inChannels !== undefined && !USABLE_IN_CHANNELS.has(inChannels)) {
     return {
       kind: 'checkpoint', variant: base, base, format: 'ldm', details, evidence: 'keys', supported: false,
-      reason: `UNet takes ${inChannels} input channels (an instruct checkpoint?); ipa-bridge uses standard (4-channel) and inpainting (9-channel) SD1.5 checkpoints`,
+      reason: `UNet takes ${inChannels} input channels (an instruct checkpoint?); ipa-bridge uses standard (4-channel) and inpainting (9-channel) checkpoints`,
     };
   }
   return { kind: 'checkpoint', variant: base, base, format: 'ldm', details, evidence: 'keys', ...verdict };
@@ -309,8 +333,8 @@ function detectIpAdapter(t: Tensors, lowerName: string): Found | null {
   if (!t.any('image_proj.') || !mod) return null;
   const ipLayers = t.indices(new RegExp(`^${mod}\\.(\\d+)\\.to_k_ip\\.weight$`));
   const crossDim = firstDim(t, new RegExp(`^${mod}\\.\\d+\\.to_k_ip\\.weight$`), 1);
-  // SD1.5 has 16 attn2 layers; SDXL 70. Tiny test models keep the SD1.5 topology.
-  const base: BaseModel = crossDim === 2048 || ipLayers.length === 70 ? 'sdxl' : baseFromCrossDim(crossDim);
+  // SD1.5 has 16 attn2 layers; SDXL 70. Tiny test models: the name decides.
+  const base: BaseModel = crossDim === 2048 || ipLayers.length === 70 ? 'sdxl' : baseFromCrossDimOrName(crossDim, lowerName);
   let d;
   try {
     d = describeIpAdapter({ keys: () => t.keys(), shape: (k) => t.shape(k) }, lowerName);
@@ -358,6 +382,11 @@ function detectControlNet(t: Tensors, lowerName: string): Found | null {
   }
   const variant = controlTypeFromName(lowerName);
   const evidence = variant === 'other' ? 'keys' : 'keys+name';
+  // xinsir controlnet-union / promax (diffusers ControlNetUnionModel): a task embedding and a
+  // transformer over the control types. Not verified against a reference yet: refused by name.
+  if (t.any('task_embedding') || t.any('control_add_embedding.') || t.any('transformer_layes.') || t.any('control_type_proj.')) {
+    return { kind: 'controlnet', variant: 'union', base: 'sdxl', format: 'diffusers', details: {}, evidence: 'keys', supported: false, reason: 'a ControlNet Union model (xinsir controlnet-union-sdxl / promax) is not supported yet; use a single-type SDXL ControlNet (openpose, canny, depth)' };
+  }
   if (t.any('controlnet_cond_embedding.') || t.any('controlnet_down_blocks.')) {
     const crossDim = firstDim(t, /attn2\.to_k\.weight$/, 1);
     const base: BaseModel = t.any('add_embedding.') ? 'sdxl' : baseFromCrossDim(crossDim);
@@ -424,7 +453,7 @@ function detectDiffusersUnet(t: Tensors): Found | null {
   const unusable = verdict.supported && inChannels !== undefined && !USABLE_IN_CHANNELS.has(inChannels);
   return {
     kind: 'unet', variant: base, base, format: 'diffusers', details: { crossAttentionDim: crossDim, inChannels }, evidence: 'keys',
-    ...(unusable ? { supported: false, reason: `UNet takes ${inChannels} input channels (an instruct UNet?); ipa-bridge uses 4-channel and 9-channel (inpainting) SD1.5 UNets` } : verdict),
+    ...(unusable ? { supported: false, reason: `UNet takes ${inChannels} input channels (an instruct UNet?); ipa-bridge uses 4-channel and 9-channel (inpainting) UNets` } : verdict),
   };
 }
 
@@ -651,7 +680,7 @@ function detectPipelineFolder(dir: string): Detection {
     throw new UnsupportedModelError(join(dir, 'model_index.json'), `is not valid JSON (${(e as Error).message})`);
   }
   const cls = typeof index._class_name === 'string' ? index._class_name : 'unknown pipeline';
-  const components = ['unet', 'vae', 'text_encoder'].filter((c) => existsSync(join(dir, c)));
+  const components = ['unet', 'vae', 'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2'].filter((c) => existsSync(join(dir, c)));
   const unetFile = firstFile(join(dir, 'unet'), UNET_FILES);
   let base: BaseModel | null = /XL/.test(cls) ? 'sdxl' : /StableDiffusion3/.test(cls) ? 'sd3' : /Flux/.test(cls) ? 'flux' : null;
   let crossDim: number | undefined;
@@ -664,6 +693,12 @@ function detectPipelineFolder(dir: string): Detection {
   }
   base = base ?? 'sd15';
   const details: DetectionDetails = { components, crossAttentionDim: crossDim, inChannels };
+  if (base === 'sdxl' && !(components.includes('text_encoder') && components.includes('text_encoder_2'))) {
+    return {
+      kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', supported: false,
+      reason: components.includes('text_encoder_2') ? 'an SDXL refiner pipeline (text_encoder_2 only); ipa-bridge generates with SDXL base models' : 'an SDXL pipeline folder without text_encoder/ and text_encoder_2/',
+    };
+  }
   const verdict = baseVerdict(base, `diffusers pipeline (${cls})`);
   if (verdict.supported && !unetFile) {
     const hasBin = readdirSafe(join(dir, 'unet')).some((f) => f.endsWith('.bin'));
@@ -673,7 +708,7 @@ function detectPipelineFolder(dir: string): Detection {
     };
   }
   if (verdict.supported && inChannels !== undefined && !USABLE_IN_CHANNELS.has(inChannels)) {
-    return { kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', supported: false, reason: `UNet takes ${inChannels} input channels (an instruct pipeline?); ipa-bridge uses standard and inpainting SD1.5 pipelines` };
+    return { kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', supported: false, reason: `UNet takes ${inChannels} input channels (an instruct pipeline?); ipa-bridge uses standard and inpainting pipelines` };
   }
   return { kind: 'diffusers', variant: base, base, format: 'diffusers', details, evidence: 'keys', ...verdict };
 }

@@ -129,5 +129,5 @@ test('list shows layouts, types, sizes, hashes and unsupported models', async ()
   assert.equal(await runModelsCommand(['list', '--models', root], a), 0);
   assert.match(a.out(), /\(comfyui layout, 2 models\)/);
   assert.match(a.out(), /ip-adapter-plus_sd15\.safetensors +ipadapter:plus +\d+(\.\d)? kB +[0-9a-f]{12}/);
-  assert.match(a.out(), /x\.safetensors +checkpoint sdxl .*unsupported: SDXL checkpoint/);
+  assert.match(a.out(), /x\.safetensors +checkpoint:sdxl sdxl .*unsupported: an SDXL checkpoint without both text encoders/);
 });

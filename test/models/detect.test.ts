@@ -53,11 +53,15 @@ test('every fixture weight file is classified correctly, with sizes read off the
   assert.equal(detectPath(join(fixtures, 'tokenizer')).kind, 'tokenizer');
 });
 
-test('SDXL, SD2 and instruct checkpoints are refused with a clear reason; SD1.5 inpainting checkpoints are used', () => {
+test('SDXL checkpoints (both embedders) and SD1.5 inpainting checkpoints are used; the SDXL refiner, SD2 and instruct checkpoints are refused with a clear reason', () => {
   const sdxl = detectPath(writeSafetensors(join(dir, 'sdxl.safetensors'), ldmCheckpoint({ sdxl: true, crossDim: 2048 })));
-  assert.deepEqual([sdxl.kind, sdxl.base, sdxl.supported], ['checkpoint', 'sdxl', false]);
-  assert.match(sdxl.reason ?? '', /SDXL checkpoint: ipa-bridge generates with Stable Diffusion 1\.5 only/);
-  assert.throws(() => requireSupported(sdxl, 'sdxl.safetensors'), (e: Error) => e instanceof UnsupportedModelError && e.message.startsWith('sdxl.safetensors: SDXL'));
+  assert.deepEqual([sdxl.kind, sdxl.base, sdxl.supported, sdxl.details.components], ['checkpoint', 'sdxl', true, ['unet', 'vae', 'text_encoder', 'text_encoder_2']]);
+  const xlInpaint = detectPath(writeSafetensors(join(dir, 'sdxl-inpaint.safetensors'), ldmCheckpoint({ sdxl: true, crossDim: 2048, inChannels: 9 })));
+  assert.deepEqual([xlInpaint.base, xlInpaint.supported, xlInpaint.details.inChannels], ['sdxl', true, 9]);
+  const refiner = detectPath(writeSafetensors(join(dir, 'sdxl-refiner.safetensors'), ldmCheckpoint({ sdxlRefiner: true, crossDim: 1280 })));
+  assert.deepEqual([refiner.base, refiner.supported], ['sdxl', false]);
+  assert.match(refiner.reason ?? '', /SDXL refiner/);
+  assert.throws(() => requireSupported(refiner, 'sdxl-refiner.safetensors'), (e: Error) => e instanceof UnsupportedModelError && e.message.startsWith('sdxl-refiner.safetensors: an SDXL refiner'));
   const sd2 = detectPath(writeSafetensors(join(dir, 'sd2.safetensors'), ldmCheckpoint({ sd2: true, crossDim: 1024 })));
   assert.equal(sd2.base, 'sd2');
   assert.match(sd2.reason ?? '', /Stable Diffusion 2\.x/);
@@ -69,7 +73,7 @@ test('SDXL, SD2 and instruct checkpoints are refused with a clear reason; SD1.5 
   const real = detectPath(writeSafetensors(join(dir, 'sd15.safetensors'), ldmCheckpoint({ crossDim: 768 })));
   assert.deepEqual([real.base, real.supported, real.details.crossAttentionDim], ['sd15', true, 768]);
   const xlUnet = detectPath(writeSafetensors(join(dir, 'xl-unet.safetensors'), diffusersUnet(2048, true)));
-  assert.deepEqual([xlUnet.kind, xlUnet.base, xlUnet.supported], ['unet', 'sdxl', false]);
+  assert.deepEqual([xlUnet.kind, xlUnet.base, xlUnet.supported], ['unet', 'sdxl', true]);
 });
 
 test('IP-Adapter variants from the projection keys; image encoder from the input width', () => {
@@ -92,7 +96,20 @@ test('IP-Adapter variants from the projection keys; image encoder from the input
   const full = at('ip-adapter-full-face_sd15.safetensors', ipAdapter('full-face'));
   assert.deepEqual([full.variant, full.supported], ['full-face', false]);
   const xl = at('ip-adapter_sdxl.safetensors', ipAdapter('base', 2048, 1280));
-  assert.deepEqual([xl.base, xl.supported], ['sdxl', false]);
+  assert.deepEqual([xl.base, xl.supported, xl.details.clipVision], ['sdxl', true, 'vit-bigG']);
+  const xlH = at('ip-adapter_sdxl_vit-h.safetensors', ipAdapter('base', 2048, 1024));
+  assert.deepEqual([xlH.base, xlH.details.clipVision], ['sdxl', 'vit-h']);
+  const xlPlus = at('ip-adapter-plus_sdxl_vit-h.safetensors', ipAdapter('plus', 2048, 1280));
+  assert.deepEqual([xlPlus.base, xlPlus.variant, xlPlus.details.clipVision], ['sdxl', 'plus', 'vit-h']);
+  const xlPlusFace = at('ip-adapter-plus-face_sdxl_vit-h.safetensors', ipAdapter('plus', 2048, 1280));
+  assert.deepEqual([xlPlusFace.base, xlPlusFace.variant, xlPlusFace.details.face], ['sdxl', 'plus', true]);
+  assert.deepEqual([at('ip-adapter-faceid_sdxl.safetensors', ipAdapter('faceid', 2048)).base], ['sdxl']);
+  const xlV2 = at('ip-adapter-faceid-plusv2_sdxl.safetensors', ipAdapter('faceid-plus', 2048, 1280));
+  assert.deepEqual([xlV2.base, xlV2.variant], ['sdxl', 'faceid-plusv2']);
+  assert.deepEqual([at('ip-adapter-faceid-portrait_sdxl.safetensors', ipAdapter('portrait', 2048)).variant], ['portrait']);
+  // Tiny test widths cannot tell the family: the name does.
+  assert.equal(at('tiny-ip-adapter_sdxl.safetensors', ipAdapter('base', 36, 20)).base, 'sdxl');
+  assert.equal(at('tiny-ip-adapter.safetensors', ipAdapter('base', 36, 20)).base, 'sd15');
 });
 
 test('CLIP vision ViT-H vs ViT-bigG by hidden size; ControlNets with and without prefix; LoRA formats', () => {
@@ -106,7 +123,10 @@ test('CLIP vision ViT-H vs ViT-bigG by hidden size; ControlNets with and without
   const kohya = detectPath(writeSafetensors(join(dir, 'ip-adapter-faceid-plusv2_sd15_lora.safetensors'), kohyaLora(768)));
   assert.deepEqual([kohya.kind, kohya.format, kohya.variant, kohya.base, kohya.details.loraRank], ['lora', 'kohya', 'faceid-plusv2', 'sd15', 4]);
   const peft = detectPath(writeSafetensors(join(dir, 'style.safetensors'), peftLora(2048)));
-  assert.deepEqual([peft.kind, peft.format, peft.base, peft.supported], ['lora', 'peft', 'sdxl', false]);
+  assert.deepEqual([peft.kind, peft.format, peft.base, peft.supported], ['lora', 'peft', 'sdxl', true]);
+  const union = detectPath(writeSafetensors(join(dir, 'controlnet-union-sdxl-1.0.safetensors'), { 'controlnet_cond_embedding.conv_in.weight': [4, 3, 3, 3], 'task_embedding': [8, 32], 'control_add_embedding.linear_1.weight': [32, 8] }));
+  assert.deepEqual([union.kind, union.variant, union.supported], ['controlnet', 'union', false]);
+  assert.throws(() => requireSupported(union, 'controlnet-union-sdxl-1.0.safetensors'), /^UnsupportedModelError: controlnet-union-sdxl-1\.0\.safetensors: a ControlNet Union model .* not supported yet/);
   const loha = detectPath(writeSafetensors(join(dir, 'loha.safetensors'), { 'lora_unet_x.hada_w1_a': [4, 4], 'lora_unet_x.alpha': [] }));
   assert.equal(loha.supported, false);
 });
@@ -147,7 +167,10 @@ test('folders: diffusers pipelines, component folders and tokenizers', () => {
   const xl = join(dir, 'xl-diffusers');
   writeFile(join(xl, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionXLPipeline' }));
   writeSafetensors(join(xl, 'unet', 'diffusion_pytorch_model.safetensors'), diffusersUnet(2048, true));
-  assert.match(detectPath(xl).reason ?? '', /SDXL diffusers pipeline/);
+  assert.match(detectPath(xl).reason ?? '', /SDXL pipeline folder without text_encoder/);
+  for (const sub of ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2']) writeFile(join(xl, sub, 'config.json'), '{}');
+  const xlOk = detectPath(xl);
+  assert.deepEqual([xlOk.base, xlOk.supported, xlOk.details.components], ['sdxl', true, ['unet', 'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2']]);
   const enc = join(dir, 'image_encoder');
   writeFile(join(enc, 'config.json'), '{}');
   writeSafetensors(join(enc, 'model.safetensors'), clipVision(1280));

@@ -30,7 +30,7 @@ export function writeFile(path: string, content: string | Buffer): string {
 
 const D = 8; // tiny width; cross-attention context 16 keeps SD1.5 topology semantics
 
-export function ldmCheckpoint(opts: { crossDim?: number; inChannels?: number; sdxl?: boolean; sd2?: boolean } = {}): Shapes {
+export function ldmCheckpoint(opts: { crossDim?: number; inChannels?: number; sdxl?: boolean; sdxlRefiner?: boolean; sd2?: boolean } = {}): Shapes {
   const s: Shapes = {
     'model.diffusion_model.input_blocks.0.0.weight': [D, opts.inChannels ?? 4, 3, 3],
     'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight': [D, opts.crossDim ?? 16],
@@ -40,6 +40,10 @@ export function ldmCheckpoint(opts: { crossDim?: number; inChannels?: number; sd
   };
   if (opts.sdxl) {
     s['conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight'] = [10, D];
+    s['conditioner.embedders.1.model.token_embedding.weight'] = [10, D];
+    s['model.diffusion_model.label_emb.0.0.weight'] = [D, 16];
+  } else if (opts.sdxlRefiner) {
+    s['conditioner.embedders.0.model.token_embedding.weight'] = [10, D];
     s['model.diffusion_model.label_emb.0.0.weight'] = [D, 16];
   } else if (opts.sd2) {
     s['cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight'] = [3 * D, D];

@@ -90,7 +90,7 @@ test('a ComfyUI tree: every model found with its role; broken files skipped with
   const roles = Object.fromEntries(reg.entries.map((e) => [e.name, e.role]));
   assert.deepEqual(roles, {
     'SD1.5/dreamshaper_8.safetensors': 'checkpoint',
-    'sdxl_base.safetensors': 'checkpoint',
+    'sdxl_base.safetensors': 'checkpoint:sdxl',
     'control_v11p_sd15_openpose.safetensors': 'controlnet:pose',
     'ip-adapter-plus_sd15.safetensors': 'ipadapter:plus',
     'ip-adapter_sd15.safetensors': 'ipadapter:base',
@@ -104,7 +104,9 @@ test('a ComfyUI tree: every model found with its role; broken files skipped with
   });
   assert.deepEqual(reg.scan.skipped.map((s) => relative(comfy, s.path)), [join('models', 'checkpoints', 'broken.safetensors')]);
   assert.match(reg.scan.skipped[0].reason, /broken\.safetensors: header length/);
-  assert.equal(reg.find('checkpoint').name, 'SD1.5/dreamshaper_8.safetensors', 'the SDXL checkpoint is never picked');
+  assert.equal(reg.find('checkpoint').name, 'SD1.5/dreamshaper_8.safetensors', 'a plain checkpoint request prefers SD1.5');
+  assert.equal(reg.find('checkpoint:sdxl').name, 'sdxl_base.safetensors');
+  assert.equal(reg.find('checkpoint', { name: 'sdxl_base.safetensors' }).role, 'checkpoint:sdxl', 'a named SDXL checkpoint fills the checkpoint role');
   assert.equal(reg.find('ipadapter:plus').name, 'ip-adapter-plus_sd15.safetensors');
   assert.equal(reg.find('clip_vision:vit-h').role, 'clip_vision:vit-h');
   assert.equal(reg.find('controlnet:pose').detection.format, 'lllyasviel');
@@ -118,12 +120,13 @@ test('a missing model names itself and the command that fetches it', () => {
   assert.throws(() => reg.find('ipadapter:faceid-plusv2'), (e: Error) => e instanceof MissingModelError && e.command === 'npx ipa-bridge models pull faceid');
   assert.throws(() => reg.find('dwpose:pose'), /npx ipa-bridge models pull annotators/);
   assert.throws(() => reg.find('checkpoint', { name: 'ip-adapter_sd15.safetensors' }), (e: Error) => e instanceof WrongModelError && /"ip-adapter_sd15\.safetensors" is a ipadapter:base model \(IP-Adapter \(base, ip-adapter_sd15\)\); this needs checkpoint \(Stable Diffusion 1\.5 checkpoint\)/.test(e.message));
-  assert.throws(() => reg.find('checkpoint', { name: 'sdxl_base.safetensors' }), /cannot be used: SDXL checkpoint/);
-  // Only an SDXL checkpoint: the error says what was found and why it is unusable.
+  assert.throws(() => reg.find('ipadapter:sdxl-base'), /No IP-Adapter SDXL .*\(ipadapter:sdxl-base\) found/);
+  // Only an SDXL refiner: the error says what was found and why it is unusable.
   const xl = tmp('ipa-xl-');
-  writeSafetensors(join(xl, 'checkpoints', 'sdxl.safetensors'), ldmCheckpoint({ sdxl: true }));
+  writeSafetensors(join(xl, 'checkpoints', 'sdxl_refiner.safetensors'), ldmCheckpoint({ sdxlRefiner: true }));
   writeFile(join(xl, 'tokenizer', 'x'), '');
-  assert.throws(() => ModelRegistry.scan([xl]).find('checkpoint'), /found but unusable: sdxl\.safetensors: SDXL checkpoint/);
+  assert.throws(() => ModelRegistry.scan([xl]).find('checkpoint'), /found but unusable: sdxl_refiner\.safetensors: an SDXL refiner checkpoint/);
+  assert.throws(() => ModelRegistry.scan([xl]).find('checkpoint', { name: 'sdxl_refiner.safetensors' }), /cannot be used: an SDXL refiner checkpoint/);
 });
 
 test('an A1111 tree: ControlNets from models/ControlNet and the extension folder, LoRAs, insightface, DWPose', () => {
@@ -147,7 +150,7 @@ test('listing never writes into model folders; hashes are cached by path, size a
   assert.ok(ip);
   assert.equal(ip.kind, 'ipadapter:base');
   assert.equal(ip.sha256, await sha256File(ip.path));
-  assert.ok(!models.some((m) => m.name === 'sdxl_base.safetensors'), 'the handshake lists usable models only');
+  assert.deepEqual(models.filter((m) => m.name === 'sdxl_base.safetensors').map((m) => [m.kind, m.base]), [['checkpoint:sdxl', 'sdxl']], 'SDXL checkpoints are listed with their family');
   // A second process: everything from the cache, nothing re-read.
   const second = new HashCache(cacheDir);
   await listModels([comfy], { cache: second });

@@ -15,7 +15,8 @@ import { buildClipTextGraph, CLIP_TEXT_IO, eosRows, type ClipAct, type ClipTextO
 import { concatPerToken, runTextEncoder, sdxlChunkEmbeddings, sdxlEncodePrompt } from '../../pipeline/conditioning.ts';
 import { ClipTokenizer, EOS_ID, OPENCLIP_PAD_ID, type EncodedPrompt } from '../../tokenizer/index.ts';
 import { roleSource } from '../../weights/names.ts';
-import { sdxlClipLSource, sdxlOpenClipGSource } from '../../weights/openclip-names.ts';
+import { isSdxlSingleFile, sdxlClipLSource, sdxlOpenClipGSource } from '../../weights/openclip-names.ts';
+import { SafetensorsFile } from '../../weights/safetensors.ts';
 import type { WeightSource } from '../../weights/source.ts';
 import { compareOutputs, compareTensor, type CheckResult, type GotTensor } from '../compare.ts';
 import type { FixtureCase } from '../fixture.ts';
@@ -25,9 +26,10 @@ import { configAct, configNumber } from './config.ts';
 
 /** A text encoder role's weights: hf-clip / diffusers files, or the part of a single-file SDXL checkpoint (`ldm-sdxl`). */
 export function sdxlTextSource(c: FixtureCase, role: 'text_encoder' | 'text_encoder_2'): WeightSource {
-  if (c.weightsFormat[role] === 'ldm-sdxl') {
-    const path = c.weights[role];
-    if (!path) throw new Error(`${c.name}: case has no "${role}" weights`);
+  const path = c.weights[role];
+  const format = c.weightsFormat[role];
+  // An SDXL single file substituted as plain `ldm` (the weights-ldm runner) is read the SDXL way too.
+  if (path && (format === 'ldm-sdxl' || (format === 'ldm' && isSdxlSingleFile(SafetensorsFile.open(path).keys())))) {
     return role === 'text_encoder' ? sdxlClipLSource(path) : sdxlOpenClipGSource(path);
   }
   return roleSource(c, role, 'text');
