@@ -91,57 +91,29 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
   if (width === undefined || height === undefined) throw new JobInputError('width', 'width and height are needed without an init image');
   const gw = width, gh = height;
 
-  const references: StyleReference[] = await Promise.all(job.references.map(async (r, i) => ({
+  // The job's own fields go to the engine as they are (one shape, validated once); only the pixels and
+  // their hashes are added here.
+  const references: StyleReference[] = await Promise.all(job.references.map(async ({ from: _from, ...r }, i) => ({
+    ...r,
     image: await shrinkReference(flatten(inputs.references[i], WHITE)),
-    adapter: r.adapter,
-    scale: r.scale,
-    preset: r.preset,
-    range: r.range,
     ...(inputs.hashes.references[i] ? { hash: inputs.hashes.references[i]! } : {}),
-    ...(r.model ? { model: r.model } : {}),
-    ...(r.group !== undefined ? { group: r.group, combine: r.combine ?? 'concat' } : {}),
   })));
 
-  const controls: ControlInput[] = await Promise.all(job.controls.map(async (c, i) => {
-    const src = c.from.source === 'keypoints'
-      ? controlFromKeypoints(c.from.keypoints, base, region, gw, gh)
+  const controls: ControlInput[] = await Promise.all(job.controls.map(async ({ from, ...c }, i) => {
+    const src = from.source === 'keypoints'
+      ? controlFromKeypoints(from.keypoints, base, region, gw, gh)
       : flatten(inputs.controls[i]!, BLACK);
     // A control layer at the init's full size is cut to the same region as the init.
     const cut = base && region && src.width === base.width && src.height === base.height ? crop(src, region) : src;
     return {
+      ...c,
       image: await resize(cut, gw, gh),
-      type: c.type,
-      preprocess: c.preprocess,
-      scale: c.scale,
-      range: c.range,
-      guessMode: c.guessMode,
-      ...(c.model ? { model: c.model } : {}),
       ...(inputs.hashes.controls[i] ? { hash: inputs.hashes.controls[i]! } : {}),
-      ...(c.low !== undefined ? { low: c.low } : {}),
-      ...(c.high !== undefined ? { high: c.high } : {}),
     };
   }));
 
   const request: GenerateRequest = {
-    params: {
-      prompt: p.prompt,
-      negativePrompt: p.negativePrompt,
-      seed: p.seed ?? opts.seed,
-      steps: p.steps,
-      sampler: p.sampler,
-      guidance: p.guidance,
-      width: gw,
-      height: gh,
-      strength: p.strength,
-      batchSize: p.batchSize,
-      clipSkip: p.clipSkip,
-      ...(p.variationSeed !== undefined ? { variationSeed: p.variationSeed } : {}),
-      ...(p.variationStrength !== undefined ? { variationStrength: p.variationStrength } : {}),
-      ...(p.checkpoint ? { checkpoint: p.checkpoint } : {}),
-      ...(p.loras.length ? { loras: p.loras } : {}),
-      ...(p.eta !== undefined ? { eta: p.eta } : {}),
-      ...(p.draftDecode ? { draftDecode: true } : {}),
-    },
+    params: { ...p, seed: p.seed ?? opts.seed, width: gw, height: gh },
     ...(init ? { init } : {}),
     ...(mask ? { mask } : {}),
     references,
