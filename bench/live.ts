@@ -5,9 +5,15 @@
  * txt2img, 20 steps, CFG, the full VAE. Prints edit→preview latency (median, p90) and the ratio of
  * the two (goal ≤ 1/8). Sessions stay warm between edits, as in live mode.
  *
- *   node --import tsx bench/live.ts [--provider cpu|webgpu|…] [--edits 5] [--standard-steps 20]
+ * With the TAESD encoder installed beside the decoder, the live job's init is encoded by TAESD too
+ * (engine/pipeline/tiny-encode.ts); `--no-taesd-encoder` measures the full VAE encode instead.
+ * `--lora-switch` also measures what switching a LoRA costs (UNet + text encoder rebuilt with the
+ * merged weights, new sessions) with a synthetic rank-64 LoRA on every UNet linear layer.
+ *
+ *   node --import tsx bench/live.ts [--provider cpu|webgpu|…] [--edits 5] [--standard-steps 20] [--no-taesd-encoder] [--lora-switch]
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { registryLocator } from '../bridge/models/locator.ts';
 import type { GenerateRequest, RgbaImage } from '../engine/api.ts';
@@ -15,7 +21,9 @@ import { createEngine } from '../engine/index.ts';
 import { isProviderChoice } from '../engine/runtime/providers.ts';
 import { taesdOriginalSpecs } from '../engine/synthetic/taesd-specs.ts';
 import { writeSynthetic } from '../engine/synthetic/write.ts';
-import { summarize } from './lib/stats.ts';
+import type { TensorSpec } from '../engine/synthetic/specs.ts';
+import { openCheckpoint } from '../engine/pipeline/checkpoint.ts';
+import { median, summarize } from './lib/stats.ts';
 import { emit } from './lib/types.ts';
 import { ensureSyntheticSd15 } from './synthetic.ts';
 
@@ -34,6 +42,29 @@ if (!existsSync(taesd)) {
   mkdirSync(join(set.models, 'vae'), { recursive: true });
   writeSynthetic(taesd, taesdOriginalSpecs('decoder'), { seed: 9 });
 }
+// The TAESD encoder (taesd.py layout) for the live init encode; removed again when asked to measure without it.
+const taesdEnc = join(set.models, 'vae', 'taesd_encoder.safetensors');
+if (args.includes('--no-taesd-encoder')) rmSync(taesdEnc, { force: true });
+else if (!existsSync(taesdEnc)) writeSynthetic(taesdEnc, taesdOriginalSpecs('encoder'), { seed: 10 });
+const loraSwitch = args.includes('--lora-switch');
+const loraName = 'live-bench-lora.safetensors';
+if (loraSwitch) {
+  // Rank 64 on every 2-D UNet weight (attention, feed-forward, projections, time embedding): LCM-LoRA's reach.
+  const file = join(set.models, 'loras', loraName);
+  if (!existsSync(file)) {
+    mkdirSync(join(set.models, 'loras'), { recursive: true });
+    const unet = openCheckpoint(set.checkpoint).source('unet');
+    const specs: TensorSpec[] = [];
+    for (const k of unet.keys()) {
+      const t = unet.get(k);
+      if (!t || !k.endsWith('.weight') || t.shape.length !== 2) continue;
+      const name = `lora_unet_${k.slice(0, -'.weight'.length).replace(/\./g, '_')}`;
+      specs.push({ name: `${name}.lora_down.weight`, shape: [64, t.shape[1]] }, { name: `${name}.lora_up.weight`, shape: [t.shape[0], 64] });
+    }
+    writeSynthetic(file, specs, { seed: 12 });
+  }
+}
+const loadBefore = loadavg();
 const engine = await createEngine({ provider, models: registryLocator(set.models, { hashes: 'cached' }) });
 
 const SIZE = 512;
@@ -74,6 +105,24 @@ for (let e = 1; e <= edits; e++) {
   latencies.push(performance.now() - t);
   lastTimings = r.metadata.timings;
 }
+let loraRows: Array<{ label: string; value: number; unit: string }> = [];
+if (loraSwitch) {
+  const withLora = (edit: number): GenerateRequest => ({ ...liveJob(edit), params: { ...liveJob(edit).params, loras: [{ model: loraName, strength: 0.01 }] } });
+  phase('LoRA switch: live job with a LoRA (UNet + text encoder rebuilt)');
+  let t = performance.now();
+  const on = await engine.generate(withLora(edits + 1));
+  const onMs = performance.now() - t;
+  phase('LoRA switch back: live job without it');
+  t = performance.now();
+  await engine.generate(liveJob(edits + 2));
+  const offMs = performance.now() - t;
+  loraRows = [
+    { label: 'LoRA switch on: live job incl. UNet + text rebuild', value: Math.round(onMs / 100) / 10, unit: 's' },
+    { label: 'LoRA switch off: live job incl. UNet + text rebuild', value: Math.round(offMs / 100) / 10, unit: 's' },
+    { label: 'LoRA switch cost over a warm live job (on, off mean)', value: Math.round(((onMs + offMs) / 2 - median(latencies)) / 100) / 10, unit: 's' },
+  ];
+  phase(`LoRA job phases ${JSON.stringify(on.metadata.timings)}`);
+}
 phase(`standard job: ${standardSteps} steps, CFG, full VAE (takes minutes on a CPU)`);
 const standardReq: GenerateRequest = { params: { ...params, steps: standardSteps, sampler: 'euler', guidance: 7, strength: 1 }, references: [], controls: [] };
 await engine.generate({ ...standardReq, params: { ...standardReq.params, steps: 1 } }); // its sessions (full VAE decoder) warm, like the live ones
@@ -82,6 +131,7 @@ const standard = await engine.generate(standardReq);
 const standardMs = performance.now() - ts;
 await engine.dispose();
 
+const loadAfter = loadavg();
 const s = summarize(latencies);
 const p90 = [...latencies].sort((a, b) => a - b)[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.9) - 1)];
 const ratio = s.value / standardMs;
@@ -92,9 +142,12 @@ emit({
     { label: 'edit → preview: p90', value: Math.round(p90), unit: 'ms' },
     { label: `standard job: 512² txt2img ${standardSteps} steps CFG, full VAE`, value: Math.round(standardMs / 100) / 10, unit: 's' },
     { label: 'live / standard', value: Math.round(ratio * 1000) / 1000, unit: '×', target: '≤ 0.125', pass: ratio <= 0.125 },
+    ...loraRows,
   ],
   notes: [
     `first live job (graph build + sessions) ${(coldMs / 1000).toFixed(1)} s; warm live job phases (ms) ${JSON.stringify(lastTimings)}; standard phases ${JSON.stringify(standard.metadata.timings)}`,
     'strength 0.5 of 4 steps runs 2 UNet steps; CFG off (guidance 1) runs the UNet at batch 1',
+    `init encode: ${existsSync(taesdEnc) ? 'TAESD encoder' : 'full VAE encoder'}`,
+    `load average ${loadBefore.map((x) => x.toFixed(2)).join(' / ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} after (1/5/15 min, 2 cores)`,
   ],
 });

@@ -13,6 +13,7 @@ import { BlobStore } from './blobs.ts';
 import type { DaemonConfig } from './config.ts';
 import { useCoresForImages } from './image.ts';
 import { JobManager } from './jobs.ts';
+import { fewStepOf } from './models/few-step.ts';
 import { missingFeatures } from './models/features.ts';
 import type { Logger } from './log.ts';
 import { Session } from './session.ts';
@@ -193,7 +194,11 @@ function capabilitiesSource(engine: Engine | null, engineError: string | undefin
   return async () => {
     if (engine && (!cache || Date.now() - cache.at > 10_000)) {
       try {
-        const models = (await engine.listModels()).map((m) => ({ name: m.name, kind: m.kind, bytes: m.bytes }));
+        // base and fewStep let the panels offer only what is installed (their Live/Fast/Quality presets).
+        const models = (await engine.listModels()).map((m): ModelInfo => {
+          const fewStep = fewStepOf(m.name, m.kind);
+          return { name: m.name, kind: m.kind, bytes: m.bytes, ...(m.base ? { base: m.base } : {}), ...(fewStep ? { fewStep } : {}) };
+        });
         cache = { at: Date.now(), models };
       } catch (e) {
         log.error('listing models failed', e);

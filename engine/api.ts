@@ -60,6 +60,12 @@ export interface StyleReference {
    */
   readonly group?: string;
   readonly combine?: 'concat' | 'average';
+  /**
+   * Regional image prompt: where this reference acts (gray, one byte per pixel, at the image size or
+   * resized to it; ≥ 128 = inside), as diffusers' `ip_adapter_masks`. A masked reference is its own
+   * adapter slot (its own softmax), whatever its `group`.
+   */
+  readonly mask?: MaskImage;
 }
 
 export interface ControlInput {
@@ -152,6 +158,8 @@ export interface ModelSummary {
   readonly path: string;
   readonly bytes: number;
   readonly sha256?: string;
+  /** The architecture its tensors say (checkpoints, LoRAs, adapters), where known. */
+  readonly base?: 'sd15' | 'sd2' | 'sdxl' | 'sd3' | 'flux';
 }
 
 /** The execution provider a running engine uses, as the handshake and `doctor` report it. */

@@ -23,6 +23,7 @@ import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
 import { draftDecode, loadTinyDecoder, stepPreview } from './pipeline/preview.ts';
 import { references as referenceInputs, type Named } from './pipeline/references.ts';
 import { fileIdentity, SessionCache } from './pipeline/sessions.ts';
+import { encodeInitTiny } from './pipeline/tiny-encode.ts';
 import { concat, maskToLatent, resizeRgba, rgbaToPlanar } from './pipeline/tensor.ts';
 import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
@@ -179,8 +180,11 @@ export class SdEngine implements Engine {
     let x0: Float32Array | undefined;
     if (req.init) {
       t = performance.now();
-      x0 = await this.encodeImage(loaded, req.init, p.width, p.height);
-      lap('vae_encode', t);
+      // Draft (live) jobs encode with TAESD when installed: the full VAE encoder was a third of a live job.
+      const tinyX0 = p.draftDecode ? await encodeInitTiny(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false), req.init, p.width, p.height) : undefined;
+      if (tinyX0) note('vae:taesd-encoder', tinyX0.model);
+      x0 = tinyX0?.latents ?? await this.encodeImage(loaded, req.init, p.width, p.height);
+      lap(tinyX0 ? 'taesd_encode' : 'vae_encode', t);
     }
     const latentMask = req.mask ? maskToLatent(resizeMask(req.mask, p.width, p.height), p.width, p.height, LATENT_FACTOR) : undefined;
 

@@ -124,7 +124,7 @@ export class ModelRegistry {
   summaries(): ModelSummary[] {
     return this.entries
       .filter((e) => e.detection.supported)
-      .map((e) => ({ name: e.name, kind: e.role, path: e.path, bytes: e.bytes, ...(e.sha256 ? { sha256: e.sha256 } : {}) }));
+      .map((e) => ({ name: e.name, kind: e.role, path: e.path, bytes: e.bytes, ...(e.sha256 ? { sha256: e.sha256 } : {}), ...(e.detection.base ? { base: e.detection.base } : {}) }));
   }
 }
 

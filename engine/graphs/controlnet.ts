@@ -3,16 +3,16 @@
  * The encoder half of the UNet plus the conditioning embedding and zero convs. The per-residual
  * scale is an input, so conditioning scale and guess mode need no rebuild.
  *
- * Inputs:  sample, timestep f32 [B], encoder_hidden_states, controlnet_cond [B,3,8h,8w] in [0,1],
+ * Inputs:  sample, timestep f32 [B], encoder_hidden_states, (SDXL) text_embeds, time_ids, controlnet_cond [B,3,8h,8w] in [0,1],
  *          conditioning_scale [N+1] (one weight per residual, mid last)
  * Outputs: down_residual_0..N-1, mid_residual (already scaled), one per `skips[i]` of its structure, then
  *          `mid`; `controlNetMismatch` tells whether they fit a UNet's inputs.
  */
-import { GraphBuilder, TensorType, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
+import { GraphBuilder, type BuiltGraph, type Flavour } from '../onnx/builder.ts';
 import type { WeightSource } from '../weights/source.ts';
 import { inspectUNet, UNET_IO, type UNetStructure } from '../weights/unet-structure.ts';
 import { conv2d, join, shape, siluOf, type Ctx } from './nn.ts';
-import { SD15_UNET, downAndMid, timeEmbedding, type UNetConfig } from './unet.ts';
+import { downAndMid, stepEmbedding, stepInputs, unetDefaults, type UNetConfig, type UNetCtx } from './unet.ts';
 
 /** Guess mode's per-residual weights: logspace(-1, 0, n) (mid last), as diffusers does. */
 export function guessModeWeights(n: number): number[] {
@@ -37,23 +37,22 @@ function conditioningEmbedding(ctx: Ctx, cond: string): string {
 }
 
 export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; config?: Partial<UNetConfig> }): BuiltGraph {
-  const cfg = { ...SD15_UNET, ...opts.config };
   if (!w.get('controlnet_cond_embedding.conv_in.weight')) {
     throw new Error(`${w.description}: not a ControlNet (no "controlnet_cond_embedding.conv_in.weight"; an lllyasviel file needs the LDM name table)`);
   }
   const shp = inspectUNet(w);
+  const cfg = { ...unetDefaults(shp), ...opts.config };
   const g = new GraphBuilder('controlnet', opts.flavour);
-  const ctx = { g, w, cfg, norm: { groups: cfg.normGroups, eps: cfg.normEps } };
-  const sample = g.floatInput('sample', ['batch', shp.inChannels, 'height', 'width']);
-  const timestep = g.input('timestep', TensorType.FLOAT, ['batch']);
-  const context = g.floatInput('encoder_hidden_states', ['batch', 'tokens', shp.crossAttentionDim]);
+  const ctx: UNetCtx = { g, w, cfg, shp, norm: { groups: cfg.normGroups, eps: cfg.normEps } };
+  // SDXL ControlNets take text_embeds / time_ids too (their own add_embedding).
+  const inputs = stepInputs(g, shp);
+  const { sample, context } = inputs;
   const condChannels = shape(ctx, 'controlnet_cond_embedding.conv_in.weight')[1];
   const cond = g.floatInput('controlnet_cond', ['batch', condChannels, 'cond_height', 'cond_width']);
   const nResiduals = shp.skips.length + 1;
   const scales = g.floatInput('conditioning_scale', [nResiduals]);
 
-  const temb = timeEmbedding(ctx, timestep, shape(ctx, 'time_embedding.linear_1.weight')[1]);
-  const tembSilu = siluOf(g, temb);
+  const tembSilu = stepEmbedding(ctx, inputs);
   const h0 = g.op('Add', [conv2d(ctx, 'conv_in', sample), conditioningEmbedding(ctx, cond)]);
   const { skips, mid } = downAndMid(ctx, shp, h0, tembSilu, context);
   const scaleAt = (k: number) => g.op('Gather', [scales, g.ints([k])], { axis: 0 });

@@ -9,6 +9,7 @@ import { CancelledError, type StepRange } from '../api.ts';
 import type { NoiseSource, Scheduler } from '../schedulers/index.ts';
 import { skipSize, UNET_IO, type UNetStructure } from '../weights/unet-structure.ts';
 import { ipScaleMatrix, type PackedIp } from './ip-inputs.ts';
+import { ipMaskFeeds, type FloatMask } from './ip-masks.ts';
 import { addInto, blendByMask, concat, duplicate, guidance } from './tensor.ts';
 
 export interface ControlRun {
@@ -27,6 +28,17 @@ export interface IpRun {
   /** per adapter slot: one scale per attn2 layer */
   readonly layerScales: ReadonlyArray<readonly number[]>;
   readonly ranges: readonly StepRange[];
+  /** per adapter slot: its regional mask, binarized at image size (ip-masks.ts); absent = everywhere */
+  readonly masks?: ReadonlyArray<FloatMask | undefined>;
+}
+
+/** SDXL's added conditioning (UNets with `textTime`): pooled text embeddings and time ids, per CFG half. */
+export interface TextTimeRun {
+  /** [1, P] pooled embeddings of the prompt; uncond for the negative prompt (when CFG runs) */
+  readonly cond: Float32Array;
+  readonly uncond?: Float32Array;
+  /** [orig_h, orig_w, crop_top, crop_left, target_h, target_w], the same for both halves */
+  readonly timeIds: Float32Array;
 }
 
 export interface InpaintRun {
@@ -49,6 +61,8 @@ export interface DenoiseInput {
   readonly cond: Float32Array;
   readonly uncond?: Float32Array;
   readonly textShape: readonly [number, number];
+  /** Required by UNets with the text_time embedding (SDXL). */
+  readonly textTime?: TextTimeRun;
   readonly guidance: number;
   readonly scheduler: Scheduler;
   readonly startIndex: number;
@@ -74,6 +88,7 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
   const B = cfg ? 2 : 1;
   const [L, D] = d.textShape;
   const context = tensor(cfg ? concat(d.uncond!, d.cond) : d.cond, [B, L, D]);
+  const added = textTimeFeeds(d, cfg);
   const steps = d.scheduler.steps;
 
   const unetInputs = new Set(d.unet.inputNames);
@@ -83,6 +98,7 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
 
   const ipFeeds: Record<string, ort.Tensor> = {};
   if (unetInputs.has(UNET_IO.ipScale)) {
+    for (const [k, m] of ipMaskFeeds(d.ip?.masks ?? d.ip?.layerScales.map(() => undefined) ?? [], d.structure, h, w)) ipFeeds[UNET_IO.ipMask(k)] = tensor(m.data, m.dims);
     const p = d.ip?.packed;
     if (p) {
       p.k.forEach((k, l) => {
@@ -110,12 +126,12 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
     if (d.inpaint?.extraChannels) sample = withExtraChannels(sample, d.inpaint.extraChannels, B, C, 5, h * w);
     const sampleT = tensor(sample, [B, sample.length / (B * h * w), h, w]);
     const timestep = tensor(new Float32Array(B).fill(t), [B]);
-    const feeds: Record<string, ort.Tensor> = { sample: sampleT, timestep, encoder_hidden_states: context, ...ipFeeds };
+    const feeds: Record<string, ort.Tensor> = { sample: sampleT, timestep, encoder_hidden_states: context, ...added, ...ipFeeds };
     if (d.ip && unetInputs.has(UNET_IO.ipScale)) {
       const active = d.ip.ranges.map((r) => inRange(r, i, steps));
       feeds[UNET_IO.ipScale] = tensor(ipScaleMatrix(d.ip.layerScales, active, layers), [layers, d.ip.packed.adapters]);
     }
-    if (controlFeedsWanted) Object.assign(feeds, (await controlResiduals(d, i, steps, x, t, B, context)) ?? zeroResiduals);
+    if (controlFeedsWanted) Object.assign(feeds, (await controlResiduals(d, i, steps, x, t, B, context, added)) ?? zeroResiduals);
     if (d.signal?.aborted) throw new CancelledError();
     const out = await d.unet.run(feeds);
     const eps = cfg ? guidance(out.noise_pred.data as Float32Array, d.guidance) : (out.noise_pred.data as Float32Array);
@@ -124,6 +140,25 @@ export async function denoise(d: DenoiseInput): Promise<Float32Array> {
     await d.onStep?.(i, latents, d.scheduler.lastDenoised);
   }
   return latents;
+}
+
+/** text_embeds [B, P] and time_ids [B, n] for a text_time UNet (none for SD1.5); batch [uncond, cond] under CFG. */
+function textTimeFeeds(d: DenoiseInput, cfg: boolean): Record<string, ort.Tensor> {
+  if (!d.structure.textTime) return {};
+  const tt = d.textTime;
+  if (!tt) throw new Error('this UNet (SDXL) needs pooled text embeddings and time ids');
+  if (cfg && !tt.uncond) throw new Error('classifier-free guidance needs the negative prompt\'s pooled embeddings');
+  const B = cfg ? 2 : 1;
+  return {
+    [UNET_IO.textEmbeds]: tensor(cfg ? concat(tt.uncond!, tt.cond) : tt.cond, [B, tt.cond.length]),
+    [UNET_IO.timeIds]: tensor(cfg ? duplicate(tt.timeIds) : tt.timeIds, [B, tt.timeIds.length]),
+  };
+}
+
+/** The cond half of a [2, ...] feed (guess mode runs the ControlNet on it only). */
+function condHalf(t: ort.Tensor): ort.Tensor {
+  const data = t.data as Float32Array;
+  return tensor(data.subarray(data.length / 2), [1, ...t.dims.slice(1)]);
 }
 
 /** Keeps the unmasked region on the original image's trajectory (noised to the next level). */
@@ -153,7 +188,7 @@ function zeroResidualFeeds(shp: UNetStructure, B: number, h: number, w: number):
 }
 
 /** Summed residuals of the ControlNets active at step i, or undefined when none is. */
-async function controlResiduals(d: DenoiseInput, i: number, steps: number, x: Float32Array, t: number, B: number, context: ort.Tensor): Promise<Record<string, ort.Tensor> | undefined> {
+async function controlResiduals(d: DenoiseInput, i: number, steps: number, x: Float32Array, t: number, B: number, context: ort.Tensor, added: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor> | undefined> {
   let sum: Record<string, Float32Array> | undefined;
   let dims: Record<string, readonly number[]> = {};
   for (const c of d.controls) {
@@ -162,9 +197,10 @@ async function controlResiduals(d: DenoiseInput, i: number, steps: number, x: Fl
     const halfOnly = c.guessMode && B === 2;
     const n = halfOnly ? 1 : B;
     const [, cc, H, W] = c.condShape;
-    const ctxData = context.data as Float32Array;
-    const ctx = halfOnly ? tensor(ctxData.subarray(ctxData.length / 2), [1, context.dims[1], context.dims[2]]) : context;
+    const ctx = halfOnly ? condHalf(context) : context;
+    const extra = Object.fromEntries(Object.entries(added).filter(([name]) => c.session.inputNames.includes(name)).map(([name, v]) => [name, halfOnly ? condHalf(v) : v]));
     const out = await c.session.run({
+      ...extra,
       sample: tensor(n === 1 ? x : duplicate(x), [n, d.latentShape[1], d.latentShape[2], d.latentShape[3]]),
       timestep: tensor(new Float32Array(n).fill(t), [n]),
       encoder_hidden_states: ctx,

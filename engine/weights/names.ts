@@ -3,7 +3,9 @@
  * diffusers / Hugging Face keys, the block paths the graph builders use.
  *
  *  - LDM single-file SD1.5 checkpoints: `model.diffusion_model.*` (UNet), `first_stage_model.*`
- *    (VAE), `cond_stage_model.transformer.[text_model.]*` (CLIP text encoder).
+ *    (VAE), `cond_stage_model.transformer.[text_model.]*` (CLIP text encoder). SDXL single files use
+ *    the same UNet naming (plus `label_emb.0.{0,2}` = `add_embedding.linear_{1,2}`; block counts and
+ *    transformer depths come from the keys) and the same VAE naming.
  *  - lllyasviel ControlNets (`time_embed`, `input_blocks`, `middle_block`, `input_hint_block`,
  *    `zero_convs`, `middle_block_out`), with or without a `control_model.` prefix.
  *  - diffusers folders / files (`unet/`, `vae/`, `text_encoder/`, ControlNet folders), including the
@@ -172,6 +174,8 @@ function ldmUnetKey(rest: string, layout: LdmUnetLayout): string | undefined {
   const L = layout.layersPerBlock;
   let m: RegExpMatchArray | null;
   if ((m = rest.match(/^time_embed\.(0|2)\.(.+)$/))) return `time_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
+  // SDXL's text_time added embedding (diffusers add_embedding).
+  if ((m = rest.match(/^label_emb\.0\.(0|2)\.(.+)$/))) return `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
   if ((m = rest.match(/^out\.(0|2)\.(.+)$/))) return `${m[1] === '0' ? 'conv_norm_out' : 'conv_out'}.${m[2]}`;
   if ((m = rest.match(/^input_blocks\.(\d+)\.(\d+)\.(.+)$/))) {
     const i = Number(m[1]);
@@ -477,7 +481,7 @@ export function componentOfRole(role: string): Component | undefined {
   return undefined;
 }
 
-export type WeightsFormatName = 'diffusers' | 'ldm' | 'h94' | 'hf-clip';
+export type WeightsFormatName = 'diffusers' | 'ldm' | 'ldm-sdxl' | 'h94' | 'hf-clip';
 
 /**
  * The WeightSource for one file in a stated naming, keyed canonically. Parity handlers should load
@@ -486,6 +490,7 @@ export type WeightsFormatName = 'diffusers' | 'ldm' | 'h94' | 'hf-clip';
 export function sourceFor(path: string, format: WeightsFormatName | string | undefined, component: Component | undefined): WeightSource {
   switch (format) {
     case 'ldm':
+    case 'ldm-sdxl': // same UNet / VAE naming; SDXL's text encoders sit under conditioner.embedders.*
       if (!component) throw new Error(`${path}: LDM naming needs to know which model to take from it`);
       return ldmSource(path, component);
     case 'diffusers':

@@ -4,7 +4,7 @@
  * the skip connections. The UNet and ControlNet graphs, the IP-Adapter key/value graph, the FaceID LoRA
  * merge and the denoising loop all use this description, so a second reading of the weights cannot
  * disagree with the first. Nothing here depends on SD1.5's sizes: SDXL's 10-deep transformers, three
- * down blocks and 70 attn2 layers come out of the same walk.
+ * down blocks, 70 attn2 layers and its `text_time` added embedding come out of the same walk.
  */
 import type { WeightSource } from './source.ts';
 
@@ -34,6 +34,11 @@ export interface Attn2Layer {
   readonly index: number;
   /** Position of `transformer` in execution order (down, mid, up): ComfyUI's `transformer_index` for SD1.5. */
   readonly executionOrder: number;
+  /**
+   * Downsamplers between the latent and this layer's resolution: its queries are the latent grid halved
+   * (rounding up) this many times (`attn2Queries`). Regional masks are fed per resolution (`UNET_IO.ipMask`).
+   */
+  readonly downsamples: number;
 }
 
 /** One skip connection of the encoder half (a ControlNet residual adds onto it). */
@@ -62,6 +67,11 @@ export interface UNetStructure {
   readonly skips: readonly Skip[];
   /** The mid block's output (`mid_residual`). */
   readonly mid: Skip;
+  /**
+   * SDXL's `text_time` added embedding (`add_embedding.linear_1/2`): the graph takes `text_embeds` (pooled
+   * text) and `time_ids`; `inputWidth` = pooled width + time ids × their sinusoid width. Absent for SD1.5.
+   */
+  readonly textTime?: { readonly inputWidth: number };
 }
 
 /** Names of the UNet's per-job inputs (and the ControlNet's / key-value graph's outputs that feed them). */
@@ -72,15 +82,31 @@ export const UNET_IO = {
   ipValue: (l: number): string => `ip_v.${l}`,
   ipScale: 'ip_scale',
   ipBias: 'ip_bias',
+  /** [A, N] per-slot regional mask of the attn2 layers with `downsamples` = k (N = their query count). */
+  ipMask: (k: number): string => `ip_mask.${k}`,
+  /** SDXL (`textTime`): pooled text embeddings [B, P] and time ids [B, n] (original size, crop, target size). */
+  textEmbeds: 'text_embeds',
+  timeIds: 'time_ids',
 } as const;
 
-/** Spatial size of a skip for a latent of h × w (odd sizes round up, as diffusers' strided convs do). */
-export function skipSize(s: Skip, h: number, w: number): [number, number] {
+/** Spatial size of a skip (or an attn2 layer's grid) for a latent of h × w (odd sizes round up, as diffusers' strided convs do). */
+export function skipSize(s: Pick<Skip, 'downsamples'>, h: number, w: number): [number, number] {
   for (let i = 0; i < s.downsamples; i++) {
     h = Math.ceil(h / 2);
     w = Math.ceil(w / 2);
   }
   return [h, w];
+}
+
+/** Number of queries (tokens) an attn2 layer sees for a latent of h × w. */
+export function attn2Queries(layer: Pick<Attn2Layer, 'downsamples'>, h: number, w: number): number {
+  const [a, b] = skipSize(layer, h, w);
+  return a * b;
+}
+
+/** The distinct resolutions (downsample counts) the attn2 layers run at, ascending: one `ip_mask.<k>` input each. */
+export function attn2Resolutions(s: Pick<UNetStructure, 'attn2'>): number[] {
+  return [...new Set(s.attn2.map((a) => a.downsamples))].sort((a, b) => a - b);
 }
 
 const join = (...parts: string[]): string => parts.filter((p) => p !== '').join('.');
@@ -134,6 +160,20 @@ export function inspectUNet(w: WeightSource, prefix = ''): UNetStructure {
   const up = upBlocks.flatMap((b) => addTransformers(b.path, b.attentions));
   const mid = addTransformers('mid_block', midAttentions);
 
+  // Resolution of each transformer: the down path halves after each downsampler, the mid block sits at
+  // the lowest, and each upsampler doubles again (to the size of the skip it meets).
+  const resolution = new Map<string, number>();
+  let level = 0;
+  for (const b of downBlocks) {
+    for (let j = 0; j < b.attentions; j++) resolution.set(`${b.path}.attentions.${j}`, level);
+    if (b.resample) level++;
+  }
+  for (const p of mid) resolution.set(p, level);
+  for (const b of upBlocks) {
+    for (let j = 0; j < b.attentions; j++) resolution.set(`${b.path}.attentions.${j}`, level);
+    if (b.resample) level--;
+  }
+
   // h94 / attn_processors order is down, up, mid; execution order (ComfyUI's index) is down, mid, up.
   const execution = [...down, ...mid, ...up];
   const attn2: Attn2Layer[] = [...down, ...up, ...mid].flatMap((transformer) =>
@@ -146,6 +186,7 @@ export function inspectUNet(w: WeightSource, prefix = ''): UNetStructure {
       channels: shapeOf(`${tb}.attn2.to_q.weight`)[0],
       index: 2 * l + 1,
       executionOrder: execution.indexOf(transformer),
+      downsamples: resolution.get(transformer)!,
     }));
 
   const skips: Skip[] = [{ source: 'conv_in', channels: shapeOf('conv_in.weight')[0], downsamples: 0 }];
@@ -156,6 +197,7 @@ export function inspectUNet(w: WeightSource, prefix = ''): UNetStructure {
   }
   const midResnets = countModules(w, k('mid_block.resnets'));
   const midOut = midResnets > 0 ? out(`mid_block.resnets.${midResnets - 1}`) : skips[skips.length - 1].channels;
+  const addEmbedding = w.get(k('add_embedding.linear_1.weight'));
 
   return {
     inChannels: shapeOf('conv_in.weight')[1],
@@ -168,6 +210,7 @@ export function inspectUNet(w: WeightSource, prefix = ''): UNetStructure {
     attn2,
     skips,
     mid: { source: 'mid_block', channels: midOut, downsamples },
+    ...(addEmbedding ? { textTime: { inputWidth: addEmbedding.shape[1] } } : {}),
   };
 }
 

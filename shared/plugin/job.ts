@@ -41,6 +41,16 @@ export function chooseSeed(settings: GenerationSettings, random: () => number): 
   return settings.seed ?? randomSeed(random);
 }
 
+/** The model fields a speed preset (or the user) chose; left out where they are the daemon's defaults. */
+export function modelFields(s: GenerationSettings): Pick<JobMessage, 'checkpoint' | 'loras' | 'eta' | 'draftDecode'> {
+  return {
+    ...(s.checkpoint ? { checkpoint: s.checkpoint } : {}),
+    ...(s.loras.length ? { loras: s.loras.map((l) => ({ model: l.model, strength: l.strength })) } : {}),
+    ...(s.eta !== null ? { eta: s.eta } : {}),
+    ...(s.draftDecode ? { draftDecode: true } : {}),
+  };
+}
+
 export function buildJob(settings: GenerationSettings, plan: JobPlan, caps: Pick<Capabilities, 'maxPixels' | 'maxBatch'>): JobMessage {
   const job: JobMessage = {
     type: 'job',
@@ -51,6 +61,7 @@ export function buildJob(settings: GenerationSettings, plan: JobPlan, caps: Pick
     steps: settings.steps,
     sampler: settings.sampler,
     guidance: settings.guidance,
+    ...modelFields(settings),
     batchSize: Math.max(1, Math.min(settings.variations, caps.maxBatch)),
     output: { format: 'png', preview: plan.preview },
   };

@@ -8,6 +8,7 @@ import { sha256Hex } from '../protocol/sha256.ts';
 import type { Gray8, Rgba8 } from './raster.ts';
 import type { SeedVariation } from './record.ts';
 import type { SizePlan } from './region.ts';
+import { modelFields } from './job.ts';
 import type { GenerationSettings } from './settings.ts';
 
 /** What was read from the document for one job (all images at `plan.read` size except the reference). */
@@ -57,6 +58,7 @@ export function buildPsJob(s: GenerationSettings, cap: PsCapture, o: JobOptions)
     steps: s.steps,
     sampler: s.sampler,
     guidance: s.guidance,
+    ...modelFields(s),
     width: cap.plan.generation.width,
     height: cap.plan.generation.height,
     batchSize: 1,

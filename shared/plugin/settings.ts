@@ -6,12 +6,13 @@
  * older or hand-edited record never breaks a panel. Pure.
  */
 import { DEFAULT_PORT } from '../protocol/constants.ts';
-import { CONTROL_SCALE, GUIDANCE, MAX_PROMPT_LENGTH, REFERENCE_SCALE, SEED_MAX, STEPS, STRENGTH } from '../protocol/limits.ts';
+import { CONTROL_SCALE, GUIDANCE, LORA_STRENGTH, MAX_LORAS, MAX_NAME_LENGTH, MAX_PROMPT_LENGTH, REFERENCE_SCALE, SEED_MAX, STEPS, STRENGTH } from '../protocol/limits.ts';
 import {
   ADAPTER_KINDS, BLOCK_PRESETS, CONTROL_PREPROCESS, CONTROL_TYPES, SAMPLERS,
-  type AdapterKind, type BlockPreset, type ControlPreprocess, type ControlType, type SamplerName,
+  type AdapterKind, type BlockPreset, type ControlPreprocess, type ControlType, type LoraSpec, type SamplerName,
 } from '../protocol/messages.ts';
 import type { RegionMode } from './region.ts';
+import { SPEED_PRESETS, type PresetRecipe, type SpeedPreset } from './speed-presets.ts';
 
 export const SETTINGS_VERSION = 1;
 export const MAX_VARIATIONS = 8;
@@ -62,6 +63,19 @@ export interface GenerationSettings {
   sample: SampleFrom;
   reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string };
   control: { layerId: number | null; layerName: string; start: number; end: number };
+  /** The speed preset the model fields came from; 'custom' once steps, sampler or CFG are changed by hand. */
+  speed: SpeedPreset | 'custom';
+  /** Checkpoint file name; '' = the daemon's default. */
+  checkpoint: string;
+  loras: LoraSpec[];
+  /** TCD's gamma / DDIM's eta; null = the sampler's default. */
+  eta: number | null;
+  /** Decode the final image with TAESD (fast, softer). */
+  draftDecode: boolean;
+  /** Live mode's img2img strength (its own: a live edit wants less change than a one-off img2img). */
+  liveStrength: number;
+  /** Live mode also writes each result into a live layer (Photoshop) / live fill (Figma). */
+  liveLayer: boolean;
 }
 
 /** The defaults of a plugin that starts from its target's pixels (Figma). */
@@ -90,6 +104,13 @@ export const DEFAULT_SETTINGS: GenerationSettings = {
   sample: 'merged',
   reference: { source: 'none', layerId: null, layerName: '', fileName: '' },
   control: { layerId: null, layerName: '', start: 0, end: 1 },
+  speed: 'custom',
+  checkpoint: '',
+  loras: [],
+  eta: null,
+  draftDecode: false,
+  liveStrength: 0.5,
+  liveLayer: false,
 };
 
 /** Photoshop starts on the whole canvas, text only: a document's pixels are used when the user picks a mode. */
@@ -179,7 +200,28 @@ export function parseSettings(raw: unknown, defaults: GenerationSettings = DEFAU
       fileName: str(ref.fileName, 256, ''),
     },
     control: { layerId: layerId(ctl.layerId), layerName: str(ctl.layerName, 256, ''), ...parseRange(ctl, d.control) },
+    speed: oneOf<SpeedPreset | 'custom'>(r.speed, [...SPEED_PRESETS, 'custom'], d.speed),
+    checkpoint: str(r.checkpoint, MAX_NAME_LENGTH, d.checkpoint),
+    loras: Array.isArray(r.loras) ? parseLoras(r.loras) : d.loras,
+    eta: r.eta === null ? null : typeof r.eta === 'number' ? num(r.eta, 0, 1, 0) : d.eta,
+    draftDecode: typeof r.draftDecode === 'boolean' ? r.draftDecode : d.draftDecode,
+    liveStrength: num(r.liveStrength, 0.05, 1, d.liveStrength),
+    liveLayer: typeof r.liveLayer === 'boolean' ? r.liveLayer : d.liveLayer,
   };
+}
+
+function parseLoras(list: unknown[]): LoraSpec[] {
+  const out: LoraSpec[] = [];
+  for (const l of list.slice(0, MAX_LORAS)) {
+    if (!isRecord(l) || typeof l.model !== 'string' || l.model.length === 0 || l.model.length > MAX_NAME_LENGTH) continue;
+    out.push({ model: l.model, strength: num(l.strength, LORA_STRENGTH.min, LORA_STRENGTH.max, 1) });
+  }
+  return out;
+}
+
+/** The settings with a speed preset's model, steps, sampler, CFG and decode (speed-presets.ts). */
+export function applySpeedPreset(s: GenerationSettings, r: PresetRecipe): GenerationSettings {
+  return { ...s, speed: r.preset, checkpoint: r.checkpoint, loras: r.loras.map((l) => ({ ...l })), steps: r.steps, sampler: r.sampler, guidance: r.guidance, eta: r.eta, draftDecode: r.draftDecode };
 }
 
 /** Lock on: `seed` is fixed (to the last seed unless typed); off: null = a new random seed each time. */

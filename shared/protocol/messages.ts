@@ -175,10 +175,27 @@ export const CLIENT_MESSAGE_TYPES: readonly ClientMessageType[] = ['hello', 'job
 
 // ---------------------------------------------------------------- server → client
 
+/** Few-step model families, each with the recipe its model card gives (shared/plugin/speed-presets.ts). */
+export type FewStepFamily = 'lcm' | 'tcd' | 'hyper-sd' | 'lightning' | 'turbo';
+export const FEW_STEP_FAMILIES: readonly FewStepFamily[] = ['lcm', 'tcd', 'hyper-sd', 'lightning', 'turbo'];
+
+/** What the daemon read off a few-step model's file or hub name. */
+export interface FewStepInfo {
+  family: FewStepFamily;
+  /** The step count it was distilled for, where the name says (SDXL-Lightning, Hyper-SD N-step). */
+  steps?: number;
+  /** Hyper-SD's CFG-preserving variants (`…-CFG-lora`): run with guidance 5–8 and a negative prompt. */
+  cfg?: boolean;
+}
+
 export interface ModelInfo {
   name: string;
   kind: string;
   bytes?: number;
+  /** The architecture the tensors say (checkpoints, LoRAs, adapters), where known. */
+  base?: 'sd15' | 'sd2' | 'sdxl' | 'sd3' | 'flux';
+  /** Set for few-step checkpoints and LoRAs (LCM, TCD, Hyper-SD, SDXL-Lightning, SDXL-Turbo). */
+  fewStep?: FewStepInfo;
 }
 
 export type Feature =

@@ -8,8 +8,13 @@ export function unetConfigFromCase(c: FixtureCase): Partial<UNetConfig> {
   const nested = (c.config.unet ?? c.config.controlnet) as Record<string, unknown> | undefined;
   const cfg = nested && typeof nested === 'object' ? nested : (c.config as Record<string, unknown>);
   const out: { -readonly [K in keyof UNetConfig]?: UNetConfig[K] } = {};
-  if (typeof cfg.attention_head_dim === 'number') out.heads = cfg.attention_head_dim; // SD1.5 semantics: number of heads
-  if (typeof cfg.num_attention_heads === 'number') out.heads = cfg.num_attention_heads;
+  // diffusers' "attention_head_dim" is the number of heads when "num_attention_heads" is null (SD1.5: 8;
+  // SDXL: one per down level).
+  const heads = (v: unknown): number | number[] | undefined =>
+    typeof v === 'number' ? v : Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined;
+  out.heads = heads(cfg.num_attention_heads) ?? heads(cfg.attention_head_dim);
+  if (out.heads === undefined) delete out.heads;
+  if (typeof cfg.addition_time_embed_dim === 'number') out.timeIdDim = cfg.addition_time_embed_dim;
   if (typeof cfg.norm_num_groups === 'number') out.normGroups = cfg.norm_num_groups;
   if (typeof cfg.norm_eps === 'number') out.normEps = cfg.norm_eps;
   if (typeof cfg.flip_sin_to_cos === 'boolean') out.flipSinToCos = cfg.flip_sin_to_cos;

@@ -1,4 +1,4 @@
-/** Parity for `controlnet` cases (plain and guess mode). */
+/** Parity for `controlnet` / `sdxl-controlnet` cases (plain and guess mode). */
 import * as ort from 'onnxruntime-node';
 import { buildControlNet, controlScales } from '../../graphs/controlnet.ts';
 import { safetensorsSource } from '../../weights/source.ts';
@@ -15,7 +15,10 @@ export async function runControlNetCase(c: FixtureCase, t: ParityTarget = CPU_TA
   const session = await openSession(graph, t);
   const n = graph.outputs.length;
   const scale = Number(c.params.conditioning_scale ?? 1);
+  // SDXL ControlNets also take the pooled text embeddings and time ids.
+  const added = Object.fromEntries(['text_embeds', 'time_ids'].filter((n) => session.inputNames.includes(n)).map((n) => [n, f32(input(c, n))]));
   const out = await session.run({
+    ...added,
     sample: f32(input(c, 'sample')),
     timestep: f32(input(c, 'timestep')),
     encoder_hidden_states: f32(input(c, 'encoder_hidden_states')),

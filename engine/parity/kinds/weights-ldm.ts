@@ -180,9 +180,9 @@ async function reproduce(label: string, c: FixtureCase, t: ParityTarget): Promis
 
 export async function runWeightsLdmCase(c: FixtureCase, target: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
   const files: LdmFile[] = Object.entries(c.weights)
-    .filter(([role]) => c.weightsFormat[role] === 'ldm')
+    .filter(([role]) => c.weightsFormat[role] === 'ldm' || c.weightsFormat[role] === 'ldm-sdxl')
     .map(([role, path]) => ({ role, path, components: ldmComponents(path) }));
-  if (files.length === 0) throw new Error(`${c.name}: no weights in "ldm" format`);
+  if (files.length === 0) throw new Error(`${c.name}: no weights in "ldm" / "ldm-sdxl" format`);
   const root = dirname(c.dir);
   // Each reproduced case keeps its own kind's tolerance for this target.
   const targets = reproducedCases(c).map((n) => caseForTarget(loadCase(join(root, n)), target));
@@ -208,8 +208,24 @@ export async function runWeightsLdmCase(c: FixtureCase, target: ParityTarget = C
     }
   }
 
+  // SDXL single files: the text encoders (conditioner.embedders.*) are checked by the text side's
+  // sdxlTextLdmChecks (kinds/clip-text.ts); the UNet and VAE roles go through the LDM table below.
+  const sdxlText = (t: FixtureCase): boolean => c.kind === 'sdxl-weights-ldm' && t.kind.startsWith('sdxl-clip-text');
+  if (c.kind === 'sdxl-weights-ldm') {
+    const { sdxlTextLdmChecks } = await import('./clip-text.ts');
+    checks.push(...(await sdxlTextLdmChecks(c, target)));
+  }
+  // A reproduced case with a role no LDM file provides fails here rather than passing unchecked.
+  for (const t of targets.filter((x) => !sdxlText(x))) {
+    const missing = Object.keys(t.weights).filter((role) => {
+      const comp = componentOfRole(role);
+      return comp && !files.some((f) => f.components.includes(comp));
+    });
+    if (missing.length) checks.push({ name: `${t.name}`, maxAbsError: Infinity, pass: false, detail: `not run: no component of ${files.map((f) => basename(f.path)).join(', ')} was recognised for role(s) ${missing.join(', ')}` });
+  }
+
   // 2. Graph level: the reproduced cases with LDM weights substituted.
-  for (const t of targets) {
+  for (const t of targets.filter((x) => !sdxlText(x))) {
     for (const { label, c: sub } of substitutions(t, files)) checks.push(...(await reproduce(label, sub, target)));
   }
   return checks;
