@@ -51,9 +51,18 @@ function kindOf(m: ModelInfo): string {
   return m.kind.split(':')[0];
 }
 
+/** A checkpoint for generating (roles checkpoint, checkpoint:sdxl), not an inpainting one. */
+function isCheckpoint(m: ModelInfo): boolean {
+  return kindOf(m) === 'checkpoint' && !m.kind.includes('inpaint');
+}
+
 /** Standard (not few-step, not inpainting) checkpoints, in the daemon's order. */
 function standardCheckpoints(models: readonly ModelInfo[]): ModelInfo[] {
-  return models.filter((m) => m.kind === 'checkpoint' && !m.fewStep);
+  return models.filter((m) => isCheckpoint(m) && !m.fewStep);
+}
+
+function baseOf(m: ModelInfo | undefined): string {
+  return m?.base ?? (m?.kind.includes('sdxl') ? 'sdxl' : 'sd15');
 }
 
 /** Steps, sampler, CFG and eta of a few-step model for Live (fewest) or Fast (the model's best). */
@@ -82,7 +91,7 @@ function recipeOf(c: Candidate, preset: 'live' | 'fast'): Pick<PresetRecipe, 'st
  * Live prefers the fewest steps, Fast the most (up to 8).
  */
 function candidates(models: readonly ModelInfo[], preset: 'live' | 'fast'): Candidate[] {
-  const base = standardCheckpoints(models)[0]?.base ?? 'sd15';
+  const base = baseOf(standardCheckpoints(models)[0]);
   const order = ['hyper-sd', 'lightning', 'lcm', 'tcd', 'turbo'];
   const rank = (c: Candidate): number => {
     const f = c.model.fewStep!;
@@ -92,7 +101,7 @@ function candidates(models: readonly ModelInfo[], preset: 'live' | 'fast'): Cand
   };
   const hasStandard = standardCheckpoints(models).length > 0;
   return models
-    .filter((m) => m.fewStep && (kindOf(m) === 'lora' ? hasStandard && (m.base === undefined || m.base === base) : m.kind === 'checkpoint'))
+    .filter((m) => m.fewStep && (kindOf(m) === 'lora' ? hasStandard && (m.base === undefined || m.base === base) : isCheckpoint(m)))
     .map((m) => ({ model: m, lora: kindOf(m) === 'lora' }))
     .sort((a, b) => rank(a) - rank(b));
 }
@@ -123,7 +132,7 @@ export function presetRecipe(preset: SpeedPreset, models: readonly ModelInfo[]):
       draftDecode: preset === 'live', label: `${standard ? standard.name : 'the default checkpoint'}, ${steps} steps`, note: NO_FEW_STEP_NOTE,
     };
   }
-  if (standard || !models.some((m) => m.kind === 'checkpoint' && m.fewStep)) {
+  if (standard || !models.some((m) => isCheckpoint(m) && m.fewStep)) {
     return { preset, checkpoint: '', loras: [], ...QUALITY, eta: null, draftDecode: false, label: `${standard ? standard.name : 'the default checkpoint'}, ${QUALITY.steps} steps` };
   }
   // Only few-step checkpoints: Quality is the best of them at its Fast recipe.

@@ -63,7 +63,7 @@ test('each family gets its model card recipe', () => {
   const unified = presetRecipe('live', [ckpt('a.safetensors'), lora('Hyper-SD15-1step-lora.safetensors')]);
   assert.deepEqual([unified.sampler, unified.steps, unified.eta], ['tcd', 1, 1]);
 
-  const xl = [ckpt('sd_xl_base_1.0.safetensors', 'sdxl'), lora('sdxl_lightning_4step_lora.safetensors', 'sdxl'), lora('lcm-lora-sdv1-5.safetensors', 'sd15')];
+  const xl = [{ name: 'sd_xl_base_1.0.safetensors', kind: 'checkpoint:sdxl' }, lora('sdxl_lightning_4step_lora.safetensors', 'sdxl'), lora('lcm-lora-sdv1-5.safetensors', 'sd15')];
   const lightning = presetRecipe('live', xl);
   assert.deepEqual([lightning.loras[0].model, lightning.sampler, lightning.steps, lightning.guidance], ['sdxl_lightning_4step_lora.safetensors', 'euler-trailing', 4, 1], 'an SD1.5 LoRA is never put on an SDXL checkpoint');
 
