@@ -13,6 +13,15 @@ export function selectionToMask(sel: Gray8, selDoc: Rect, region: Rect, read: Si
   return drawGray(out, sel, placeInRead(selDoc, region, read));
 }
 
+/**
+ * The result layer's alpha for a selection fill: opaque wherever the selection reaches, even partly.
+ * The daemon's pixels there are already the feathered blend of the generated image and the original
+ * (the engine owns that blend), so a soft layer alpha would blend the edge a second time.
+ */
+export function resultLayerAlpha(mask: Gray8): Gray8 {
+  return { width: mask.width, height: mask.height, data: mask.data.map((v) => (v > 0 ? 255 : 0)) };
+}
+
 export interface MaskStats {
   /** Bounding box of the pixels above `threshold`, in mask pixels; null when nothing is selected. */
   bounds: Rect | null;
