@@ -20,6 +20,7 @@ import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
 import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, type TextEmbeddings } from './pipeline/conditioning.ts';
 import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
 import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
+import { referenceMasks } from './pipeline/ip-masks.ts';
 import { draftDecode, loadTinyDecoder, stepPreview } from './pipeline/preview.ts';
 import { references as referenceInputs, type Named } from './pipeline/references.ts';
 import { fileIdentity, SessionCache } from './pipeline/sessions.ts';
@@ -224,7 +225,7 @@ export class SdEngine implements Engine {
         unet, structure,
         latents, latentShape: shape, cond: text.cond, uncond: text.uncond, textShape: [text.tokens, text.dim],
         guidance: p.guidance, scheduler, startIndex,
-        ip: slots.length ? { packed: packIpInputs(slots, structure.attn2, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(structure.attn2, ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range) } : undefined,
+        ip: slots.length ? { packed: packIpInputs(slots, structure.attn2, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(structure.attn2, ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range), masks: referenceMasks(groups.map(([{ ref }]) => ref), p.width, p.height) } : undefined,
         controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
         onStep: async (i, lat, denoised) => {
           const step = b * total + (i - startIndex) + 1;
@@ -428,7 +429,8 @@ function maskedInit(init: RgbaImage | undefined, mask: Uint8Array, width: number
 export function groupReferences(refs: readonly StyleReference[]): Array<Array<{ ref: StyleReference; index: number }>> {
   const groups = new Map<string, Array<{ ref: StyleReference; index: number }>>();
   refs.forEach((ref, index) => {
-    const key = ref.group !== undefined ? `g:${ref.group}` : `i:${index}`;
+    // A masked reference is its own slot: its own softmax and its own mask (diffusers' per-image masks).
+    const key = ref.group !== undefined && !ref.mask ? `g:${ref.group}` : `i:${index}`;
     const g = groups.get(key);
     if (g) g.push({ ref, index });
     else groups.set(key, [{ ref, index }]);

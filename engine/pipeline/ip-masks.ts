@@ -110,3 +110,8 @@ export function ipMaskFeeds(masks: ReadonlyArray<FloatMask | undefined>, structu
   }
   return feeds;
 }
+
+/** Each slot's binarized mask at the image size (undefined where its reference has none). */
+export function referenceMasks(refs: ReadonlyArray<{ readonly mask?: MaskImage }>, width: number, height: number): Array<FloatMask | undefined> {
+  return refs.map((r) => (r.mask ? binarizeMask(r.mask, width, height) : undefined));
+}
