@@ -148,6 +148,8 @@ export interface GenerationMetadata {
   readonly references: ReadonlyArray<Omit<StyleReference, 'image'>>;
   readonly controls: ReadonlyArray<Omit<ControlInput, 'image'>>;
   readonly models: Readonly<Record<string, { readonly name: string; readonly sha256: string }>>;
+  /** The checkpoint's family (its keys say): what the A1111 parameters and the plugins name. */
+  readonly family?: 'sd15' | 'sdxl';
   readonly timings: Readonly<Record<string, number>>;
   readonly engine: string;
 }

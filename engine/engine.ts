@@ -16,8 +16,9 @@ import { buildIpKvGraph, buildIpProjectionGraph, ipLayerScales } from './graphs/
 import { buildUNet } from './graphs/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, imageToRgba, runTiled, type Planar, type TileRunner } from './graphs/vae.ts';
 import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
-import { openCheckpoint, type Checkpoint } from './pipeline/checkpoint.ts';
-import { adapterKeyValues, projectTokens, promptEmbeddings, type ImageTokens, type TextEmbeddings } from './pipeline/conditioning.ts';
+import { openCheckpoint, unetConfigOf, vaeConfigOf, type Checkpoint } from './pipeline/checkpoint.ts';
+import { adapterKeyValues, projectTokens, promptEmbeddings, sdxlPromptEmbeddings, type ImageTokens, type SdxlTextEmbeddings, type TextEmbeddings } from './pipeline/conditioning.ts';
+import { FAMILY_SCHEDULER, familyRole, sdxlTimeIds } from './pipeline/family.ts';
 import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
 import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
 import { referenceMasks } from './pipeline/ip-masks.ts';
@@ -129,14 +130,14 @@ export class SdEngine implements Engine {
     const faceIdAdapter = req.references.find((r) => isFaceIdKind(r.adapter));
     const loras = (p.loras ?? []).map((l) => ({ ...l, file: this.opts.models.find('lora', l.model) }));
     loras.forEach((l) => note(`lora:${l.model}`, l.file));
-    const faceIdFile = faceIdAdapter ? this.opts.models.find(`ipadapter:${faceIdAdapter.adapter}`, faceIdAdapter.model) : undefined;
+    const faceIdFile = faceIdAdapter ? this.opts.models.find(familyRole(ckpt.family, 'ipadapter', faceIdAdapter.adapter), faceIdAdapter.model) : undefined;
     // Shapes are the same with or without LoRAs: inspect the file, merge only when a graph is built.
     const baseUnet = ckpt.source('unet');
     const structure = inspectUNet(baseUnet);
     const loaded: Loaded = { ckptModel, ckpt, structure };
     const unetKey = `unet|${fileIdentity(ckptModel.path)}|${JSON.stringify(p.loras ?? [])}|${faceIdFile?.path ?? ''}`;
     await this.sessions.prune((k) => !k.startsWith('unet|') || k === unetKey); // one UNet in memory
-    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, structure, loras, faceIdFile), { flavour: this.flavourOf('unet'), control: true, ip: true, structure, config: { heads: ckpt.hints.unetHeads ?? 8, normGroups: ckpt.hints.unetGroups ?? 32 } }));
+    const unet = await this.sessions.get(unetKey, () => buildUNet(this.unetWeights(baseUnet, structure, loras, faceIdFile), { flavour: this.flavourOf('unet'), control: true, ip: true, structure, config: unetConfigOf(ckpt) }));
     lap('load_unet', t);
     check();
 
@@ -200,13 +201,15 @@ export class SdEngine implements Engine {
     // TAESD (when installed) for previews and draft decodes; a draft job never loads the full VAE decoder.
     const tiny = o.wantPreview || p.draftDecode ? await loadTinyDecoder(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false)) : undefined;
     if (tiny) note('vae:taesd', tiny.model);
-    const decoder = () => this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.flavourOf('vae-decoder'), config: { groups: ckpt.hints.vaeGroups ?? 32 } }));
+    const decoder = () => this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.vaeDecoderFlavour(ckpt), config: vaeConfigOf(ckpt) }));
+    // SDXL's added conditioning: pooled text embeddings and time ids (generated at its own size, uncropped).
+    const textTime = isSdxlText(text) ? { cond: text.pooledCond, uncond: cfg ? text.pooledUncond : undefined, timeIds: sdxlTimeIds(p.width, p.height) } : undefined;
     for (let b = 0; b < p.batchSize; b++) {
       check();
       const seed = p.seed + b;
       const shape = [1, latentC, h, w] as const;
       const n = p.variationSeed !== undefined && (p.variationStrength ?? 0) > 0 ? variationNoise(seed, p.variationSeed + b, p.variationStrength!, shape) : seededNoise(seed, shape);
-      const scheduler = createScheduler(p.sampler, p.steps, { eta: p.eta });
+      const scheduler = createScheduler(p.sampler, p.steps, { eta: p.eta, config: FAMILY_SCHEDULER[ckpt.family] });
       let startIndex = 0;
       let latents: Float32Array;
       if (x0 && p.strength < 1) {
@@ -223,7 +226,7 @@ export class SdEngine implements Engine {
       const total = p.steps - startIndex;
       const final = await denoise({
         unet, structure,
-        latents, latentShape: shape, cond: text.cond, uncond: text.uncond, textShape: [text.tokens, text.dim],
+        latents, latentShape: shape, cond: text.cond, uncond: text.uncond, textShape: [text.tokens, text.dim], textTime,
         guidance: p.guidance, scheduler, startIndex,
         ip: slots.length ? { packed: packIpInputs(slots, structure.attn2, cfg ? 2 : 1), layerScales: groups.map(([{ ref }]) => ipLayerScales(structure.attn2, ref.preset, ref.scale)), ranges: groups.map(([{ ref }]) => ref.range), masks: referenceMasks(groups.map(([{ ref }]) => ref), p.width, p.height) } : undefined,
         controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
@@ -250,10 +253,20 @@ export class SdEngine implements Engine {
       references: req.references.map(({ image: _i, ...rest }) => rest),
       controls: req.controls.map(({ image: _i, ...rest }) => rest),
       models,
+      family: ckpt.family,
       timings,
       engine: `ipa-bridge engine (${this.provider}, onnxruntime ${ort.env.versions?.common ?? ''})`,
     };
     return { images, metadata, controlImages, controlKeypoints };
+  }
+
+  /**
+   * The VAE decoder's flavour: SDXL's VAE overflows fp16 (its activations pass 65504), so where the
+   * provider computes in fp16 (CUDA) it decodes with the fp32 standard-op graph instead.
+   */
+  private vaeDecoderFlavour(ckpt: Checkpoint): Flavour {
+    const f = this.flavourOf('vae-decoder');
+    return ckpt.family === 'sdxl' && f === 'cuda' ? 'cpu' : f;
   }
 
   /** The flavour each graph is built in for this engine's provider (the SD VAE decoder stays fp32 in portable-fp16). */
@@ -285,12 +298,16 @@ export class SdEngine implements Engine {
     return current;
   }
 
-  /** The text encoder with the LoRAs' `lora_te_` parts merged in. */
-  private textWeights(ckpt: Checkpoint, loras: ReadonlyArray<{ model: string; strength: number }>): WeightSource {
-    const base = ckpt.source('text');
+  /**
+   * A text encoder with the LoRAs' parts for it merged in: `lora_te_` (SD1.5), `lora_te1_` (SDXL's
+   * CLIP-L) or `lora_te2_` (SDXL's bigG; kohya names it in HF naming, as the source is keyed).
+   */
+  private textWeights(ckpt: Checkpoint, loras: ReadonlyArray<{ model: string; strength: number }>, part: 'text' | 'text2' = 'text'): WeightSource {
+    const base = ckpt.source(part);
     if (loras.length === 0) return base;
     const targets = kohyaTargets(base);
-    const deltas = loras.flatMap((l) => fileLoraDeltas(openWeightFile(this.opts.models.find('lora', l.model).path), 'lora_te_', targets, l.strength));
+    const prefix = ckpt.family === 'sd15' ? 'lora_te_' : part === 'text' ? 'lora_te1_' : 'lora_te2_';
+    const deltas = loras.flatMap((l) => fileLoraDeltas(openWeightFile(this.opts.models.find('lora', l.model).path), prefix, targets, l.strength));
     return deltas.length ? layeredSource(base.description, mergeDeltas(base, deltas, 'text encoder LoRAs'), base) : base;
   }
 
@@ -308,9 +325,12 @@ export class SdEngine implements Engine {
     const tok = await this.tokenizerFor();
     note('tokenizer', this.opts.models.find('tokenizer'));
     const textKey = `text|${fileIdentity(l.ckptModel.path)}|${loraKey}`;
-    await this.sessions.prune((k) => !k.startsWith('text|') || k === textKey);
+    await this.sessions.prune((k) => !k.startsWith('text|') || k.startsWith(textKey));
     const session = await this.sessions.get(textKey, () => buildClipTextGraph(this.textWeights(l.ckpt, loras), { flavour: this.flavourOf('clip-text'), heads: l.ckpt.hints.textHeads }));
-    const emb = await promptEmbeddings(session, tok, prompt, negative, clipSkip);
+    // SDXL: both encoders' hs[-2] (clip skip does not apply: diffusers' SDXL pipeline always takes hs[-2]).
+    const emb = l.ckpt.family === 'sdxl'
+      ? await sdxlPromptEmbeddings({ clipL: session, openClipG: await this.sessions.get(`${textKey}|2`, () => buildClipTextGraph(this.textWeights(l.ckpt, loras, 'text2'), { flavour: this.flavourOf('clip-text'), heads: l.ckpt.hints.text2Heads })) }, tok, prompt, negative)
+      : await promptEmbeddings(session, tok, prompt, negative, clipSkip);
     this.textCache.set(key, emb);
     return emb;
   }
@@ -322,7 +342,7 @@ export class SdEngine implements Engine {
    */
   private async referenceSlot(l: Loaded, group: ReadonlyArray<{ ref: StyleReference; index: number }>, cfg: boolean, note: (r: string, m: LocatedModel) => void): Promise<AdapterKv> {
     const first = group[0].ref;
-    const adapter = this.opts.models.find(`ipadapter:${first.adapter}`, first.model);
+    const adapter = this.opts.models.find(familyRole(l.ckpt.family, 'ipadapter', first.adapter), first.model);
     note(`ipadapter:${group[0].index}`, adapter);
     for (const { ref, index } of group.slice(1)) {
       if (ref.adapter !== first.adapter || ref.model !== first.model) throw new EngineError('invalid-field', `references in group "${first.group}" must use the same adapter model`, `references[${index}].adapter`);
@@ -370,12 +390,12 @@ export class SdEngine implements Engine {
   }
 
   private async control(l: Loaded, c: ControlInput, i: number, width: number, height: number, note: (r: string, m: LocatedModel) => void, signal?: AbortSignal): Promise<{ run: ControlRun; image: RgbaImage; keypoints?: object }> {
-    const m = this.opts.models.find(`controlnet:${c.type}`, c.model);
+    const m = this.opts.models.find(familyRole(l.ckpt.family, 'controlnet', c.type), c.model);
     note(`controlnet:${i}`, m);
     const src = (await import('./weights/names.ts')).sourceFor(m.path, undefined, 'controlnet');
     const mismatch = controlNetMismatch(inspectUNet(src), l.structure);
     if (mismatch) throw new EngineError('model-mismatch', `${m.name} does not fit the checkpoint ${l.ckptModel.name}: ${mismatch}`, `controls[${i}].${c.model ? 'model' : 'type'}`);
-    const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavourOf('controlnet'), config: { heads: l.ckpt.hints.unetHeads ?? 8, normGroups: l.ckpt.hints.unetGroups ?? 32 } }));
+    const session = await this.sessions.get(`controlnet|${fileIdentity(m.path)}`, () => buildControlNet(src, { flavour: this.flavourOf('controlnet'), config: unetConfigOf(l.ckpt) }));
     const { image: processed, keypoints } = await preprocessControlImage(c, (role) => this.opts.models.find(role), { width, height, provider: this.preprocessProvider, signal, field: `controls[${i}]` });
     const sized = resizeRgba(processed.data, processed.width, processed.height, width, height);
     const cond = rgbaToPlanar(sized, width, height, (v) => v / 255);
@@ -399,7 +419,7 @@ export class SdEngine implements Engine {
   }
 
   private vaeEncoder(l: Loaded): Promise<ort.InferenceSession> {
-    return this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavourOf('vae-encoder'), config: { groups: l.ckpt.hints.vaeGroups ?? 32 } }));
+    return this.sessions.get(`vae-enc|${fileIdentity(l.ckptModel.path)}`, () => buildVaeEncoder(l.ckpt.source('vae'), { flavour: this.flavourOf('vae-encoder'), config: vaeConfigOf(l.ckpt) }));
   }
 
   private async encodeImage(l: Loaded, img: RgbaImage, width: number, height: number): Promise<Float32Array> {
@@ -410,6 +430,10 @@ export class SdEngine implements Engine {
     const out = await enc.run({ image: new ort.Tensor('float32', x, [1, 3, height, width]) });
     return out.latents_scaled.data as Float32Array;
   }
+}
+
+function isSdxlText(t: TextEmbeddings): t is SdxlTextEmbeddings {
+  return 'pooledCond' in t;
 }
 
 /** The image encoder an adapter was trained with (ViT-H for SD1.5), read off its input widths. */

@@ -27,6 +27,7 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   'unet-ip-masked': async () => (await import('./kinds/unet.ts')).runUNetCase,
   'sdxl-controlnet': async () => (await import('./kinds/controlnet.ts')).runControlNetCase,
   pipeline: async () => (await import('./kinds/pipeline.ts')).runPipelineCase,
+  'sdxl-pipeline': async () => (await import('./kinds/pipeline.ts')).runSdxlPipelineCase,
   controlnet: async () => (await import('./kinds/controlnet.ts')).runControlNetCase,
   'vae-decoder': async () => (await import('./kinds/vae.ts')).runVaeDecoderCase,
   'vae-encoder': async () => (await import('./kinds/vae.ts')).runVaeEncoderCase,
@@ -67,6 +68,7 @@ export const FP16_TOLERANCES: Readonly<Record<string, Tolerance>> = {
   'sdxl-controlnet': { atol: 8e-2, rtol: 2e-2 },
   'vae-encoder': { atol: 4e-2, rtol: 2e-2 },
   pipeline: { atol: 4e-1, rtol: 5e-2, uint8: 10 },
+  'sdxl-pipeline': { atol: 4e-1, rtol: 5e-2, uint8: 10 },
   // TAESD runs in fp16 (no norms, small activations: no overflow); its image is a preview / draft.
   'taesd-decoder': { atol: 4e-2, rtol: 2e-2, uint8: 6 },
   'taesd-encoder': { atol: 5e-3, rtol: 1e-2 },

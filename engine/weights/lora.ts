@@ -86,26 +86,35 @@ export function mergeIpAdapterLora(unet: WeightSource, ip: WeightSource, strengt
   return mergeDeltas(unet, ipAdapterLoraDeltas(unet, ip, strength, structure), `${ip.description} (LoRA merged ×${strength})`);
 }
 
+/** The module path a LoRA key names (underscore-joined, kohya style) and its up key, or undefined. */
+function loraModule(key: string, prefix: string): { module: string; upKey: string } | undefined {
+  if (key.startsWith(prefix) && key.endsWith('.lora_down.weight')) {
+    return { module: key.slice(prefix.length, -'.lora_down.weight'.length), upKey: key.replace('.lora_down.', '.lora_up.') };
+  }
+  // diffusers / peft: `unet.<module>.lora_A.weight` (the text encoders' under `text_encoder.`)
+  if (key.endsWith('.lora_A.weight')) {
+    return { module: key.slice(0, -'.lora_A.weight'.length).replace(/^(unet|text_encoder)\./, '').replace(/\./g, '_'), upKey: key.replace('.lora_A.', '.lora_B.') };
+  }
+  // older diffusers attention-processor LoRAs: `unet.<attn>.processor.to_{q,k,v,out}_lora.down.weight`
+  const m = /^unet\.(.+)\.processor\.to_(q|k|v|out)_lora\.down\.weight$/.exec(key);
+  if (m) return { module: `${m[1]}.${m[2] === 'out' ? 'to_out.0' : `to_${m[2]}`}`.replace(/\./g, '_'), upKey: key.replace('_lora.down.', '_lora.up.') };
+  return undefined;
+}
+
 /**
  * kohya / diffusers LoRA files. `targets` maps the underscore-joined module path used by kohya
- * ("down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q") to the canonical weight key.
+ * ("down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", or for SDXL's UNet the LDM path
+ * "input_blocks_4_1_transformer_blocks_0_attn1_to_q") to the canonical weight key.
  */
-export function fileLoraDeltas(lora: WeightSource, prefix: 'lora_unet_' | 'lora_te_', targets: ReadonlyMap<string, string>, strength: number): LoraDelta[] {
+export function fileLoraDeltas(lora: WeightSource, prefix: 'lora_unet_' | 'lora_te_' | 'lora_te1_' | 'lora_te2_', targets: ReadonlyMap<string, string>, strength: number): LoraDelta[] {
   const deltas: LoraDelta[] = [];
   for (const key of lora.keys()) {
-    let module: string | undefined;
-    let upKey: string;
-    if (key.startsWith(prefix) && key.endsWith('.lora_down.weight')) {
-      module = key.slice(prefix.length, -'.lora_down.weight'.length);
-      upKey = key.replace('.lora_down.', '.lora_up.');
-    } else if (key.endsWith('.lora_A.weight')) {
-      module = key.slice(0, -'.lora_A.weight'.length).replace(/^(unet|text_encoder)\./, '').replace(/\./g, '_');
-      upKey = key.replace('.lora_A.', '.lora_B.');
-    } else continue;
-    const target = targets.get(module);
+    const named = loraModule(key, prefix);
+    if (!named) continue;
+    const target = targets.get(named.module);
     if (!target) continue;
     const down = requireWeight(lora, key);
-    const up = requireWeight(lora, upKey);
+    const up = requireWeight(lora, named.upKey);
     const rank = down.shape[0];
     const alphaT = lora.get(key.replace(/\.lora_down\.weight$/, '.alpha'));
     const alpha = alphaT ? readWeightFloat32(alphaT)[0] : rank;
@@ -114,9 +123,74 @@ export function fileLoraDeltas(lora: WeightSource, prefix: 'lora_unet_' | 'lora_
   return deltas;
 }
 
-/** underscore path -> weight key, for every `.weight` of `base` (kohya's module naming). */
+/**
+ * underscore path -> weight key, for every `.weight` of `base` (kohya's module naming). A UNet also
+ * gets its LDM / SGM module paths (`input_blocks_4_1_…`, `middle_block_…`, `output_blocks_…`,
+ * `label_emb_0_0`), the names kohya's SDXL trainer writes.
+ */
 export function kohyaTargets(base: WeightSource): Map<string, string> {
   const m = new Map<string, string>();
   for (const k of base.keys()) if (k.endsWith('.weight')) m.set(k.slice(0, -'.weight'.length).replace(/\./g, '_'), k);
+  if (base.get('conv_in.weight') && base.get('time_embedding.linear_1.weight')) {
+    const structure = inspectUNet(base);
+    for (const k of base.keys()) {
+      if (!k.endsWith('.weight')) continue;
+      const ldm = ldmUnetModule(k.slice(0, -'.weight'.length), structure);
+      if (ldm && !m.has(ldm.replace(/\./g, '_'))) m.set(ldm.replace(/\./g, '_'), k);
+    }
+  }
   return m;
+}
+
+const RESNET_TO_LDM: ReadonlyArray<readonly [string, string]> = [
+  ['norm1', 'in_layers.0'],
+  ['conv1', 'in_layers.2'],
+  ['time_emb_proj', 'emb_layers.1'],
+  ['norm2', 'out_layers.0'],
+  ['conv2', 'out_layers.3'],
+  ['conv_shortcut', 'skip_connection'],
+];
+
+function resnetToLdm(rest: string): string | undefined {
+  for (const [from, to] of RESNET_TO_LDM) if (rest === from || rest.startsWith(`${from}.`)) return to + rest.slice(from.length);
+  return undefined;
+}
+
+/**
+ * The LDM (SGM) module path of a diffusers UNet module: the inverse of the name table's UNet map
+ * (weights/names.ts), with the layer counts taken from the structure. Undefined for paths it does
+ * not know.
+ */
+export function ldmUnetModule(path: string, s: Pick<UNetStructure, 'downBlocks' | 'upBlocks'>): string | undefined {
+  const L = s.downBlocks[0]?.resnets ?? 0;
+  let m: RegExpExecArray | null;
+  if ((m = /^time_embedding\.linear_(1|2)$/.exec(path))) return `time_embed.${m[1] === '1' ? 0 : 2}`;
+  if ((m = /^add_embedding\.linear_(1|2)$/.exec(path))) return `label_emb.0.${m[1] === '1' ? 0 : 2}`;
+  if (path === 'conv_in') return 'input_blocks.0.0';
+  if (path === 'conv_norm_out') return 'out.0';
+  if (path === 'conv_out') return 'out.2';
+  if ((m = /^down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)(?:\.(.+))?$/.exec(path))) {
+    const i = Number(m[1]) * (L + 1) + Number(m[3]) + 1;
+    if (m[2] === 'attentions') return `input_blocks.${i}.1${m[4] ? `.${m[4]}` : ''}`;
+    const r = m[4] && resnetToLdm(m[4]);
+    return r ? `input_blocks.${i}.0.${r}` : undefined;
+  }
+  if ((m = /^down_blocks\.(\d+)\.downsamplers\.0\.conv$/.exec(path))) return `input_blocks.${(Number(m[1]) + 1) * (L + 1)}.0.op`;
+  if ((m = /^mid_block\.(resnets|attentions)\.(\d+)(?:\.(.+))?$/.exec(path))) {
+    if (m[1] === 'attentions') return `middle_block.${2 * Number(m[2]) + 1}${m[3] ? `.${m[3]}` : ''}`;
+    const r = m[3] && resnetToLdm(m[3]);
+    return r ? `middle_block.${2 * Number(m[2])}.${r}` : undefined;
+  }
+  if ((m = /^up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)(?:\.(.+))?$/.exec(path))) {
+    const i = Number(m[1]) * (L + 1) + Number(m[3]);
+    if (m[2] === 'attentions') return `output_blocks.${i}.1${m[4] ? `.${m[4]}` : ''}`;
+    const r = m[4] && resnetToLdm(m[4]);
+    return r ? `output_blocks.${i}.0.${r}` : undefined;
+  }
+  if ((m = /^up_blocks\.(\d+)\.upsamplers\.0\.conv$/.exec(path))) {
+    const b = Number(m[1]);
+    // The upsampler follows the block's last layer: after its transformer when it has one.
+    return `output_blocks.${b * (L + 1) + L}.${(s.upBlocks[b]?.attentions ?? 0) > 0 ? 2 : 1}.conv`;
+  }
+  return undefined;
 }

@@ -10,7 +10,9 @@ import { buildIpKvGraph, buildIpProjectionGraph } from '../../graphs/ip-adapter.
 import { buildUNet } from '../../graphs/unet.ts';
 import { inspectUNet } from '../../weights/unet-structure.ts';
 import { buildVaeDecoder, imageToUint8NHWC } from '../../graphs/vae.ts';
-import { adapterKeyValues, encodeChunks, projectTokens } from '../../pipeline/conditioning.ts';
+import { adapterKeyValues, encodeChunks, projectTokens, sdxlChunkEmbeddings } from '../../pipeline/conditioning.ts';
+import { FAMILY_DEFAULTS, FAMILY_SCHEDULER, sdxlTimeIds } from '../../pipeline/family.ts';
+import { EOS_ID, OPENCLIP_PAD_ID, type EncodedPrompt } from '../../tokenizer/index.ts';
 import { denoise } from '../../pipeline/denoise.ts';
 import { packIpInputs } from '../../pipeline/ip-inputs.ts';
 import { SessionCache } from '../../pipeline/sessions.ts';
@@ -86,4 +88,86 @@ export async function runPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARG
   } finally {
     await sessions.releaseAll();
   }
+}
+
+/**
+ * Parity for `sdxl-pipeline`: StableDiffusionXLControlNetPipeline with IP-Adapter base, CFG and
+ * Euler, through the engine's own SDXL conditioning (both encoders, pooled embeddings, time ids),
+ * reference and denoising code.
+ */
+export async function runSdxlPipelineCase(c: FixtureCase, t: ParityTarget = CPU_TARGET): Promise<CheckResult[]> {
+  const cfg = c.config as Record<string, Cfg>;
+  requireProvider(t);
+  const sessions = new SessionCache({ provider: t.provider, cacheDir: parityCacheDir() });
+  try {
+    const unetW = roleSource(c, 'unet', 'unet');
+    const unetCfg = unetConfigFromCase(c);
+    const structure = inspectUNet(unetW);
+    const textOpts = (role: string) => ({ heads: num(cfg[role], 'num_attention_heads'), act: cfg[role]?.hidden_act === 'quick_gelu' ? ('quick_gelu' as const) : ('gelu' as const), flavour: flavourOf(t, 'clip-text') });
+    const [clipL, openClipG, vision, proj, kv, unet, control, vae] = await Promise.all([
+      sessions.get('text', () => buildClipTextGraph(roleSource(c, 'text_encoder', 'text'), textOpts('text_encoder'))),
+      sessions.get('text2', () => buildClipTextGraph(roleSource(c, 'text_encoder_2', 'text'), textOpts('text_encoder_2'))),
+      sessions.get('vision', () => buildClipVisionGraph(roleSource(c, 'image_encoder', undefined), { heads: num(cfg.image_encoder, 'num_attention_heads'), flavour: flavourOf(t, 'clip-vision') })),
+      sessions.get('proj', () => buildIpProjectionGraph(safetensorsSource(c.weights.ip_adapter), { flavour: flavourOf(t, 'ip-proj') })),
+      sessions.get('kv', () => buildIpKvGraph(safetensorsSource(c.weights.ip_adapter), structure, { flavour: flavourOf(t, 'ip-kv') })),
+      sessions.get('unet', () => buildUNet(unetW, { flavour: flavourOf(t, 'unet'), control: true, ip: true, config: unetCfg, structure })),
+      sessions.get('controlnet', () => buildControlNet(roleSource(c, 'controlnet', 'controlnet'), { flavour: flavourOf(t, 'controlnet'), config: unetCfg })),
+      sessions.get('vae', () => buildVaeDecoder(roleSource(c, 'vae', 'vae'), { flavour: flavourOf(t, 'vae-decoder'), config: { groups: num(cfg.vae, 'norm_num_groups') ?? 32, scalingFactor: num(cfg.vae, 'scaling_factor') ?? FAMILY_DEFAULTS.sdxl.vaeScaling } })),
+    ]);
+    const got: Record<string, GotTensor> = {};
+
+    // Text: the fixture's ids (the negative prompt is given, so it is encoded, not zeroed).
+    const prompt = (l: string, g: string) => ({ l: fixedPrompt(c, l, EOS_ID), g: fixedPrompt(c, g, OPENCLIP_PAD_ID) });
+    const [cond, uncond] = await sdxlChunkEmbeddings({ clipL, openClipG }, [prompt('input_ids', 'input_ids_2'), prompt('negative_input_ids', 'negative_input_ids_2')]);
+    got.prompt_embeds = { data: cond.embeds };
+    got.negative_prompt_embeds = { data: uncond.embeds };
+    got.pooled_prompt_embeds = { data: cond.pooled };
+    got.negative_pooled_prompt_embeds = { data: uncond.pooled };
+    const noise = input(c, 'noise');
+    const [height, width] = [noise.shape[2] * 8, noise.shape[3] * 8];
+    const timeIds = sdxlTimeIds(width, height);
+    got.add_time_ids = { data: Float32Array.from([...timeIds, ...timeIds]) };
+
+    const px = input(c, 'pixel_values');
+    const embeds = (await vision.run({ pixel_values: new ort.Tensor('float32', px.data, px.shape) })).image_embeds;
+    const e = { data: embeds.data as Float32Array, shape: embeds.dims };
+    got.image_embeds = { data: e.data };
+    const tokens = await projectTokens(proj, { image_embeds: e }, { image_embeds: { data: new Float32Array(e.data.length), shape: e.shape } });
+    got.image_prompt_tokens = { data: tokens.cond };
+    got.image_prompt_tokens_uncond = { data: tokens.uncond };
+    const layers = structure.attn2;
+    const slot = await adapterKeyValues(kv, tokens, layers.length, true);
+    const ipScale = Number(c.params.ip_adapter_scale);
+
+    const scheduler = createScheduler('euler', Number(c.params.num_inference_steps), { config: FAMILY_SCHEDULER.sdxl });
+    got.timesteps = { data: scheduler.timesteps };
+    got.sigmas = { data: scheduler.sigmas ?? new Float32Array() };
+    got.init_noise_sigma = { data: [scheduler.initNoiseSigma] };
+    const cn = input(c, 'controlnet_cond');
+    const perStep: Float32Array[] = [];
+    const final = await denoise({
+      unet, structure,
+      latents: noise.data.map((v) => v * scheduler.initNoiseSigma), latentShape: noise.shape as [number, number, number, number],
+      cond: cond.embeds, uncond: uncond.embeds, textShape: [cond.embeds.length / cond.dim, cond.dim],
+      textTime: { cond: cond.pooled, uncond: uncond.pooled, timeIds },
+      guidance: Number(c.params.guidance_scale), scheduler, startIndex: 0,
+      ip: { packed: packIpInputs([slot], layers, 2), layerScales: [layers.map(() => ipScale)], ranges: [{ start: 0, end: 1 }] },
+      controls: [{ session: control, cond: cn.data, condShape: cn.shape as [number, number, number, number], scales: controlScales(structure.skips.length + 1, Number(c.params.controlnet_conditioning_scale), false), range: { start: 0, end: 1 }, guessMode: false }],
+      onStep: (_i, l) => perStep.push(l),
+    });
+    got.latents_per_step = { data: Float32Array.from(perStep.flatMap((l) => [...l])) };
+    got.latents_final = { data: final };
+    const image = await vae.run({ latents: new ort.Tensor('float32', final, [...noise.shape]) });
+    got.image = { data: image.image.data as Float32Array };
+    got.image_uint8 = { data: imageToUint8NHWC(image.image.data as Float32Array, image.image.dims) };
+    return compareOutputs(c, got);
+  } finally {
+    await sessions.releaseAll();
+  }
+}
+
+/** One row of fixture ids as a one-chunk prompt with weights 1 (diffusers framed it). */
+function fixedPrompt(c: FixtureCase, name: string, padId: number): EncodedPrompt {
+  const ids = Int32Array.from(c.io!.readInt64(`in.${name}`), Number);
+  return { chunks: [{ ids, weights: new Float32Array(ids.length).fill(1) }], tokenCount: 0, padId };
 }
