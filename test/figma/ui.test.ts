@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -16,6 +16,7 @@ import type { UiMessage } from '../../plugins/figma/src/messages.ts';
 import { KEY_PAINT, KEY_RECORD, KEY_ROLE, STORAGE_CONNECTION } from '../../plugins/figma/src/store.ts';
 import { hasChromium, launchBrowser } from '../helpers/browser.ts';
 import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { withSilentPort } from '../helpers/ports.ts';
 import { buildFigma } from './build.ts';
 import type { FakeFigma, FakeNode } from './fake-figma.ts';
 import { fromUiAsUint8, openUi, type UiPage } from './ui-page.ts';
@@ -126,17 +127,13 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
       assert.match(await page.locator('#strength-out').innerText(), /\d/, 'sliders show their values');
       await page.screenshot({ path: join(ARTIFACTS, 'figma-ui-disconnected.png') });
       // Connecting: a port that accepts TCP and never answers the upgrade holds the UI there.
-      const silent = createServer(() => undefined);
-      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-      try {
+      await withSilentPort(async (silent) => {
         await page.fill('#token', daemon.token);
-        await page.fill('#port', String((silent.address() as AddressInfo).port));
+        await page.fill('#port', String(silent));
         await page.click('#connect');
         await page.waitForFunction(() => /^Connecting to localhost:\d+/.test(document.getElementById('status-text')?.textContent ?? ''), undefined, { timeout: 15_000 });
         await page.screenshot({ path: join(ARTIFACTS, 'figma-ui-connecting.png') });
-      } finally {
-        silent.close();
-      }
+      });
       await page.click('#toggle-settings');
       await page.fill('#port', String(daemon.port));
       await page.click('#connect');

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { withSilentPort } from '../helpers/ports.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -88,17 +88,14 @@ test('the panel generates into a selection end to end, and shows and survives a 
   await shot(page, 'disconnected');
 
   // Connecting: a port that accepts TCP and never answers the upgrade holds the panel there.
-  const silent = createServer(() => undefined);
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  try {
-    await page.fill('#token input', daemon.token);
-    await page.fill('#port input', String((silent.address() as AddressInfo).port));
+  const pairing = daemon.token;
+  await withSilentPort(async (silent) => {
+    await page.fill('#token input', pairing);
+    await page.fill('#port input', String(silent));
     await page.click('#connect');
     await page.waitForFunction(() => /^Connecting/.test(document.getElementById('statusText')?.textContent ?? ''), undefined, { timeout: 15_000 });
     await shot(page, 'connecting');
-  } finally {
-    silent.close();
-  }
+  });
   await page.click('#connToggle');
   await page.fill('#token input', daemon.token);
   await page.fill('#port input', String(daemon.port));
