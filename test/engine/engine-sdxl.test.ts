@@ -1,0 +1,121 @@
+/**
+ * The real engine on tiny generated SDXL models (real graphs, real onnxruntime sessions):
+ * txt2img, img2img, inpaint (9-channel UNet), IP-Adapter + ControlNet + LoRA together, the
+ * single-file SDXL checkpoint of the fixture set, family in the metadata, SDXL roles.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { registryLocator } from '../../bridge/models/locator.ts';
+import { ModelRegistry } from '../../bridge/models/registry.ts';
+import type { Engine, GenerateParams, GenerateRequest, RgbaImage } from '../../engine/api.ts';
+import { createEngine } from '../../engine/index.ts';
+import { nearestSdxlBucket, sdxlTimeIds } from '../../engine/pipeline/family.ts';
+import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
+import { writeTinySdxlModels, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-sdxl-'));
+const fixtures = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures-sdxl');
+let engine: Engine;
+let set: TinySdxlModelSet;
+const W = 64;
+const params: GenerateParams = { prompt: 'a (red:1.2) fox BREAK snow', negativePrompt: 'blurry', seed: 5, steps: 3, sampler: 'euler', guidance: 5, width: W, height: W, strength: 1, batchSize: 1, clipSkip: 1, checkpoint: 'tiny-sdxl' };
+const pattern = (w: number, h: number, k = 7): RgbaImage => ({ width: w, height: h, data: Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : (i * k) % 251)) });
+const job = (p: Partial<GenerateParams> = {}, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({ params: { ...params, ...p }, references: [], controls: [], ...extra });
+const varied = (img: RgbaImage) => img.data.some((v, i) => i % 4 !== 3 && v !== img.data[0]);
+
+before(async () => {
+  set = await writeTinySdxlModels(join(dir, 'models'));
+  engine = await createEngine({ provider: 'cpu', models: registryLocator(join(dir, 'models')), cacheDir: join(dir, 'cache') });
+});
+after(() => engine.dispose());
+
+test('the tiny SDXL set is found with SDXL roles', () => {
+  const reg = ModelRegistry.scan([join(dir, 'models')]);
+  const roles = Object.fromEntries(reg.entries.map((e) => [e.name, e.role]));
+  assert.equal(roles['tiny-sdxl'], 'checkpoint:sdxl');
+  assert.equal(roles['tiny-sdxl-inpainting'], 'checkpoint:sdxl-inpaint');
+  assert.equal(roles['ip-adapter_sdxl_tiny.safetensors'], 'ipadapter:sdxl-base');
+  assert.equal(roles['controlnet-openpose-sdxl-tiny.safetensors'], 'controlnet:sdxl-pose');
+  assert.equal(roles['tiny-sdxl-style.safetensors'], 'lora');
+  assert.equal(openCheckpoint(set.checkpoint).family, 'sdxl');
+  assert.equal(openCheckpoint(set.checkpoint).vaeScaling, 0.13025);
+});
+
+test('SDXL txt2img with an image prompt, a ControlNet and a LoRA together; seeds reproduce; each part changes the image', async () => {
+  const full = job({ loras: [{ model: 'tiny-sdxl-style.safetensors', strength: 0.8 }] }, {
+    references: [{ image: pattern(90, 70), adapter: 'base', scale: 0.8, preset: 'style', range: { start: 0, end: 1 }, hash: 'ref-a' }],
+    controls: [{ image: pattern(W, W, 3), type: 'pose', preprocess: 'none', scale: 1, range: { start: 0, end: 1 }, guessMode: false }],
+  });
+  const steps: number[] = [];
+  const a = await engine.generate(full, { onProgress: (e) => steps.push(e.step) });
+  const b = await engine.generate(full);
+  assert.deepEqual(steps, [1, 2, 3]);
+  assert.ok(varied(a.images[0]));
+  assert.deepEqual(a.images[0].data, b.images[0].data, 'same seed, same image');
+  assert.equal(a.metadata.family, 'sdxl');
+  assert.ok(a.metadata.models['ipadapter:0'].name.includes('sdxl'));
+  assert.ok(a.metadata.models['controlnet:0'].name.includes('sdxl'));
+  for (const [what, r] of [
+    ['the image prompt', { ...full, references: [] }],
+    ['the ControlNet', { ...full, controls: [] }],
+    ['the LoRA', { ...full, params: { ...full.params, loras: [] } }],
+    ['the negative prompt', { ...full, params: { ...full.params, negativePrompt: '' } }],
+  ] as const) {
+    const other = await engine.generate(r);
+    assert.notDeepEqual(other.images[0].data, a.images[0].data, `${what} changes the result`);
+  }
+});
+
+test('SDXL img2img and inpaint (9-channel UNet); the area outside the mask is kept', async () => {
+  const init = pattern(W, W, 5);
+  const i2i = await engine.generate(job({ strength: 0.6 }, { init }));
+  assert.ok(varied(i2i.images[0]));
+  const mask = { width: W, height: W, data: Uint8Array.from({ length: W * W }, (_, i) => (i % W < W / 2 ? 255 : 0)) };
+  const inpaint = await engine.generate(job({ checkpoint: 'tiny-sdxl-inpainting', strength: 1 }, { init, mask }));
+  assert.equal(inpaint.metadata.family, 'sdxl');
+  for (let y = 0; y < W; y += 7) {
+    const o = (y * W + W - 1) * 4;
+    assert.deepEqual([...inpaint.images[0].data.subarray(o, o + 3)], [...init.data.subarray(o, o + 3)], 'right half (outside the mask) unchanged');
+  }
+});
+
+test('an SD1.5 adapter request on SDXL asks for the SDXL role and says so when none is installed', async () => {
+  await assert.rejects(engine.generate(job({}, { references: [{ image: pattern(32, 32), adapter: 'plus', scale: 0.5, preset: 'style', range: { start: 0, end: 1 } }] })), /ipadapter:sdxl-plus/);
+});
+
+test('the single-file SDXL checkpoint (conditioner.embedders.*) generates', { skip: !existsSync(join(fixtures, 'sdxl-weights-ldm')) && 'no ../shared/fixtures-sdxl' }, async () => {
+  // The fixture's file with the tiny architecture's hints added to its metadata (a copy: ../shared is read-only).
+  const src = readFileSync(join(fixtures, 'sdxl-weights-ldm', 'sdxl_model.safetensors'));
+  const n = Number(src.readBigUInt64LE(0));
+  const header = JSON.parse(src.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
+  header.__metadata__ = { 'ipa_bridge.unet.heads': '[1,2,4]', 'ipa_bridge.unet.norm_groups': '8', 'ipa_bridge.unet.time_id_dim': '8', 'ipa_bridge.vae.norm_groups': '4', 'ipa_bridge.text.heads': '2', 'ipa_bridge.text2.heads': '2' };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const models = join(dir, 'single');
+  mkdirSync(join(models, 'checkpoints'), { recursive: true });
+  writeFileSync(join(models, 'checkpoints', 'tiny_sdxl_single.safetensors'), Buffer.concat([len, Buffer.from(json), src.subarray(8 + n)]));
+  mkdirSync(join(models, 'tokenizer'));
+  for (const f of ['vocab.json', 'merges.txt']) writeFileSync(join(models, 'tokenizer', f), readFileSync(join(set.tokenizer, f)));
+  const e = await createEngine({ provider: 'cpu', models: registryLocator(models), cacheDir: join(dir, 'cache') });
+  try {
+    const ckpt = openCheckpoint(join(models, 'checkpoints', 'tiny_sdxl_single.safetensors'));
+    assert.equal(ckpt.family, 'sdxl');
+    const r = await e.generate(job({ checkpoint: 'tiny_sdxl_single.safetensors' }));
+    assert.ok(varied(r.images[0]));
+    assert.equal(r.metadata.family, 'sdxl');
+  } finally {
+    await e.dispose();
+  }
+});
+
+test('family helpers: SDXL buckets for a selection, time ids', () => {
+  assert.deepEqual(nearestSdxlBucket(1920, 1080), { width: 1344, height: 768 });
+  assert.deepEqual(nearestSdxlBucket(500, 500), { width: 1024, height: 1024 });
+  assert.deepEqual(nearestSdxlBucket(600, 900), { width: 832, height: 1216 });
+  assert.deepEqual(Array.from(sdxlTimeIds(96, 64)), [64, 96, 0, 0, 64, 96]);
+});
