@@ -196,7 +196,45 @@ export function buildIpKvGraph(raw: WeightSource, unet: Pick<UNetStructure, 'att
 export type IpLayerPreset = 'reference' | 'style' | 'composition' | 'strong-style' | 'style-and-composition';
 
 /**
- * Per-layer IP scales (one per attn2 layer, in `layers` order) for a preset, following
+ * SDXL's layer sets (InstantStyle, arXiv 2404.02733; diffusers `set_ip_adapter_scale({"up": {"block_0":
+ * [0, 1, 0]}})`; ComfyUI_IPAdapter_plus's SDXL dicts `{6: w}` / `{3: w}`), named by transformer path:
+ * style = up_blocks.0.attentions.1, composition = down_blocks.2.attentions.1.
+ */
+export const SDXL_STYLE_TRANSFORMER = 'up_blocks.0.attentions.1';
+export const SDXL_COMPOSITION_TRANSFORMER = 'down_blocks.2.attentions.1';
+
+/**
+ * Whether a UNet's attention layout is SDXL's: attention in up_blocks.0 (its lowest-resolution up block,
+ * where InstantStyle's style layer sits). SD1.5's up_blocks.0 is an UpBlock2D without attention, so its
+ * own presets apply. Read from the structure, not from a family flag.
+ */
+export function hasSdxlLayerSets(layers: readonly Pick<Attn2Layer, 'transformer'>[]): boolean {
+  return layers.some((l) => l.transformer.startsWith('up_blocks.0.')) && layers.some((l) => l.transformer === SDXL_COMPOSITION_TRANSFORMER);
+}
+
+/** ComfyUI_IPAdapter_plus's SDXL weight types (the `is_sdxl` branches), by transformer path. */
+function sdxlLayerScales(layers: readonly Pick<Attn2Layer, 'transformer'>[], preset: IpLayerPreset, weight: number, compositionWeight: number): number[] {
+  const style = (l: Pick<Attn2Layer, 'transformer'>) => l.transformer === SDXL_STYLE_TRANSFORMER;
+  const composition = (l: Pick<Attn2Layer, 'transformer'>) => l.transformer === SDXL_COMPOSITION_TRANSFORMER;
+  switch (preset) {
+    case 'reference':
+      return layers.map(() => weight);
+    case 'style':
+      return layers.map((l) => (style(l) ? weight : 0));
+    case 'composition':
+      return layers.map((l) => (composition(l) ? weight : 0));
+    case 'strong-style':
+      return layers.map((l) => (composition(l) ? 0 : weight));
+    case 'style-and-composition':
+      return layers.map((l) => (style(l) ? weight : composition(l) ? compositionWeight : 0));
+    default:
+      throw new Error(`unknown IP-Adapter layer preset "${preset as string}" (reference, style, composition, strong-style, style-and-composition)`);
+  }
+}
+
+/**
+ * Per-layer IP scales (one per attn2 layer, in `layers` order) for a preset. SDXL layouts
+ * (`hasSdxlLayerSets`) use InstantStyle's layer sets (`sdxlLayerScales`); every other UNet follows
  * ComfyUI_IPAdapter_plus's SD1.5 weight types (IPAdapterPlus.py `ipadapter_execute`; SD1.5 dicts
  * added in b334a5c, 2024-04-09, unchanged through its last commit 9d076a3, 2025-02-26). ComfyUI keys its
  * SD1.5 dicts by `transformer_index`, the execution-order index of the SpatialTransformer
@@ -211,7 +249,8 @@ export type IpLayerPreset = 'reference' | 'style' | 'composition' | 'strong-styl
  * - style-and-composition ("style and composition"): style's layers = weight, plus
  *   down_blocks.2.attentions.0 = 0.25 × compositionWeight and down_blocks.2.attentions.1 = compositionWeight.
  */
-export function ipLayerScales(layers: readonly Pick<Attn2Layer, 'executionOrder'>[], preset: IpLayerPreset, weight = 1, compositionWeight = weight): number[] {
+export function ipLayerScales(layers: readonly Pick<Attn2Layer, 'executionOrder' | 'transformer'>[], preset: IpLayerPreset, weight = 1, compositionWeight = weight): number[] {
+  if (hasSdxlLayerSets(layers)) return sdxlLayerScales(layers, preset, weight, compositionWeight);
   const byTransformerIndex: Record<number, number> = {};
   const set = (idx: number[], w: number): void => idx.forEach((i) => (byTransformerIndex[i] = w));
   switch (preset) {

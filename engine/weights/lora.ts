@@ -116,7 +116,9 @@ export function fileLoraDeltas(lora: WeightSource, prefix: 'lora_unet_' | 'lora_
     const down = requireWeight(lora, key);
     const up = requireWeight(lora, named.upKey);
     const rank = down.shape[0];
-    const alphaT = lora.get(key.replace(/\.lora_down\.weight$/, '.alpha'));
+    // kohya stores `<module>.alpha`; peft files usually none (alpha = rank: scale 1). Never read the
+    // down matrix itself as alpha (a key that does not end in .lora_down.weight).
+    const alphaT = lora.get(key.replace(/\.(lora_down|lora_A)\.weight$/, '.alpha'));
     const alpha = alphaT ? readWeightFloat32(alphaT)[0] : rank;
     deltas.push({ target, down: readWeightFloat32(down), up: readWeightFloat32(up), rank, scale: (strength * alpha) / rank });
   }

@@ -22,12 +22,16 @@ import { safetensorsSource } from '../../engine/weights/source.ts';
 import { inspectUNet } from '../../engine/weights/unet-structure.ts';
 
 const fx = join(import.meta.dirname, '../../../shared/fixtures');
+const fxXl = join(import.meta.dirname, '../../../shared/fixtures-sdxl');
+const tinyXl = { heads: [1, 2, 4], normGroups: 8, timeIdDim: 8 };
 const cache = mkdtempSync(join(tmpdir(), 'ipa-cuda-'));
 const tiny = { heads: 2, normGroups: 8 };
 
 const graphs: Array<[string, () => BuiltGraph]> = [
   ['UNet (IP + ControlNet inputs)', () => buildUNet(safetensorsSource(join(fx, 'unet-basic/unet.safetensors')), { flavour: 'cuda', control: true, ip: true, config: tiny })],
   ['ControlNet', () => buildControlNet(safetensorsSource(join(fx, 'controlnet/controlnet.safetensors')), { flavour: 'cuda', config: tiny })],
+  ['SDXL UNet (IP + ControlNet inputs)', () => buildUNet(safetensorsSource(join(fxXl, 'sdxl-unet-basic/unet.safetensors')), { flavour: 'cuda', control: true, ip: true, config: tinyXl })],
+  ['SDXL ControlNet', () => buildControlNet(safetensorsSource(join(fxXl, 'sdxl-controlnet/controlnet.safetensors')), { flavour: 'cuda', config: tinyXl })],
   ['VAE decoder', () => buildVaeDecoder(safetensorsSource(join(fx, 'vae-decoder/vae.safetensors')), { flavour: 'cuda', config: { groups: 4 } })],
   ['VAE encoder', () => buildVaeEncoder(safetensorsSource(join(fx, 'vae-decoder/vae.safetensors')), { flavour: 'cuda', config: { groups: 4 } })],
   ['CLIP text', () => buildClipTextGraph(safetensorsSource(join(fx, 'clip-text/text_encoder.safetensors')), { flavour: 'cuda', heads: 2 })],

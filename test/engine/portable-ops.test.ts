@@ -21,6 +21,7 @@ import { buildUNet } from '../../engine/graphs/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder } from '../../engine/graphs/vae.ts';
 import { materialize } from '../../engine/runtime/session.ts';
 import * as S from '../../engine/synthetic/specs.ts';
+import { sdxlControlNetSpecs, sdxlUnetSpecs, TINY_SDXL_UNET_SPEC } from '../../engine/synthetic/sdxl-specs.ts';
 import { writeSynthetic } from '../../engine/synthetic/write.ts';
 import { safetensorsSource, type WeightSource } from '../../engine/weights/source.ts';
 import { inspectUNet } from '../../engine/weights/unet-structure.ts';
@@ -41,11 +42,16 @@ const vision = synthetic('vision', S.clipVisionSpecs(S.TINY_VISION_SPEC));
 const ipBase = synthetic('ip-base', S.ipAdapterBaseSpecs(S.TINY_UNET_SPEC, S.TINY_VISION_SPEC.projection));
 const ipFaceId = synthetic('ip-faceid', S.ipAdapterFaceIdSpecs(S.TINY_UNET_SPEC, 64, 32, 4, 4));
 const tiny = { heads: 2, normGroups: 8 };
+const sdxlUnet = synthetic('sdxl-unet', sdxlUnetSpecs(TINY_SDXL_UNET_SPEC));
+const sdxlControlnet = synthetic('sdxl-controlnet', sdxlControlNetSpecs(TINY_SDXL_UNET_SPEC, [8, 8, 16, 16]));
+const tinySdxl = { heads: [1, 2, 4], normGroups: 8, timeIdDim: 8 };
 
 /** One builder per graph kind (several for the IP projections), each taking the flavour. */
 const BUILDS: ReadonlyArray<readonly [GraphKind, string, (f: Flavour) => BuiltGraph]> = [
   ['unet', 'UNet with IP and ControlNet inputs', (flavour) => buildUNet(unet, { flavour, control: true, ip: true, config: tiny })],
   ['controlnet', 'ControlNet', (flavour) => buildControlNet(controlnet, { flavour, config: tiny })],
+  ['unet', 'SDXL UNet with IP, regional-mask and ControlNet inputs', (flavour) => buildUNet(sdxlUnet, { flavour, control: true, ip: true, config: tinySdxl })],
+  ['controlnet', 'SDXL ControlNet', (flavour) => buildControlNet(sdxlControlnet, { flavour, config: tinySdxl })],
   ['vae-decoder', 'VAE decoder', (flavour) => buildVaeDecoder(vae, { flavour, config: { groups: 4 } })],
   ['vae-encoder', 'VAE encoder (with latent shift)', (flavour) => buildVaeEncoder(vae, { flavour, config: { groups: 4, shiftFactor: 0.1 } })],
   ['clip-text', 'CLIP text', (flavour) => buildClipTextGraph(text, { flavour, heads: 2 })],
