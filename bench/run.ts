@@ -40,6 +40,7 @@ export const BENCHES: readonly Entry[] = [
   variant('unet-step', 'unet-step.ts', ['--ip']),
   variant('unet-step', 'unet-step.ts', ['--ip', '--control']),
   variant('engine-full', 'engine-full.ts'),
+  variant('sdxl', 'sdxl.ts'),
   variant('live', 'live.ts'),
   { ...variant('device', 'device.ts'), onlyWhenNamed: true },
 ];

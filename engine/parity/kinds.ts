@@ -32,6 +32,7 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   'vae-decoder': async () => (await import('./kinds/vae.ts')).runVaeDecoderCase,
   'vae-encoder': async () => (await import('./kinds/vae.ts')).runVaeEncoderCase,
   'weights-ldm': async () => (await import('./kinds/weights-ldm.ts')).runWeightsLdmCase,
+  'sdxl-weights-ldm': async () => (await import('./kinds/weights-ldm.ts')).runWeightsLdmCase,
   'taesd-decoder': async () => (await import('./kinds/taesd.ts')).runTaesdDecoderCase,
   'taesd-encoder': async () => (await import('./kinds/taesd.ts')).runTaesdEncoderCase,
 };
@@ -65,7 +66,9 @@ export const FP16_TOLERANCES: Readonly<Record<string, Tolerance>> = {
   'sdxl-unet': { atol: 5e-2, rtol: 2e-2 },
   'sdxl-unet-ip': { atol: 5e-2, rtol: 2e-2 },
   'unet-ip-masked': { atol: 5e-2, rtol: 2e-2 },
-  'sdxl-controlnet': { atol: 8e-2, rtol: 2e-2 },
+  // measured 7.6e-2 (lavapipe, shader-f16; SDXL's 9 residuals, the deepest at 10 transformer blocks per
+  // attention in real files): about twice that
+  'sdxl-controlnet': { atol: 1.5e-1, rtol: 2e-2 },
   'vae-encoder': { atol: 4e-2, rtol: 2e-2 },
   pipeline: { atol: 4e-1, rtol: 5e-2, uint8: 10 },
   'sdxl-pipeline': { atol: 4e-1, rtol: 5e-2, uint8: 10 },
