@@ -39,6 +39,7 @@ export async function runJobLocally(engine: Engine, message: JobMessage, inputs:
   const init = await decode(inputs.init, 'init');
   const mask = await decode(inputs.mask, 'mask');
   const refs = await Promise.all(job.references.map((_, i) => decode(inputs.references?.[i], `references[${i}]`)));
+  const refMasks = await Promise.all(job.references.map((r, i) => (r.mask ? decode(inputs.referenceMasks?.[i], `references[${i}].mask`) : undefined)));
   const ctrls = await Promise.all(job.controls.map((c, i) => (c.from.source === 'keypoints' ? undefined : decode(inputs.controls?.[i], `controls[${i}]`))));
   refs.forEach((r, i) => {
     if (!r) throw new LocalJobError('image missing', `references[${i}]`);
@@ -48,12 +49,14 @@ export async function runJobLocally(engine: Engine, message: JobMessage, inputs:
     ...(mask ? { mask: mask.hash } : {}),
     references: refs.map((r) => r?.hash ?? null),
     controls: ctrls.map((c) => c?.hash ?? null),
+    ...(job.references.some((r) => r.mask) ? { referenceMasks: refMasks.map((m) => m?.hash ?? null) } : {}),
   };
   const decoded: DecodedInputs = {
     init: init?.pixels,
     mask: mask?.pixels,
     references: refs.map((r) => r!.pixels),
     controls: ctrls.map((c) => c?.pixels ?? null),
+    referenceMasks: refMasks.map((m) => m?.pixels),
     hashes,
   };
   const t0 = Date.now();

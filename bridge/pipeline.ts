@@ -31,6 +31,8 @@ export interface DecodedInputs {
   references: Pixels[];
   /** null where the control came as keypoints. */
   controls: Array<Pixels | null>;
+  /** Regional masks, at the positions of the references that have one. */
+  referenceMasks?: Array<Pixels | undefined>;
   hashes: InputHashes;
 }
 
@@ -51,6 +53,8 @@ export interface PreparedJob {
   pasteMask?: MaskImage;
   outputWidth: number;
   outputHeight: number;
+  /** Per reference: whether its mask was inverted (for the metadata). */
+  maskInverted: boolean[];
 }
 
 export interface PrepareOptions {
@@ -93,10 +97,11 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
 
   // The job's own fields go to the engine as they are (one shape, validated once); only the pixels and
   // their hashes are added here.
-  const references: StyleReference[] = await Promise.all(job.references.map(async ({ from: _from, ...r }, i) => ({
+  const references: StyleReference[] = await Promise.all(job.references.map(async ({ from: _from, mask: maskSpec, ...r }, i) => ({
     ...r,
     image: await shrinkReference(flatten(inputs.references[i], WHITE)),
     ...(inputs.hashes.references[i] ? { hash: inputs.hashes.references[i]! } : {}),
+    ...(maskSpec ? { mask: await referenceMask(inputs.referenceMasks?.[i], maskSpec.invert, `references[${i}].mask`, base, region, gw, gh) } : {}),
   })));
 
   const controls: ControlInput[] = await Promise.all(job.controls.map(async ({ from, ...c }, i) => {
@@ -127,6 +132,7 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
     pasteMask,
     outputWidth: base ? base.width : gw,
     outputHeight: base ? base.height : gh,
+    maskInverted: job.references.map((r) => r.mask?.invert ?? false),
   };
 }
 
@@ -152,9 +158,15 @@ export function resultMetadata(prep: PreparedJob, res: GenerateResult, hashes: I
   const m = res.metadata;
   return {
     params: { ...m.params, loras: m.params.loras ? m.params.loras.map((l) => ({ model: l.model, strength: l.strength })) : [] },
-    references: m.references.map((r) => ({ ...r, hash: r.hash ?? null })),
+    references: m.references.map(({ masked, ...r }, i) => ({
+      ...r,
+      hash: r.hash ?? null,
+      // The mask as a blob the daemon keeps, so regenerating can send it back by hash.
+      ...(masked && hashes.referenceMasks?.[i] ? { mask: { source: 'hash' as const, hash: hashes.referenceMasks[i]!, ...(prep.maskInverted[i] ? { invert: true } : {}) } } : {}),
+    })),
     controls: m.controls.map((c, i) => ({ ...c, hash: c.hash ?? null, ...(res.controlKeypoints?.[i] ? { detectedKeypoints: res.controlKeypoints[i] } : {}) })),
     models: { ...m.models },
+    ...(m.family ? { family: m.family } : {}),
     timings: { ...m.timings, ...timings },
     engine: m.engine,
     ...(prep.region ? { region: prep.region } : {}),
@@ -162,6 +174,23 @@ export function resultMetadata(prep: PreparedJob, res: GenerateResult, hashes: I
     outputHeight: prep.outputHeight,
     inputs: hashes,
   };
+}
+
+/**
+ * A reference's regional mask at the generation size: the init's size (cut to the generated region like
+ * the init), or any size with the output's aspect without an init. ≥ 128 = inside after `invert`.
+ */
+async function referenceMask(px: Pixels | undefined, invert: boolean, field: string, base: RgbaImage | undefined, region: Rect | undefined, gw: number, gh: number): Promise<MaskImage> {
+  if (!px) throw new JobInputError(field, 'the mask image is missing');
+  const m = toMask(px, invert);
+  if (base && region) {
+    if (m.width !== base.width || m.height !== base.height) throw new JobInputError(field, `the mask is ${m.width}x${m.height} but the init image is ${base.width}x${base.height}; send them at the same size`);
+  } else if (Math.abs(m.width / m.height - gw / gh) > 0.02 * (gw / gh)) {
+    throw new JobInputError(field, `the mask is ${m.width}x${m.height}, another shape than the ${gw}x${gh} image; send it with the image's aspect ratio`);
+  }
+  const sized = await resize(base && region ? crop(m, region) : m, gw, gh);
+  if (!maskBounds(sized, 127)) throw new JobInputError(field, `the mask selects nothing${base && region ? ' inside the generated area' : ''}: the reference would act nowhere (white = where it acts, or set invert)`);
+  return sized;
 }
 
 /** Keypoints given in the init's full-size coordinates are drawn there and cut like the init; others at generation size. */

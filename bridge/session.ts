@@ -281,7 +281,10 @@ function declaredSlots(job: NormalizedJob): Slot[] {
   const slots: Slot[] = [];
   if (job.init) slots.push({ role: 'init', index: 0, field: 'init', from: job.init });
   if (job.mask) slots.push({ role: 'mask', index: 0, field: 'mask', from: job.mask.from });
-  job.references.forEach((r, i) => slots.push({ role: 'reference', index: i, field: `references[${i}]`, from: r.from }));
+  job.references.forEach((r, i) => {
+    slots.push({ role: 'reference', index: i, field: `references[${i}]`, from: r.from });
+    if (r.mask) slots.push({ role: 'reference-mask', index: i, field: `references[${i}].mask`, from: r.mask.from });
+  });
   job.controls.forEach((c, i) => {
     if (c.from.source !== 'keypoints') slots.push({ role: 'control', index: i, field: `controls[${i}]`, from: c.from });
   });
@@ -293,6 +296,7 @@ function collect(r: Receipt): DecodedInputs {
   const hashes: InputHashes = {
     references: r.job.references.map((_, i) => get('reference', i)?.hash ?? null),
     controls: r.job.controls.map((_, i) => get('control', i)?.hash ?? null),
+    ...(r.job.references.some((ref) => ref.mask) ? { referenceMasks: r.job.references.map((_, i) => get('reference-mask', i)?.hash ?? null) } : {}),
   };
   const init = get('init', 0);
   const mask = get('mask', 0);
@@ -302,6 +306,7 @@ function collect(r: Receipt): DecodedInputs {
     init: init?.pixels,
     mask: mask?.pixels,
     references: r.job.references.map((_, i) => get('reference', i)!.pixels!),
+    referenceMasks: r.job.references.map((_, i) => get('reference-mask', i)?.pixels),
     controls: r.job.controls.map((_, i) => get('control', i)?.pixels ?? null),
     hashes,
   };

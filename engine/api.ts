@@ -145,7 +145,8 @@ export interface GenerateResult {
 
 export interface GenerationMetadata {
   readonly params: GenerateParams;
-  readonly references: ReadonlyArray<Omit<StyleReference, 'image'>>;
+  /** Without pixels: the images and masks are the caller's (the bridge records their hashes). */
+  readonly references: ReadonlyArray<Omit<StyleReference, 'image' | 'mask'> & { readonly masked?: boolean }>;
   readonly controls: ReadonlyArray<Omit<ControlInput, 'image'>>;
   readonly models: Readonly<Record<string, { readonly name: string; readonly sha256: string }>>;
   /** The checkpoint's family (its keys say): what the A1111 parameters and the plugins name. */

@@ -250,7 +250,7 @@ export class SdEngine implements Engine {
     timings.total = Math.round(performance.now() - t0);
     const metadata: GenerationMetadata = {
       params: p,
-      references: req.references.map(({ image: _i, ...rest }) => rest),
+      references: req.references.map(({ image: _i, mask, ...rest }) => (mask ? { ...rest, masked: true } : rest)),
       controls: req.controls.map(({ image: _i, ...rest }) => rest),
       models,
       family: ckpt.family,

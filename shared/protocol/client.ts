@@ -56,6 +56,8 @@ export interface JobInputs {
   mask?: ImagePayload;
   references?: Array<ImagePayload | undefined>;
   controls?: Array<ImagePayload | undefined>;
+  /** Masks of references whose spec has `mask` (same positions as `references`). */
+  referenceMasks?: Array<ImagePayload | undefined>;
 }
 
 export interface ReceivedImage {
@@ -242,7 +244,7 @@ export class BridgeClient {
       case 'error':
         return this.onError(m);
       case 'accepted': {
-        for (const h of [m.inputs.init, m.inputs.mask, ...m.inputs.references, ...m.inputs.controls]) if (h) this.knownHashes.add(h);
+        for (const h of [m.inputs.init, m.inputs.mask, ...m.inputs.references, ...m.inputs.controls, ...(m.inputs.referenceMasks ?? [])]) if (h) this.knownHashes.add(h);
         this.jobs.get(m.jobId)?.handlers.onAccepted?.(m);
         return;
       }
@@ -341,7 +343,13 @@ export function planJob(job: JobMessage, inputs: JobInputs, known: ReadonlySet<s
   const message: JobMessage = { ...job };
   message.init = pick(job.init, inputs.init, 'init', 0);
   message.mask = pick(job.mask, inputs.mask, 'mask', 0);
-  if (job.references) message.references = job.references.map((r, i) => pick(r, inputs.references?.[i], 'reference', i)!);
+  if (job.references) {
+    message.references = job.references.map((r, i) => {
+      const ref = pick(r, inputs.references?.[i], 'reference', i)!;
+      const mask = pick(r.mask, inputs.referenceMasks?.[i], 'reference-mask', i);
+      return mask ? { ...ref, mask } : ref;
+    });
+  }
   if (job.controls) message.controls = job.controls.map((c, i) => pick(c, inputs.controls?.[i], 'control', i)!);
   if (message.init === undefined) delete message.init;
   if (message.mask === undefined) delete message.mask;

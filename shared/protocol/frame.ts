@@ -23,11 +23,12 @@ import { MAX_FRAME_SIDE, MAX_JOB_ID_LENGTH, JOB_ID_PATTERN } from './limits.ts';
 export const FRAME_MAGIC = 0x42415049; // "IPAB" read as a little-endian u32
 export const FRAME_FIXED_HEADER = 56;
 
-export type FrameRole = 'init' | 'mask' | 'reference' | 'control' | 'result' | 'preview' | 'control-result';
+/** `reference-mask`: where reference `index` acts (regional image prompt). */
+export type FrameRole = 'init' | 'mask' | 'reference' | 'control' | 'reference-mask' | 'result' | 'preview' | 'control-result';
 export type FrameFormat = 'raw-rgba8' | 'raw-gray8' | 'png' | 'jpeg';
 
 const ROLE_CODES: Readonly<Record<FrameRole, number>> = {
-  init: 1, mask: 2, reference: 3, control: 4, result: 16, preview: 17, 'control-result': 18,
+  init: 1, mask: 2, reference: 3, control: 4, 'reference-mask': 5, result: 16, preview: 17, 'control-result': 18,
 };
 const FORMAT_CODES: Readonly<Record<FrameFormat, number>> = { 'raw-rgba8': 1, 'raw-gray8': 2, png: 3, jpeg: 4 };
 const ROLE_BY_CODE = invert(ROLE_CODES);
@@ -37,7 +38,7 @@ export const FLAG_PREMULTIPLIED = 1;
 const FLAG_HASH = 2;
 
 /** Roles a client may send; the others only come from the daemon. */
-export const CLIENT_ROLES: readonly FrameRole[] = ['init', 'mask', 'reference', 'control'];
+export const CLIENT_ROLES: readonly FrameRole[] = ['init', 'mask', 'reference', 'control', 'reference-mask'];
 
 export interface FrameHeader {
   role: FrameRole;

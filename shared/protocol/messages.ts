@@ -66,6 +66,20 @@ export interface ReferenceSpec {
   group?: string;
   /** How a group's images combine: their tokens concatenated (default) or their embeddings averaged. */
   combine?: 'concat' | 'average';
+  /**
+   * Regional image prompt: where this reference acts. A gray (or RGBA: luma × alpha) image at the init's
+   * size, or with the output's aspect without an init; ≥ 50 % = inside. A masked reference is its own
+   * image prompt (docs/ip-adapter.md).
+   */
+  mask?: ReferenceMaskSpec;
+}
+
+/** A reference's mask: a `reference-mask` frame (index = the reference's position) or a known blob. */
+export interface ReferenceMaskSpec {
+  source: 'frame' | 'hash';
+  hash?: string;
+  /** White = outside instead of inside. */
+  invert?: boolean;
 }
 
 /** OpenPose keypoint JSON (as written by OpenPose / ControlNet editors), accepted instead of an image. */
@@ -200,7 +214,9 @@ export interface ModelInfo {
 
 export type Feature =
   | 'txt2img' | 'img2img' | 'inpaint' | 'crop-to-mask' | 'ip-adapter' | 'controlnet' | 'pose-keypoints'
-  | 'preview' | 'resume' | 'blob-hash' | 'control-images';
+  | 'preview' | 'resume' | 'blob-hash' | 'control-images'
+  // A studio server (`ipa-bridge team serve`): per-user tokens, jobs on Redis across GPU workers (docs/team.md).
+  | 'team';
 
 export interface Capabilities {
   models: ModelInfo[];
@@ -225,6 +241,24 @@ export interface Capabilities {
   engineError?: string;
   /** Features the installed models cannot serve yet, each with the command that fetches what it lacks. */
   missing?: MissingFeature[];
+  /** Only from a team front (`features` has "team"): who this connection is, and what serves it. */
+  team?: TeamInfo;
+}
+
+/** The studio server's side of the handshake (docs/team.md). */
+export interface TeamInfo {
+  /** The user the token belongs to. */
+  user: string;
+  /** GPU workers seen in the last few seconds (jobs wait in the queue while this is 0). */
+  workers: number;
+  /**
+   * SHA-256 fingerprint of the front's TLS certificate ("AB:CD:…", as `team fingerprint` prints it),
+   * absent without TLS. A browser socket cannot read the certificate itself: plugins pin this value on
+   * first connect and refuse a change.
+   */
+  fingerprint?: string;
+  /** Jobs one user may have queued or running at once. */
+  maxJobsPerUser: number;
 }
 
 /** "image prompts: no IP-Adapter — npx ipa-bridge models pull sd15-style" as data, for the panels. */
@@ -252,6 +286,8 @@ export interface InputHashes {
   mask?: string;
   references: Array<string | null>;
   controls: Array<string | null>;
+  /** Only when a reference has a mask: its hash, null for unmasked references. */
+  referenceMasks?: Array<string | null>;
 }
 
 export interface AcceptedMessage {
@@ -307,6 +343,8 @@ export interface ResultMetadata {
   controls: Array<Omit<ControlSpec, 'source' | 'keypoints' | 'hash'> & { hash: string | null; detectedKeypoints?: object }>;
   /** Model role → file name and sha256, as reported by the engine. */
   models: Record<string, { name: string; sha256: string }>;
+  /** The checkpoint's family (SD1.5 or SDXL), as the engine read it off the weights. */
+  family?: 'sd15' | 'sdxl';
   /** Milliseconds per phase (engine phases plus `queue`, `decode`, `encode`, `total`). */
   timings: Record<string, number>;
   engine: string;
@@ -331,6 +369,8 @@ export type ErrorCode =
   | 'bad-frame' | 'unexpected-frame' | 'hash-mismatch' | 'blob-missing' | 'image-decode' | 'frames-timeout'
   | 'duplicate-job' | 'unknown-job' | 'rate-limited' | 'queue-full'
   | 'engine-unavailable' | 'engine-error' | 'engine-crashed' | 'internal' | 'shutting-down'
+  // Team front only: Redis (the job queue) cannot be reached; nothing was queued or changed.
+  | 'queue-unavailable'
   // The engine's own refusals, so a client need not read the text (engine-error stays for the rest).
   | 'model-missing' | 'model-invalid' | 'model-mismatch' | 'no-face' | 'out-of-memory';
 

@@ -66,6 +66,7 @@ export interface NormalizedMask {
 
 export interface NormalizedReference {
   from: NormalizedSource;
+  mask?: { from: NormalizedSource; invert: boolean };
   adapter: AdapterKind;
   scale: number;
   preset: BlockPreset;
@@ -275,7 +276,7 @@ function mask(v: unknown): NormalizedMask {
 
 function reference(v: unknown, path: string): NormalizedReference {
   const o = record(v, path);
-  known(o, ['source', 'hash', 'adapter', 'scale', 'preset', 'range', 'model', 'group', 'combine'], path);
+  known(o, ['source', 'hash', 'adapter', 'scale', 'preset', 'range', 'model', 'group', 'combine', 'mask'], path);
   const r: NormalizedReference = {
     from: sourceOf(o, path, false) as NormalizedSource,
     adapter: opt(o.adapter, 'base' as AdapterKind, (x) => oneOf(x, `${path}.adapter`, ADAPTER_KINDS)),
@@ -286,7 +287,14 @@ function reference(v: unknown, path: string): NormalizedReference {
   if (o.model !== undefined) r.model = modelName(o.model, `${path}.model`);
   if (o.group !== undefined) r.group = str(o.group, `${path}.group`, 1, 64);
   if (o.combine !== undefined) r.combine = oneOf(o.combine, `${path}.combine`, ['concat', 'average'] as const);
+  if (o.mask !== undefined) r.mask = referenceMask(o.mask, `${path}.mask`);
   return r;
+}
+
+function referenceMask(v: unknown, path: string): { from: NormalizedSource; invert: boolean } {
+  const o = record(v, path);
+  known(o, ['source', 'hash', 'invert'], path);
+  return { from: sourceOf(o, path, false) as NormalizedSource, invert: opt(o.invert, false, (x) => bool(x, `${path}.invert`)) };
 }
 
 function control(v: unknown, path: string): NormalizedControl {

@@ -188,6 +188,34 @@ test('two clients are queued fairly: a batch does not starve a single job', asyn
   b.c.close();
 });
 
+test('regional image prompts: reference masks as frames, checked per field, recorded by hash and reusable', async () => {
+  const { c } = await TestClient.connect(d.url());
+  const ref = rgba(32, 32, [10, 200, 30, 255]);
+  const half = (left: boolean): Uint8Array => Uint8Array.from({ length: 64 * 64 }, (_v, i) => ((i % 64 < 32) === left ? 255 : 0));
+  const [leftMask, rightMask] = [half(true), half(false)];
+  const refs = [{ source: 'frame', scale: 0.8, mask: { source: 'frame' } }, { source: 'frame', scale: 0.6, mask: { source: 'frame' } }];
+  c.send({ type: 'job', jobId: 'rm1', prompt: 'x', seed: 3, steps: 1, ...small, references: refs });
+  for (const i of [0, 1]) {
+    c.sendFrame({ role: 'reference', format: 'raw-rgba8', jobId: 'rm1', index: i, width: 32, height: 32, premultiplied: false }, ref);
+    c.sendFrame({ role: 'reference-mask', format: 'raw-gray8', jobId: 'rm1', index: i, width: 64, height: 64, premultiplied: false }, i === 0 ? leftMask : rightMask);
+  }
+  const acc = await c.expect('accepted', 'rm1');
+  assert.deepEqual(acc.inputs.referenceMasks, [sha(leftMask), sha(rightMask)]);
+  const r1 = await c.expect('result', 'rm1');
+  assert.deepEqual(r1.metadata.references.map((r) => r.mask), [{ source: 'hash', hash: sha(leftMask) }, { source: 'hash', hash: sha(rightMask) }]);
+  // Regenerate from the metadata: everything by hash, nothing resent.
+  c.send({ type: 'job', jobId: 'rm2', prompt: 'x', seed: 3, steps: 1, ...small, references: r1.metadata.references.map((r) => ({ source: 'hash', hash: r.hash, scale: r.scale, mask: r.mask })) });
+  const r2 = await c.expect('result', 'rm2');
+  assert.equal(r2.images[0].hash, r1.images[0].hash);
+  // A mask of another shape than the image is refused, naming the reference's mask.
+  c.send({ type: 'job', jobId: 'rm3', prompt: 'x', steps: 1, ...small, references: [{ source: 'hash', hash: sha(ref), mask: { source: 'frame' } }] });
+  c.sendFrame({ role: 'reference-mask', format: 'raw-gray8', jobId: 'rm3', index: 0, width: 64, height: 32, premultiplied: false }, new Uint8Array(64 * 32).fill(255));
+  const e = await c.expect('error', 'rm3');
+  assert.equal(e.field, 'references[0].mask');
+  assert.match(e.message, /64x32, another shape than the 64x64 image/);
+  c.close();
+});
+
 test('inputs by content hash: sent once as a frame, then reused; a missing hash is named', async () => {
   const { c } = await TestClient.connect(d.url());
   const ref = rgba(32, 32, [10, 200, 30, 255]);

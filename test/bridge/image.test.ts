@@ -180,3 +180,52 @@ test('pipeline: inpaint with crop-to-mask generates the selection only and paste
     .then(() => null, (e: Error & { field?: string }) => e);
   assert.equal(empty?.field, 'mask');
 });
+
+test('pipeline: reference masks are cut and sized like the init, checked, and recorded by hash', async () => {
+  const half = (w: number, h: number, left: boolean): { width: number; height: number; channels: 1; data: Uint8Array } => {
+    const data = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = (x < w / 2) === left ? 255 : 0;
+    return { width: w, height: h, channels: 1, data };
+  };
+  const ref = { ...noise(40, 40), channels: 4 as const };
+  const hashes = { references: ['a'.repeat(64), 'b'.repeat(64)], controls: [], referenceMasks: ['c'.repeat(64), 'd'.repeat(64)] };
+  const prepare = (job: unknown, masks: Array<ReturnType<typeof half>>, init?: RgbaImage) => {
+    const v = validateJob(job);
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.error));
+    return prepareJob(v.value, { ...(init ? { init: { ...init, channels: 4 as const } } : {}), references: [ref, ref], controls: [], referenceMasks: masks, hashes }, { maxPixels: 1 << 20, seed: 3 });
+  };
+  const twoRefs = (extra: object = {}) => ({
+    type: 'job', jobId: 'r', prompt: 'x', width: 96, height: 64, ...extra,
+    references: [{ source: 'frame', mask: { source: 'frame' } }, { source: 'frame', mask: { source: 'frame', invert: true } }],
+  });
+
+  // Text to image: any size with the output's aspect; resized to the generation size; invert honoured.
+  const prep = await prepare(twoRefs(), [half(48, 32, true), half(48, 32, true)]);
+  const [left, right] = prep.request.references.map((r) => r.mask!);
+  assert.deepEqual([left.width, left.height], [96, 64]);
+  assert.deepEqual([left.data[10 * 96 + 5], left.data[10 * 96 + 90]], [255, 0], 'left half inside');
+  assert.deepEqual([right.data[10 * 96 + 5], right.data[10 * 96 + 90]], [0, 255], 'inverted: right half inside');
+
+  // Wrong shape, empty, missing: the error names the reference's mask.
+  const field = (p: Promise<unknown>) => p.then(() => null, (e: Error & { field?: string }) => `${e.field}: ${e.message}`);
+  assert.match(await field(prepare(twoRefs(), [half(64, 64, true), half(48, 32, true)])) ?? '', /^references\[0\]\.mask: the mask is 64x64, another shape than the 96x64 image/);
+  assert.match(await field(prepare(twoRefs(), [half(48, 32, true), { ...half(48, 32, true), data: new Uint8Array(48 * 32).fill(255) }])) ?? '', /^references\[1\]\.mask: the mask selects nothing/);
+  assert.match(await field(prepare(twoRefs(), [half(48, 32, true)])) ?? '', /^references\[1\]\.mask: the mask image is missing/);
+
+  // With an init the mask has the init's size and is cut to the generated region like the init.
+  const init = noise(300, 200);
+  const inpaint = { init: { source: 'frame' }, mask: { source: 'frame', crop: true, padding: 0, feather: 0 }, width: undefined, height: undefined };
+  const sel = new Uint8Array(300 * 200);
+  for (let y = 40; y < 120; y++) for (let x = 100; x < 220; x++) sel[y * 300 + x] = 255;
+  const v = validateJob(twoRefs(inpaint));
+  assert.ok(v.ok);
+  const cut = await prepareJob(v.value, { init: { ...init, channels: 4 }, mask: { width: 300, height: 200, channels: 1, data: sel }, references: [ref, ref], controls: [], referenceMasks: [half(300, 200, true), half(300, 200, true)], hashes }, { maxPixels: 1 << 20, seed: 3 });
+  assert.deepEqual(cut.region, { x: 100, y: 40, width: 120, height: 80 });
+  const m0 = cut.request.references[0].mask!;
+  const rp = cut.request.params;
+  assert.deepEqual([m0.width, m0.height], [rp.width, rp.height]);
+  // The init's column 150 (x = 50 of 120 in the region) is left of the image's middle: inside mask 0.
+  assert.equal(m0.data[Math.floor(rp.height / 2) * rp.width + Math.floor((40 / 120) * rp.width)], 255);
+  assert.equal(m0.data[Math.floor(rp.height / 2) * rp.width + rp.width - 2], 0, 'x ≥ 150 is outside');
+  assert.match(await field(prepareJob(v.value, { init: { ...init, channels: 4 }, mask: { width: 300, height: 200, channels: 1, data: sel }, references: [ref, ref], controls: [], referenceMasks: [half(150, 100, true), half(300, 200, true)], hashes }, { maxPixels: 1 << 20, seed: 3 })) ?? '', /^references\[0\]\.mask: the mask is 150x100 but the init image is 300x200/);
+});

@@ -82,7 +82,7 @@ class TestEngine implements Engine {
       controlImages: req.controls.map((c) => c.image),
       metadata: {
         params: p,
-        references: req.references.map(({ image: _i, ...r }) => r),
+        references: req.references.map(({ image: _i, mask, ...r }) => (mask ? { ...r, masked: true } : r)),
         controls: req.controls.map(({ image: _i, ...c }) => c),
         models: { checkpoint: { name: 'test-sd15.safetensors', sha256: '0'.repeat(64) } },
         timings: { denoise: Date.now() - t0 },
