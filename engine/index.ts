@@ -13,3 +13,4 @@ export async function createEngine(opts: EngineCreateOptions): Promise<Engine> {
   return new SdEngine({ ...rest, provider: selection.provider, fp16 }, { ...selection, fp16 });
 }
 export { writeTinyModels } from './synthetic/tiny.ts';
+export { writeTinySdxlModels, type TinySdxlModelSet } from './synthetic/tiny-sdxl.ts';

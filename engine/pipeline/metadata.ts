@@ -3,6 +3,7 @@
  * civitai): prompt, "Negative prompt: …", then "Key: value" pairs on one line.
  */
 import type { GenerateParams } from '../api.ts';
+import { FAMILY_LABEL } from './family.ts';
 
 type Range = { readonly start: number; readonly end: number };
 /** What the text needs; satisfied by the engine's GenerationMetadata and the protocol's result metadata. */
@@ -16,6 +17,8 @@ export interface ParameterSource {
   readonly references: ReadonlyArray<{ readonly adapter?: string; readonly scale?: number; readonly preset?: string; readonly range?: Range }>;
   readonly controls: ReadonlyArray<{ readonly type?: string; readonly preprocess?: string; readonly scale?: number; readonly range?: Range; readonly guessMode?: boolean }>;
   readonly models: Readonly<Record<string, { readonly name: string; readonly sha256: string }>>;
+  /** The checkpoint's family; absent in metadata written before SDXL was supported. */
+  readonly family?: 'sd15' | 'sdxl';
 }
 
 const SAMPLER_NAMES: Record<string, string> = {
@@ -38,6 +41,8 @@ export function a1111Parameters(m: ParameterSource, imageIndex = 0): string {
   // "Model hash" is A1111's AutoV2 short hash: the first 10 hex digits of the file's sha256.
   if (ckpt?.sha256) pairs.push(['Model hash', ckpt.sha256.slice(0, 10)]);
   if (ckpt) pairs.push(['Model', ckpt.name.replace(/\.safetensors$/, '')]);
+  // A1111 has no such key; other tools read the usual ones as before.
+  if (m.family) pairs.push(['Model family', FAMILY_LABEL[m.family]]);
   if (p.strength < 1) pairs.push(['Denoising strength', p.strength]);
   if (p.clipSkip > 1) pairs.push(['Clip skip', p.clipSkip]);
   if (p.variationSeed !== undefined && p.variationStrength) pairs.push(['Variation seed', p.variationSeed], ['Variation seed strength', p.variationStrength]);
