@@ -36,10 +36,26 @@ function conditioningEmbedding(ctx: Ctx, cond: string): string {
   });
 }
 
+/**
+ * The modules that make a ControlNet a Union model (several control types through one network: a task
+ * embedding and a transformer over the conditions). Building it as a plain ControlNet would silently
+ * ignore them, so it is refused by name.
+ */
+export function unionControlNetKeys(w: Pick<WeightSource, 'keys'>): string[] {
+  const found = new Set<string>();
+  for (const k of w.keys()) {
+    const m = /^(task_embedding|transformer_layes|spatial_ch_projs|control_add_embedding)\b/.exec(k);
+    if (m) found.add(m[1]);
+  }
+  return [...found];
+}
+
 export function buildControlNet(w: WeightSource, opts: { flavour: Flavour; config?: Partial<UNetConfig> }): BuiltGraph {
   if (!w.get('controlnet_cond_embedding.conv_in.weight')) {
     throw new Error(`${w.description}: not a ControlNet (no "controlnet_cond_embedding.conv_in.weight"; an lllyasviel file needs the LDM name table)`);
   }
+  const union = unionControlNetKeys(w);
+  if (union.length) throw new Error(`${w.description}: a ControlNet-Union model (xinsir controlnet-union-sdxl-1.0 / promax: ${union.join(', ')}) is not supported yet; use a single-type ControlNet (openpose, canny, depth)`);
   const shp = inspectUNet(w);
   const cfg = { ...unetDefaults(shp), ...opts.config };
   const g = new GraphBuilder('controlnet', opts.flavour);

@@ -198,3 +198,13 @@ test('a tiny SDXL UNet denoises through denoise(): text_embeds / time_ids for bo
   await assert.rejects(run({}), /needs pooled text embeddings and time ids/);
   await unet.release();
 });
+
+test('a ControlNet-Union file is refused by name, not built as a plain ControlNet', async () => {
+  const { buildControlNet, unionControlNetKeys } = await import('../../engine/graphs/controlnet.ts');
+  const { sdxlControlNetSpecs } = await import('../../engine/synthetic/sdxl-specs.ts');
+  const specs = [...sdxlControlNetSpecs(TINY_SDXL_UNET_SPEC, [8, 8, 16, 16]), { name: 'task_embedding', shape: [8, 16] }, { name: 'transformer_layes.0.attn.in_proj_weight', shape: [48, 16] }];
+  const file = join(dir, 'controlnet-union-sdxl.safetensors');
+  writeSynthetic(file, specs, { seed: 2 });
+  assert.deepEqual(unionControlNetKeys(safetensorsSource(file)), ['task_embedding', 'transformer_layes']);
+  assert.throws(() => buildControlNet(safetensorsSource(file), { flavour: 'cpu' }), /controlnet-union-sdxl\.safetensors: a ControlNet-Union model .* is not supported yet/);
+});
