@@ -19,14 +19,21 @@ const fixturesSdxl = process.env.IPA_FIXTURES_SDXL ?? join(import.meta.dirname, 
  * The kinds of ../shared/fixtures-sdxl the engine implements so far (few-step schedulers, TAESD); the
  * other SDXL kinds join this list as they land.
  */
-const SDXL_KINDS: ReadonlySet<string> = new Set(['scheduler', 'taesd-decoder', 'taesd-encoder']);
+const SDXL_KINDS: ReadonlySet<string> = new Set([
+  'scheduler', 'taesd-decoder', 'taesd-encoder',
+  // the SDXL UNet side: UNet, ControlNet, IP-Adapter projections, masked image prompts, VAE, single-file naming
+  'sdxl-unet', 'sdxl-unet-ip', 'sdxl-controlnet', 'ip-proj', 'unet-ip-masked', 'vae-decoder', 'vae-encoder', 'sdxl-weights-ldm',
+]);
 const sdxlCases = existsSync(fixturesSdxl) ? listCases(fixturesSdxl).filter((d) => SDXL_KINDS.has(loadCase(d).kind)) : [];
 const cases = [...listCases(fixtures), ...sdxlCases];
 const caseName = (dir: string): string => dir.split('/').pop() ?? dir;
 
 // weights-ldm re-runs the other cases with byte-identical tensors (its keys: checks prove that), so
 // on fp16 it would only repeat them; the fp32 WebGPU run keeps it.
-const FP16_SKIP: Readonly<Record<string, string>> = { 'weights-ldm': 'repeats the other cases with identical tensors (checked in the fp32 WebGPU run)' };
+const FP16_SKIP: Readonly<Record<string, string>> = {
+  'weights-ldm': 'repeats the other cases with identical tensors (checked in the fp32 WebGPU run)',
+  'sdxl-weights-ldm': 'repeats the other cases with identical tensors (checked in the fp32 WebGPU run)',
+};
 
 function parityTests(t: ParityTarget, skip: string | false, skipCase: Readonly<Record<string, string>> = {}): void {
   const label = t === CPU_TARGET ? '' : `${targetLabel(t)} `;
