@@ -62,7 +62,9 @@ export function bicubicResize(m: FloatMask, outH: number, outW: number): FloatMa
 
 /**
  * `IPAdapterMaskProcessor.preprocess` for one gray mask: to [0, 1], resized to the image size when it
- * differs (bicubic, as above), then binarized (< 0.5 → 0, ≥ 0.5 → 1).
+ * differs, then binarized (< 0.5 → 0, ≥ 0.5 → 1). The resize is the bicubic above, where diffusers
+ * uses PIL's Lanczos: masks at the image size (what the plugins send) are exact, others can differ
+ * by a pixel along edges.
  */
 export function binarizeMask(mask: MaskImage, width: number, height: number): FloatMask {
   if (mask.data.length !== mask.width * mask.height) throw new Error(`mask: ${mask.data.length} bytes for ${mask.width}x${mask.height} (one gray byte per pixel expected)`);
