@@ -181,3 +181,33 @@ test('roots: --models replaces the config file roots; the config file lists seve
   writeFile(join(cfg, 'models.json'), '{"roots": "not-a-list"}');
   assert.throws(() => resolveRoots([], env), /models\.json: "roots" must be an array of folder paths/);
 });
+
+test('SDXL: the ViT-bigG encoder where users keep it, SDXL adapters and ControlNets by family, the image encoder each adapter needs', () => {
+  const root = tmp('ipa-sdxl-tree-');
+  const m = join(root, 'models');
+  writeSafetensors(join(m, 'checkpoints', 'sd_xl_base_1.0.safetensors'), ldmCheckpoint({ sdxl: true, crossDim: 2048 }));
+  writeSafetensors(join(m, 'checkpoints', 'dreamshaper_8.safetensors'), ldmCheckpoint({ crossDim: 768 }));
+  writeSafetensors(join(m, 'clip_vision', 'CLIP-ViT-bigG-14-laion2B-39B-b160k.safetensors'), clipVision(1664, 1280));
+  writeSafetensors(join(m, 'clip_vision', 'CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors'), clipVision(1280, 1024));
+  // h94's repository layout: sdxl_models/image_encoder/{config.json, model.safetensors}
+  writeFile(join(root, 'IP-Adapter', 'sdxl_models', 'image_encoder', 'config.json'), '{}');
+  writeSafetensors(join(root, 'IP-Adapter', 'sdxl_models', 'image_encoder', 'model.safetensors'), clipVision(1664, 1280));
+  writeSafetensors(join(m, 'ipadapter', 'ip-adapter_sdxl.safetensors'), ipAdapter('base', 2048, 1280));
+  writeSafetensors(join(m, 'ipadapter', 'ip-adapter_sdxl_vit-h.safetensors'), ipAdapter('base', 2048, 1024));
+  writeSafetensors(join(m, 'ipadapter', 'ip-adapter-plus_sdxl_vit-h.safetensors'), ipAdapter('plus', 2048, 1280));
+  writeSafetensors(join(m, 'ipadapter', 'ip-adapter_sd15.safetensors'), ipAdapter('base', 768, 1024));
+  writeSafetensors(join(m, 'controlnet', 'controlnet-openpose-sdxl-1.0', 'diffusion_pytorch_model.fp16.safetensors'), { 'controlnet_cond_embedding.conv_in.weight': [16, 3, 3, 3], 'controlnet_down_blocks.0.weight': [8, 8, 1, 1], 'add_embedding.linear_1.weight': [32, 16], 'down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight': [8, 2048] });
+  writeFile(join(m, 'controlnet', 'controlnet-openpose-sdxl-1.0', 'config.json'), '{}');
+  writeSafetensors(join(m, 'controlnet', 'controlnet-union-sdxl-1.0.safetensors'), { 'controlnet_cond_embedding.conv_in.weight': [16, 3, 3, 3], 'task_embedding': [8, 32] });
+  const reg = ModelRegistry.scan([m, join(root, 'IP-Adapter')]);
+  const role = (name: string) => reg.entries.find((e) => e.name === name || e.path.endsWith(name))?.role;
+  assert.equal(role('CLIP-ViT-bigG-14-laion2B-39B-b160k.safetensors'), 'clip_vision:vit-bigG');
+  assert.equal(role('image_encoder'), 'clip_vision:vit-bigG');
+  assert.equal(reg.find('checkpoint:sdxl').name, 'sd_xl_base_1.0.safetensors');
+  assert.equal(reg.find('ipadapter:sdxl-base').name, 'ip-adapter_sdxl.safetensors');
+  assert.equal(reg.find('ipadapter:base').name, 'ip-adapter_sd15.safetensors', 'an SD1.5 job never gets an SDXL adapter');
+  const need = (name: string) => reg.entries.find((e) => e.name === name)?.detection.details.clipVision;
+  assert.deepEqual([need('ip-adapter_sdxl.safetensors'), need('ip-adapter_sdxl_vit-h.safetensors'), need('ip-adapter-plus_sdxl_vit-h.safetensors')], ['vit-bigG', 'vit-h', 'vit-h']);
+  assert.equal(reg.find('controlnet:sdxl-pose').name, 'controlnet-openpose-sdxl-1.0');
+  assert.throws(() => reg.find('controlnet', { name: 'controlnet-union-sdxl-1.0.safetensors' }), /cannot be used: a ControlNet Union model .*not supported yet/);
+});
