@@ -35,6 +35,7 @@ const loaders: Record<string, () => Promise<KindHandler>> = {
   'sdxl-weights-ldm': async () => (await import('./kinds/weights-ldm.ts')).runWeightsLdmCase,
   'taesd-decoder': async () => (await import('./kinds/taesd.ts')).runTaesdDecoderCase,
   'taesd-encoder': async () => (await import('./kinds/taesd.ts')).runTaesdEncoderCase,
+  'weights-only': async () => (await import('./kinds/weights-only.ts')).runWeightsOnlyCase,
 };
 
 export function registerKind(kind: string, load: () => Promise<KindHandler>): void {
