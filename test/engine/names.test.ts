@@ -210,8 +210,15 @@ test('older diffusers VAE attention names are normalised; duplicates are an erro
 
 test('unknown keys, missing parts and wrong files are errors naming the file', () => {
   const shapes = shapesOf(model);
+  shapes.set('model.diffusion_model.mystery_emb.0.weight', [1]);
+  assert.throws(() => ldmUnetMap(shapes, LDM_PREFIX.unet, 'ckpt.safetensors'), /ckpt\.safetensors: 1 tensor\(s\) not understood as part of an LDM UNet: "model\.diffusion_model\.mystery_emb\.0\.weight"/);
+  // SDXL's added embedding is known: label_emb.0.{0,2} = add_embedding.linear_{1,2}
+  shapes.delete('model.diffusion_model.mystery_emb.0.weight');
   shapes.set('model.diffusion_model.label_emb.0.0.weight', [1]);
-  assert.throws(() => ldmUnetMap(shapes, LDM_PREFIX.unet, 'ckpt.safetensors'), /ckpt\.safetensors: 1 tensor\(s\) not understood as part of an LDM UNet: "model\.diffusion_model\.label_emb\.0\.0\.weight"/);
+  shapes.set('model.diffusion_model.label_emb.0.2.bias', [1]);
+  const xl = ldmUnetMap(shapes, LDM_PREFIX.unet, 'ckpt.safetensors');
+  assert.equal(xl.get('add_embedding.linear_1.weight')?.source, 'model.diffusion_model.label_emb.0.0.weight');
+  assert.equal(xl.get('add_embedding.linear_2.bias')?.source, 'model.diffusion_model.label_emb.0.2.bias');
   assert.throws(() => ldmUnetSource(cnPlain), (e: Error) => e.message.includes('controlnet_ldm.safetensors') && e.message.includes('model.diffusion_model.'));
   assert.throws(() => ldmVaeSource(cnPlain), (e: Error) => e.message.includes('controlnet_ldm.safetensors') && e.message.includes('first_stage_model.'));
   assert.throws(() => ldmTextSource(cnPlain), (e: Error) => e.message.includes('controlnet_ldm.safetensors') && e.message.includes('text encoder'));
