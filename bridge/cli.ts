@@ -12,6 +12,7 @@ import { modelsCommand } from './cli/models.ts';
 import { selftestCommand } from './cli/selftest.ts';
 import { startCommand } from './cli/start.ts';
 import { tokenCommand } from './cli/token.ts';
+import { teamCommand } from './team/cli.ts';
 import { commanderExitCode, configureIo } from './models/cli.ts';
 import { BRIDGE_VERSION } from './version.ts';
 
@@ -25,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
     // Options after a command name belong to that command (`models list --help` is models list's help).
     .enablePositionalOptions()
     .addHelpText('after', MAIN_HELP_AFTER);
-  for (const make of [startCommand, tokenCommand, generateCommand, selftestCommand, modelsCommand, doctorCommand, installCudaCommand]) program.addCommand(make(ran));
+  for (const make of [startCommand, tokenCommand, generateCommand, selftestCommand, modelsCommand, doctorCommand, installCudaCommand, teamCommand]) program.addCommand(make(ran));
   configureIo(program, { stdout: process.stdout, stderr: process.stderr, env: process.env });
   if (argv.length === 0) {
     process.stdout.write(program.helpInformation());

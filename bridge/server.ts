@@ -51,7 +51,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
   const blobs = new BlobStore(config.blobCacheBytes);
   const capabilities = capabilitiesSource(opts.engine, opts.engineError, config, log);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: true });
-  const alive = new WeakMap<WebSocket, boolean>();
+  const liveness = watchLiveness(wss, config.pingIntervalMs, log);
   let closing = false;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -67,9 +67,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      alive.set(ws, true);
-      ws.on('pong', () => alive.set(ws, true));
-      ws.on('message', () => alive.set(ws, true));
+      liveness.watch(ws);
       ws.on('error', (e) => log.debug(`socket error from ${remote}: ${e.message}`)); // e.g. 1009 payload too big
       new Session(ws, { config, jobs, blobs, log, capabilities, serverVersion: BRIDGE_VERSION }, remote);
       log.debug(`connection from ${remote}`);
@@ -97,19 +95,6 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
   }
   const { servers, hosts, port } = bound;
 
-  // Liveness: a client that did not answer the previous ping (nor sent anything) is dropped.
-  const heartbeat = setInterval(() => {
-    for (const ws of wss.clients) {
-      if (!alive.get(ws)) {
-        log.debug('dropping a connection that stopped answering pings');
-        ws.terminate();
-        continue;
-      }
-      alive.set(ws, false);
-      ws.ping();
-    }
-  }, config.pingIntervalMs);
-  heartbeat.unref();
   const pruner = setInterval(() => jobs.prune(), 60_000);
   pruner.unref();
 
@@ -121,7 +106,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
     async close() {
       if (closing) return;
       closing = true;
-      clearInterval(heartbeat);
+      liveness.stop();
       clearInterval(pruner);
       for (const s of servers) s.close();
       await jobs.shutdown();
@@ -180,8 +165,33 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
+/** Liveness: a client that did not answer the previous ping (nor sent anything) is dropped. */
+export function watchLiveness(wss: WebSocketServer, intervalMs: number, log: Logger): { watch(ws: WebSocket): void; stop(): void } {
+  const alive = new WeakMap<WebSocket, boolean>();
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.get(ws)) {
+        log.debug('dropping a connection that stopped answering pings');
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, intervalMs);
+  heartbeat.unref();
+  return {
+    watch(ws) {
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      ws.on('message', () => alive.set(ws, true));
+    },
+    stop: () => clearInterval(heartbeat),
+  };
+}
+
 /** Answers an upgrade with a plain HTTP error: no WebSocket is created. */
-function refuse(socket: Duplex, status: number, reason: string): void {
+export function refuse(socket: Duplex, status: number, reason: string): void {
   const body = `${reason}\n`;
   socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   socket.on('error', () => undefined);
@@ -206,23 +216,39 @@ function capabilitiesSource(engine: Engine | null, engineError: string | undefin
       }
     }
     const models = cache?.models ?? [];
-    return {
-      models,
-      maxPixels: config.maxPixels,
-      maxInputPixels: config.maxInputPixels,
-      maxPayload: config.maxPayload,
-      maxBatch: config.maxBatch,
-      samplers: [...SAMPLERS],
-      // What the installed models allow (model kinds are registry roles: "ipadapter:plus", "controlnet:pose", …).
-      adapters: ADAPTER_KINDS.filter((k) => models.some((m) => m.kind === `ipadapter:${k}`)),
-      controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${t}`)),
-      features: ['txt2img', 'img2img', 'inpaint', 'crop-to-mask', 'ip-adapter', 'controlnet', 'pose-keypoints', 'preview', 'resume', 'blob-hash', 'control-images'],
-      provider: engine ? engine.provider : null,
-      // The same list the start-up report prints, so the panels can show what to fetch and how.
-      ...(engine ? { missing: missingFeatures(models) } : {}),
-      ...(engine?.runtime ? { fp16: engine.runtime.fp16, ...(engine.runtime.device ? { device: engine.runtime.device } : {}) } : {}),
-      ...(engine ? {} : { engineError: engineError ?? 'no engine' }),
-    };
+    return describeCapabilities(models, engine ? { provider: engine.provider, ...(engine.runtime ? { fp16: engine.runtime.fp16, device: engine.runtime.device } : {}) } : null, engineError, config);
+  };
+}
+
+/** What an engine runs on, as the handshake reports it. */
+export interface EngineInfo {
+  provider: string;
+  fp16?: boolean;
+  device?: string;
+}
+
+/**
+ * The handshake's capabilities for a model list and an engine (null: none loaded, `engineError` says
+ * why). The team front calls it with the models and engine its workers report.
+ */
+export function describeCapabilities(models: ModelInfo[], engine: EngineInfo | null, engineError: string | undefined, config: Pick<DaemonConfig, 'maxPixels' | 'maxInputPixels' | 'maxPayload' | 'maxBatch'>): Capabilities {
+  return {
+    models,
+    maxPixels: config.maxPixels,
+    maxInputPixels: config.maxInputPixels,
+    maxPayload: config.maxPayload,
+    maxBatch: config.maxBatch,
+    samplers: [...SAMPLERS],
+    // What the installed models allow (model kinds are registry roles: "ipadapter:plus", "controlnet:pose", …).
+    adapters: ADAPTER_KINDS.filter((k) => models.some((m) => m.kind === `ipadapter:${k}`)),
+    controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${t}`)),
+    features: ['txt2img', 'img2img', 'inpaint', 'crop-to-mask', 'ip-adapter', 'controlnet', 'pose-keypoints', 'preview', 'resume', 'blob-hash', 'control-images'],
+    provider: engine ? engine.provider : null,
+    // The same list the start-up report prints, so the panels can show what to fetch and how.
+    ...(engine ? { missing: missingFeatures(models) } : {}),
+    ...(engine?.fp16 !== undefined ? { fp16: engine.fp16 } : {}),
+    ...(engine?.device ? { device: engine.device } : {}),
+    ...(engine ? {} : { engineError: engineError ?? 'no engine' }),
   };
 }
 

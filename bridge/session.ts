@@ -11,9 +11,10 @@ import { parseClientMessage, versionMismatchMessage, type NormalizedJob, type No
 import { sha256Hex, type BlobStore } from './blobs.ts';
 import type { DaemonConfig } from './config.ts';
 import { decodePixels, ImageError, type Pixels } from './image.ts';
-import { errorMessage, type JobManager, type Subscriber } from './jobs.ts';
+import { errorMessage, type JobService, type Subscriber } from './jobs.ts';
 import type { Logger } from './log.ts';
 import type { DecodedInputs } from './pipeline.ts';
+import { RateBucket } from './rate.ts';
 
 /** Close code sent after a version-mismatch error. */
 export const CLOSE_VERSION_MISMATCH = 4001;
@@ -22,7 +23,7 @@ const DROPPABLE_BACKLOG = 8 * 1024 * 1024;
 
 export interface SessionDeps {
   config: DaemonConfig;
-  jobs: JobManager;
+  jobs: JobService;
   blobs: BlobStore;
   log: Logger;
   capabilities: () => Promise<Capabilities>;
@@ -42,6 +43,13 @@ interface Slot {
   hash?: string;
 }
 
+/** Who is on the other end, when the server authenticated a user (the team front); none locally. */
+export interface SessionIdentity {
+  user: string;
+  /** Shared by all of this user's connections, so the rate limit is per user. */
+  bucket: RateBucket;
+}
+
 interface Receipt {
   job: NormalizedJob;
   slots: Slot[];
@@ -55,17 +63,19 @@ export class Session implements Subscriber {
   label: string;
   private helloDone = false;
   private owner: string;
+  readonly user?: string;
   private readonly receipts = new Map<string, Receipt>();
-  private tokens: number;
-  private lastRefill = Date.now();
+  private readonly bucket: RateBucket;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
   private readonly validation: ValidationContext;
   private closed = false;
 
-  constructor(private readonly ws: WebSocket, private readonly deps: SessionDeps, remote: string) {
+  constructor(private readonly ws: WebSocket, private readonly deps: SessionDeps, remote: string, identity?: SessionIdentity) {
     this.label = `${this.id}@${remote}`;
-    this.owner = this.id;
-    this.tokens = deps.config.jobBurst;
+    // An authenticated user owns the jobs (fairness and ownership per user); else the client id or connection.
+    this.user = identity?.user;
+    this.owner = identity ? `user:${identity.user}` : this.id;
+    this.bucket = identity?.bucket ?? new RateBucket(deps.config.jobRate, deps.config.jobBurst);
     this.validation = { maxPixels: deps.config.maxPixels, maxBatch: deps.config.maxBatch };
     this.helloTimer = setTimeout(() => this.ws.close(1008, 'no hello received'), deps.config.helloTimeoutMs);
     // Binary messages as their fragments: a frame sent as header + payload fragments is used without
@@ -119,13 +129,13 @@ export class Session implements Subscriber {
       case 'job': return void this.onJob(m.job);
       case 'cancel':
         if (this.receipts.has(m.jobId)) this.dropReceipt(m.jobId, null);
-        else if (!this.deps.jobs.cancel(m.jobId, 'client')) this.sendError('unknown-job', `no queued or running job "${m.jobId}"`, m.jobId);
+        else this.answer(this.deps.jobs.cancel(m.jobId, 'client', this), m.jobId, `no queued or running job "${m.jobId}"`);
         return;
       case 'resume':
-        if (!this.deps.jobs.resume(m.jobId, this)) this.sendError('unknown-job', `job "${m.jobId}" is not known (never submitted, or its result expired)`, m.jobId);
+        this.answer(this.deps.jobs.resume(m.jobId, this), m.jobId, `job "${m.jobId}" is not known (never submitted, or its result expired)`);
         return;
       case 'release':
-        this.deps.jobs.release(m.jobId);
+        this.deps.jobs.release(m.jobId, this);
         return;
       case 'ping':
         this.send({ type: 'pong', ...(m.nonce !== undefined ? { nonce: m.nonce } : {}) });
@@ -147,7 +157,7 @@ export class Session implements Subscriber {
     }
     this.helloDone = true;
     clearTimeout(this.helloTimer);
-    if (client?.id) this.owner = `id:${client.id}`;
+    if (client?.id && !this.user) this.owner = `id:${client.id}`;
     if (client?.name) this.label = `${this.id}:${client.name}${client.version ? `/${client.version}` : ''}`;
     this.deps.log.debug(`${this.label}: hello`);
     const capabilities = await this.deps.capabilities();
@@ -161,14 +171,14 @@ export class Session implements Subscriber {
     if (!this.takeToken()) return this.sendError('rate-limited', `more than ${config.jobBurst} jobs in a burst (${config.jobRate}/s sustained); wait and resend`, id);
     if (this.receipts.size + this.liveJobCount() >= config.maxJobsPerConnection) return this.sendError('queue-full', `this connection already has ${config.maxJobsPerConnection} jobs waiting`, id);
     if (jobs.queueFull) return this.sendError('queue-full', 'the daemon queue is full; try again later', id);
-    if (!jobs.reserve(id)) return this.sendError('duplicate-job', `job id "${id}" is in use (running, queued, or its result is retained: send "resume" to fetch it, or "release" it)`, id, 'jobId');
+    if (!jobs.reserve(id, this)) return this.sendError('duplicate-job', `job id "${id}" is in use (running, queued, or its result is retained: send "resume" to fetch it, or "release" it)`, id, 'jobId');
 
     const slots = declaredSlots(job);
     for (const s of slots) {
       if (s.from.source !== 'hash') continue;
       const pixels = this.deps.blobs.get(s.from.hash);
       if (!pixels) {
-        jobs.unreserve(id);
+        jobs.unreserve(id, this);
         return this.sendError('blob-missing', `the daemon no longer has image ${s.from.hash.slice(0, 12)}…; send it as a frame`, id, `${s.field}.hash`);
       }
       s.pixels = pixels; // held here, so eviction from the store cannot pull it away mid-job
@@ -224,10 +234,10 @@ export class Session implements Subscriber {
       s.frame = undefined;
       this.deps.blobs.put(s.hash!, s.pixels);
     })).then(() => {
-      if (this.closed) return this.deps.jobs.unreserve(id);
+      if (this.closed) return this.deps.jobs.unreserve(id, this);
       this.deps.jobs.submit(r.job, collect(r), this, this.owner);
     }, (e: Error & { field?: string }) => {
-      this.deps.jobs.unreserve(id);
+      this.deps.jobs.unreserve(id, this);
       if (e instanceof ImageError) this.sendError('image-decode', e.message, id, e.field);
       else {
         this.deps.log.error(`${this.label}: decoding inputs of ${id} failed`, e);
@@ -241,7 +251,7 @@ export class Session implements Subscriber {
     if (!r) return;
     clearTimeout(r.timer);
     this.receipts.delete(id);
-    this.deps.jobs.unreserve(id);
+    this.deps.jobs.unreserve(id, this);
     if (err) this.sendError(err.code, err.message, id, err.field);
     else this.send({ type: 'cancelled', jobId: id, reason: 'client' });
   }
@@ -260,15 +270,20 @@ export class Session implements Subscriber {
     this.send(errorMessage(code, message, jobId, field), true);
   }
 
-  /** Token bucket: `jobBurst` jobs at once, refilled at `jobRate` per second. */
+  /** Token bucket: `jobBurst` jobs at once, refilled at `jobRate` per second (per user on the team front). */
   private takeToken(): boolean {
-    const now = Date.now();
-    const { jobRate, jobBurst } = this.deps.config;
-    this.tokens = Math.min(jobBurst, this.tokens + ((now - this.lastRefill) / 1000) * jobRate);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.bucket.take();
+  }
+
+  /** A cancel/resume answer: `unknown-job` when the service did not know the id (at once, or when its lookup ends). */
+  private answer(known: boolean | Promise<boolean>, jobId: string, unknownText: string): void {
+    if (typeof known === 'boolean') {
+      if (!known) this.sendError('unknown-job', unknownText, jobId);
+      return;
+    }
+    known.then((ok) => {
+      if (!ok) this.sendError('unknown-job', unknownText, jobId);
+    }, (e: Error & { code?: ErrorCode }) => this.sendError(e.code ?? 'internal', e.message, jobId));
   }
 
   private liveJobCount(): number {

@@ -1,0 +1,247 @@
+/**
+ * The studio server with real parts: a private redis-server (appendonly, no snapshots), the front
+ * (`team serve`, TLS with its generated self-signed certificate, pinned by the clients) and two workers
+ * (`team worker --engine test`, BullMQ lock 2 s, stalled check every 1 s) as processes, users made with
+ * `team user add`, raw WebSocket clients that count every message.
+ * Cases: 3 users × 20 jobs round-robin; per-user cancel/resume isolation; a worker SIGKILLed mid-job;
+ * the front restarted; Redis stopped and started again; TLS pinning (a wrong fingerprint refused).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { FingerprintMismatchError } from '../../bridge/team/pin.ts';
+import { connectTeam } from '../../bridge/team/connect.ts';
+import type { JobMessage } from '../../shared/protocol/messages.ts';
+import { TeamClient } from './client.ts';
+import { addUser, ROOT, startFront, startWorker, TestRedis, type Proc } from './helpers.ts';
+
+const STEP_MS = 20;
+let redis: TestRedis;
+let dataDir: string;
+let front: Proc & { url: string; fingerprint?: string };
+let frontPort: number;
+const workers: Proc[] = [];
+const tokens: Record<string, string> = {};
+const clients: TeamClient[] = [];
+
+const FRONT_ARGS = ['--job-burst', '200', '--job-rate', '200', '--max-jobs-per-user', '40', '--verbose'];
+
+before(async () => {
+  redis = await TestRedis.start();
+  dataDir = mkdtempSync(join(tmpdir(), 'ipa-team-'));
+  for (const u of ['alice', 'bob', 'carol', 'dave']) tokens[u] = addUser(redis.url, u);
+  front = await startFront({ redis: redis.url, dataDir, tls: true, args: FRONT_ARGS });
+  frontPort = front.port;
+  workers.push(...await Promise.all([startWorker({ redis: redis.url, stepMs: STEP_MS }), startWorker({ redis: redis.url, stepMs: STEP_MS })]));
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  await front?.stop();
+  await redis?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function connect(user: string): Promise<TeamClient> {
+  const c = await TeamClient.connect(front.url, tokens[user], front.fingerprint);
+  clients.push(c);
+  return c;
+}
+
+const job = (jobId: string, steps = 3, extra: Partial<JobMessage> = {}): JobMessage => ({ type: 'job', jobId, prompt: `team ${jobId}`, seed: 7, steps, width: 64, height: 64, ...extra });
+
+test('users: tokens are stored hashed; list shows no token; a wrong token gets 401', async () => {
+  const r = new Redis(redis.url);
+  const stored = JSON.stringify(await r.hgetall('ipa:team:users')) + JSON.stringify(await r.hgetall('ipa:team:tokens'));
+  r.disconnect();
+  for (const t of Object.values(tokens)) {
+    assert.ok(!stored.includes(t), 'no token in Redis');
+    assert.ok(stored.includes(createHash('sha256').update(t).digest('hex')), 'its sha256 is');
+  }
+  const list = spawnSync(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'team', 'user', 'list', '--redis', redis.url], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(list.status, 0, list.stderr);
+  assert.match(list.stdout, /^alice\tcreated .*\ttoken [0-9a-f]{8}…$/m);
+  for (const t of Object.values(tokens)) assert.ok(!list.stdout.includes(t));
+  await assert.rejects(TeamClient.connect(front.url, 'ipa_wrong', front.fingerprint), /HTTP 401/);
+  assert.ok(!front.log().includes(tokens.alice), 'tokens are never logged');
+});
+
+test('TLS: the self-signed certificate is pinned; team fingerprint prints it; a mismatched pin is refused before anything is sent', async () => {
+  assert.match(front.fingerprint ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  const fp = spawnSync(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'team', 'fingerprint', '--data', dataDir], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(fp.status, 0, fp.stderr);
+  assert.equal(fp.stdout.trim(), front.fingerprint);
+  const c = await connect('alice');
+  assert.ok(c.welcome!.capabilities.features.includes('team'));
+  assert.deepEqual(c.welcome!.capabilities.team, { user: 'alice', workers: 2, maxJobsPerUser: 40, fingerprint: front.fingerprint });
+  // The workers pinned the front too (they fetch inputs and store results through it): a job goes through.
+  const client = await connectTeam({ url: front.url, token: tokens.alice, fingerprint: front.fingerprint });
+  const out = await client.submit(job('tls-1'));
+  assert.equal(out.images.length, 1);
+  client.close();
+  const wrong = front.fingerprint!.replace(/^../, front.fingerprint!.startsWith('00') ? '11' : '00');
+  const before = front.log().length;
+  await assert.rejects(connectTeam({ url: front.url, token: tokens.alice, fingerprint: wrong }), (e: Error) => {
+    assert.ok(e instanceof FingerprintMismatchError);
+    assert.match(e.message, /not the pinned .*refusing to connect/);
+    assert.ok(e.message.includes(front.fingerprint!) && e.message.includes(wrong));
+    return true;
+  });
+  // No certificate check at all would accept anything; the system's CAs refuse a self-signed one.
+  await assert.rejects(connectTeam({ url: front.url, token: tokens.alice }), /self[- ]signed/i);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!front.log().slice(before).includes('connection from'), 'the refused clients never reached the WebSocket');
+});
+
+test('3 users × 20 jobs: served round-robin across two workers, each result delivered exactly once', async () => {
+  const users = ['alice', 'bob', 'carol'];
+  const cs = await Promise.all(users.map((u) => connect(u)));
+  for (let i = 0; i < 20; i++) cs.forEach((c, u) => c.send(job(`rr-${users[u]}-${i}`, 4)));
+  // A newcomer's single job is not stuck behind the 60: it is at most one job per user from the front.
+  const dave = await connect('dave');
+  await cs[2].expect('accepted', 'rr-carol-19');
+  dave.send(job('rr-dave-0', 4));
+  const acc = await dave.expect('accepted', 'rr-dave-0');
+  assert.ok(acc.position <= 4, `dave's job queued at ${acc.position}`);
+  for (let u = 0; u < 3; u++) for (let i = 0; i < 20; i++) assert.equal((await cs[u].outcome(`rr-${users[u]}-${i}`, 60_000)).type, 'result');
+  assert.equal((await dave.outcome('rr-dave-0')).type, 'result');
+  await new Promise((r) => setTimeout(r, 300)); // anything late would show now
+  const starts: Array<{ user: number; at: number }> = [];
+  cs.forEach((c, u) => {
+    for (let i = 0; i < 20; i++) {
+      assert.equal(c.count('result', `rr-${users[u]}-${i}`), 1, 'one result per job');
+      assert.equal(c.frames('result', `rr-${users[u]}-${i}`).length, 1, 'one image per job');
+      const s = c.all.find((g) => g.kind === 'json' && g.msg.type === 'started' && g.msg.jobId === `rr-${users[u]}-${i}`);
+      assert.ok(s, 'started seen');
+      starts.push({ user: u, at: s.at });
+    }
+  });
+  starts.sort((a, b) => a.at - b.at);
+  // Round-robin: at every point of the run, no user is more than a couple of jobs ahead of another.
+  const done = [0, 0, 0];
+  let worst = 0;
+  for (const s of starts) {
+    done[s.user]++;
+    worst = Math.max(worst, Math.max(...done) - Math.min(...done));
+  }
+  assert.ok(worst <= 3, `start order spread ${worst}: ${starts.map((s) => 'abc'[s.user]).join('')}`);
+  // Dave's job started long before the 60 were through.
+  const daveStart = dave.all.find((g) => g.kind === 'json' && g.msg.type === 'started')!.at;
+  assert.ok(starts.filter((s) => s.at < daveStart).length < 20, `dave started after ${starts.filter((s) => s.at < daveStart).length} others`);
+});
+
+test('ownership: same job id for two users is two jobs; another user\'s id is unknown-job for cancel and resume', async () => {
+  const a = await connect('alice');
+  const b = await connect('bob');
+  a.send(job('mine', 30));
+  b.send(job('mine', 3));
+  a.send(job('alice-only', 30));
+  await a.expect('accepted', 'alice-only');
+  await b.expect('accepted', 'mine');
+  b.send({ type: 'cancel', jobId: 'alice-only' });
+  const e1 = await b.expect('error', 'alice-only');
+  assert.equal(e1.code, 'unknown-job');
+  b.send({ type: 'resume', jobId: 'alice-only' });
+  assert.equal((await b.expect('error', 'alice-only', 20_000, 1)).code, 'unknown-job');
+  a.send({ type: 'cancel', jobId: 'mine' });
+  const cancelled = await a.expect('cancelled', 'mine');
+  assert.equal(cancelled.reason, 'client');
+  assert.equal((await b.outcome('mine')).type, 'result', "bob's job of the same id is untouched");
+  // Alice's other job, resumed from a new connection after it finished: the result, once.
+  assert.equal((await a.outcome('alice-only')).type, 'result');
+  a.close();
+  const a2 = await connect('alice');
+  a2.send({ type: 'resume', jobId: 'alice-only' });
+  await a2.expect('result', 'alice-only');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(a2.count('result', 'alice-only'), 1);
+  assert.equal(b.count('result', 'alice-only') + b.count('accepted', 'alice-only'), 0, 'bob never saw it');
+});
+
+test('a worker SIGKILLed mid-job: BullMQ re-runs the job on the other worker; the client gets one result', async () => {
+  const c = await connect('carol');
+  c.send(job('kill-1', 60));
+  await c.expect('progress', 'kill-1');
+  const runner = await waitFor(() => workers.find((w) => w.log().includes('job kill-1 of carol')), 5000);
+  runner.proc.kill('SIGKILL');
+  await runner.exited;
+  const other = workers.find((w) => w !== runner)!;
+  const res = await c.expect('result', 'kill-1', 30_000);
+  assert.equal(res.images.length, 1);
+  assert.match(other.log(), /job kill-1 of carol .* started here/);
+  assert.ok(c.count('started', 'kill-1') >= 2, 'the re-run started again');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(c.count('result', 'kill-1'), 1, 'delivered once');
+  assert.equal(c.frames('result', 'kill-1').length, 1);
+  // A replacement for the later cases.
+  workers.splice(workers.indexOf(runner), 1, await startWorker({ redis: redis.url, stepMs: STEP_MS }));
+});
+
+test('the front restarted: queued and running jobs go on; clients resume them by id', async () => {
+  const c = await connect('bob');
+  const ids = ['fr-0', 'fr-1', 'fr-2', 'fr-3'];
+  for (const id of ids) c.send(job(id, 15));
+  for (const id of ids) await c.expect('accepted', id);
+  await c.expect('progress', 'fr-0');
+  const stoppedAt = Date.now();
+  await front.stop();
+  const closed = await c.closed;
+  assert.equal(closed.code, 1001);
+  await new Promise((r) => setTimeout(r, 1200)); // the workers go on meanwhile
+  front = await startFront({ redis: redis.url, dataDir, tls: true, port: frontPort, args: FRONT_ARGS });
+  const restartedAt = Date.now();
+  const c2 = await connect('bob');
+  for (const id of ids) c2.send({ type: 'resume', jobId: id });
+  for (const id of ids) assert.equal((await c2.outcome(id)).type, 'result', id);
+  await new Promise((r) => setTimeout(r, 300));
+  for (const id of ids) assert.equal(c2.count('result', id), 1, `${id} once`);
+  const doneWhileDown = workers.flatMap((w) => [...w.log().matchAll(/(\d\d):(\d\d):(\d\d)\.(\d{3}) job fr-\d of bob \(\w+\) done/g)])
+    .map((m) => atToday(m)).filter((t) => t > stoppedAt && t < restartedAt);
+  assert.ok(doneWhileDown.length >= 1, 'at least one job finished while the front was down');
+});
+
+test('Redis stopped and started again: a clear error meanwhile, and the jobs finish afterwards', async () => {
+  const c = await connect('carol');
+  c.send(job('rd-0', 40));
+  c.send(job('rd-1', 5));
+  await c.expect('accepted', 'rd-1');
+  await c.expect('progress', 'rd-0');
+  await redis.down();
+  c.send(job('rd-down', 3));
+  const err = await c.expect('error', 'rd-down');
+  assert.equal(err.code, 'queue-unavailable');
+  assert.match(err.message, /Redis\) cannot be reached.*try again/);
+  await new Promise((r) => setTimeout(r, 1000));
+  await redis.up();
+  assert.equal((await c.outcome('rd-0', 40_000)).type, 'result');
+  assert.equal((await c.outcome('rd-1', 40_000)).type, 'result');
+  c.send(job('rd-after', 3));
+  assert.equal((await c.outcome('rd-after', 20_000)).type, 'result');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const id of ['rd-0', 'rd-1', 'rd-after']) assert.equal(c.count('result', id), 1, `${id} once`);
+  assert.match(front.log(), /Redis .* unreachable/);
+  assert.match(front.log(), /reachable again/);
+});
+
+async function waitFor<T>(f: () => T | undefined, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A log line's HH:MM:SS.mmm (UTC) as a time today. */
+function atToday(m: RegExpMatchArray): number {
+  const d = new Date();
+  d.setUTCHours(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
+  return d.getTime();
+}
