@@ -31,7 +31,7 @@ import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
 import { openWeightFile } from './weights/open.ts';
-import { layeredSource, safetensorsSource, type WeightSource } from './weights/source.ts';
+import { layeredSource, renamedSource, safetensorsSource, type WeightSource } from './weights/source.ts';
 import { preprocessControlImage } from './pipeline/controls.ts';
 import { adapterMismatch, describeIpAdapter, isFaceIdKind, shapesOf, type IpAdapterDescription } from './weights/ip-adapter.ts';
 import { inspectUNet, type UNetStructure } from './weights/unet-structure.ts';
@@ -307,7 +307,7 @@ export class SdEngine implements Engine {
     if (loras.length === 0) return base;
     const targets = kohyaTargets(base);
     const prefix = ckpt.family === 'sd15' ? 'lora_te_' : part === 'text' ? 'lora_te1_' : 'lora_te2_';
-    const deltas = loras.flatMap((l) => fileLoraDeltas(openWeightFile(this.opts.models.find('lora', l.model).path), prefix, targets, l.strength));
+    const deltas = loras.flatMap((l) => fileLoraDeltas(peftTextPart(openWeightFile(this.opts.models.find('lora', l.model).path), part), prefix, targets, l.strength));
     return deltas.length ? layeredSource(base.description, mergeDeltas(base, deltas, 'text encoder LoRAs'), base) : base;
   }
 
@@ -430,6 +430,21 @@ export class SdEngine implements Engine {
     const out = await enc.run({ image: new ort.Tensor('float32', x, [1, 3, height, width]) });
     return out.latents_scaled.data as Float32Array;
   }
+}
+
+/**
+ * The diffusers/peft keys of one SDXL text encoder under the name fileLoraDeltas reads
+ * (`text_encoder.`): both encoders share module names, so `text_encoder_2.` keys must reach only the
+ * second and `text_encoder.` keys only the first. kohya keys (lora_te1_/lora_te2_) pass unchanged.
+ */
+export function peftTextPart(lora: WeightSource, part: 'text' | 'text2'): WeightSource {
+  const map = new Map<string, string>();
+  for (const k of lora.keys()) {
+    if (k.startsWith('text_encoder_2.')) {
+      if (part === 'text2') map.set(`text_encoder.${k.slice('text_encoder_2.'.length)}`, k);
+    } else if (!k.startsWith('text_encoder.') || part === 'text') map.set(k, k);
+  }
+  return renamedSource(lora, map);
 }
 
 function isSdxlText(t: TextEmbeddings): t is SdxlTextEmbeddings {

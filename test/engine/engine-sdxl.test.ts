@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { registryLocator } from '../../bridge/models/locator.ts';
 import { ModelRegistry } from '../../bridge/models/registry.ts';
 import type { Engine, GenerateParams, GenerateRequest, RgbaImage } from '../../engine/api.ts';
+import { peftTextPart } from '../../engine/engine.ts';
 import { createEngine } from '../../engine/index.ts';
+import { memorySource } from '../../engine/weights/source.ts';
 import { nearestSdxlBucket, sdxlTimeIds } from '../../engine/pipeline/family.ts';
 import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
 import { writeTinySdxlModels, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
@@ -118,4 +120,20 @@ test('family helpers: SDXL buckets for a selection, time ids', () => {
   assert.deepEqual(nearestSdxlBucket(500, 500), { width: 1024, height: 1024 });
   assert.deepEqual(nearestSdxlBucket(600, 900), { width: 832, height: 1216 });
   assert.deepEqual(Array.from(sdxlTimeIds(96, 64)), [64, 96, 0, 0, 64, 96]);
+});
+
+test('diffusers/peft LoRA keys reach the right SDXL text encoder (both share module names)', () => {
+  const t = { dtype: 'F32' as const, shape: [1], bytes: new Uint8Array(4) };
+  const lora = memorySource('peft.safetensors', new Map([
+    ['text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight', t],
+    ['text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight', t],
+    ['unet.down_blocks.1.attentions.0.proj_in.lora_A.weight', t],
+    ['lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight', t],
+  ]));
+  assert.deepEqual(peftTextPart(lora, 'text').keys().sort(), [
+    'lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight', 'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight', 'unet.down_blocks.1.attentions.0.proj_in.lora_A.weight',
+  ]);
+  const two = peftTextPart(lora, 'text2');
+  assert.deepEqual(two.keys().sort(), ['lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight', 'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight', 'unet.down_blocks.1.attentions.0.proj_in.lora_A.weight']);
+  assert.equal(two.get('text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight')?.origin, 'peft.safetensors: text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight');
 });
