@@ -34,14 +34,17 @@ export async function references(ref: StyleReference, info: Pick<IpAdapterDescri
   }
   if (wants.has('image_embeds') || wants.has('hidden_states_penultimate')) {
     if (!vision) throw new Error('the CLIP image encoder is needed for this adapter');
-    const c = await clipFeatures(vision, preprocessClipImage(clipSource));
+    const pixels = preprocessClipImage(clipSource);
+    const c = await clipFeatures(vision, pixels);
     if (wants.has('image_embeds')) {
       cond.image_embeds = named(c.embeds);
       uncond.image_embeds = zerosLike(c.embeds);
     }
     if (wants.has('hidden_states_penultimate')) {
       cond.hidden_states_penultimate = named(c.hidden);
-      const z = await clipFeatures(vision, { data: new Float32Array((c.embeds.dims[0] ?? 1) * 3 * 224 * 224), shape: [1, 3, 224, 224] });
+      // The unconditional input: one all-zero image of the encoder's input size.
+      const zeroShape = [1, ...pixels.shape.slice(1)];
+      const z = await clipFeatures(vision, { data: new Float32Array(zeroShape.reduce((a, b) => a * b, 1)), shape: zeroShape });
       uncond.hidden_states_penultimate = named(z.hidden);
     }
   }
