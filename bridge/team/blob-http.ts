@@ -112,8 +112,9 @@ export class FrontClient {
     return r.body;
   }
 
-  async putResult(hash: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
-    await this.call('PUT', `results/${hash}`, bytes, signal);
+  /** `patienceMs` overrides how long an unreachable front is retried (0: one try). */
+  async putResult(hash: string, bytes: Uint8Array, signal?: AbortSignal, patienceMs?: number): Promise<void> {
+    await this.call('PUT', `results/${hash}`, bytes, signal, patienceMs);
   }
 
   /** Best effort, once: a lost preview is replaced by the next one. */
@@ -126,8 +127,8 @@ export class FrontClient {
   }
 
   /** One request, retried (the front restarting, Redis briefly away) until `patienceMs` has passed. */
-  private async call(method: string, path: string, body: Uint8Array | undefined, signal?: AbortSignal): Promise<{ status: number; body: Buffer }> {
-    const deadline = Date.now() + this.patienceMs;
+  private async call(method: string, path: string, body: Uint8Array | undefined, signal?: AbortSignal, patienceMs = this.patienceMs): Promise<{ status: number; body: Buffer }> {
+    const deadline = Date.now() + patienceMs;
     let delay = 200;
     let lastLogged = 0;
     for (;;) {
@@ -143,7 +144,7 @@ export class FrontClient {
         if (e instanceof FingerprintMismatchError) throw e;
         if (!(e instanceof FrontUnreachableError) && !isNetworkError(e)) throw e;
         if (signal?.aborted) throw e;
-        if (Date.now() > deadline) throw new FrontUnreachableError(`the front could not be reached for ${Math.round(this.patienceMs / 1000)} s: ${(e as Error).message}`);
+        if (Date.now() > deadline) throw new FrontUnreachableError(`the front could not be reached for ${Math.round(patienceMs / 1000)} s: ${(e as Error).message}`);
         if (Date.now() - lastLogged > 10_000) {
           lastLogged = Date.now();
           this.log.warn(`front unreachable for ${method} ${path.split('?')[0]} (${(e as Error).message}); retrying`);

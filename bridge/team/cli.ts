@@ -3,6 +3,7 @@
  * Options are checked before anything connects; a wrong option or value exits 2 naming it, a failure
  * (Redis unreachable, a user that exists) exits 1 with a message that says what to do.
  */
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
@@ -93,6 +94,8 @@ interface WorkerFlags extends ProviderFlags {
   readonly stalledInterval: number;
   readonly maxStalled: number;
   readonly frontPatience: number;
+  readonly spool?: string;
+  readonly uploadWait: number;
   readonly maxPixels: number;
   readonly engine?: string;
   readonly verbose?: boolean;
@@ -147,6 +150,8 @@ and plugins resume them when it is back.
     .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', intArg(200, 3_600_000), 15_000)
     .option('--max-stalled <n>', 're-runs after worker deaths before a job fails', intArg(0, 100), 2)
     .option('--front-patience <ms>', 'keep retrying an unreachable front this long before an attempt fails', intArg(1000, 86_400_000), 5 * 60_000)
+    .option('--spool <dir>', 'where result images wait while the front is unreachable [temp folder/ipa-bridge-spool-PREFIX]')
+    .option('--upload-wait <ms>', 'retry an unreachable front this long before spooling a result', intArg(0, 3_600_000), 2000)
     .option('--max-pixels <n>', 'largest width*height generated', intArg(64 * 64, 4096 * 4096), DEFAULTS.maxPixels)
     .option('-v, --verbose', 'log each step')
     .addHelpText('after', `
@@ -317,6 +322,7 @@ async function runWorker(o: WorkerFlags): Promise<number> {
     handle = await startTeamWorker({
       redisUrl, prefix: o.prefix, keys: teamKeys(o.prefix), engine, log, maxPixels: o.maxPixels,
       lockDurationMs: o.lockDuration, stalledIntervalMs: o.stalledInterval, maxStalledCount: o.maxStalled, frontPatienceMs: o.frontPatience,
+      uploadWaitMs: o.uploadWait, spoolDir: o.spool ?? join(tmpdir(), `ipa-bridge-spool-${o.prefix}`),
     });
   } catch (e) {
     log.error((e as Error).message);

@@ -66,7 +66,7 @@ export async function startTeamFront(o: TeamFrontOptions): Promise<TeamFrontHand
   const store = new DiskBlobStore(`${o.dataDir}/blobs`, o.resultTtlMs + 60_000, log);
   const jobs = new TeamJobs({
     redisUrl: o.redisUrl, prefix: o.prefix, keys, redis, store, log, maxJobsPerUser: o.maxJobsPerUser,
-    maxQueue: config.maxQueue, resultTtlMs: o.resultTtlMs, attempts: o.attempts,
+    maxQueue: config.maxQueue, resultTtlMs: o.resultTtlMs, attempts: o.attempts, resultWaitMs: 5 * 60_000,
   });
   await waitForRedis(redis, o.redisUrl, log);
   await jobs.ready();

@@ -36,6 +36,8 @@ export interface TeamJobsOptions {
   resultTtlMs: number;
   /** BullMQ attempts for a job whose worker fails outright (stalls are counted separately by the workers). */
   attempts: number;
+  /** How long a finished job's images may take to reach the blob store (a worker's spool after a front restart). */
+  resultWaitMs: number;
 }
 
 /** Who watches one BullMQ job on this front. */
@@ -172,7 +174,7 @@ export class TeamJobs implements JobService {
       const state = await job.getState();
       if (state === 'completed') {
         w.subs.delete(sub);
-        await this.deliver(sub, bullId, id, job.returnvalue);
+        await this.deliver(sub, bullId, id, job.returnvalue, job.finishedOn);
         if (w.subs.size === 0) this.watches.delete(bullId);
         return true;
       }
@@ -243,9 +245,10 @@ export class TeamJobs implements JobService {
     if (inputs.mask && h.mask) puts.push(o.store.put('inputs', h.mask, encodePixels(inputs.mask)));
     inputs.references.forEach((p, i) => { const x = h.references[i]; if (x) puts.push(o.store.put('inputs', x, encodePixels(p))); });
     inputs.controls.forEach((p, i) => { const x = h.controls[i]; if (p && x) puts.push(o.store.put('inputs', x, encodePixels(p))); });
+    inputs.referenceMasks?.forEach((p, i) => { const x = h.referenceMasks?.[i]; if (p && x) puts.push(o.store.put('inputs', x, encodePixels(p))); });
     await Promise.all(puts);
 
-    const priority = await this.fair.assign(user, () => queue.getPrioritizedCount());
+    const priority = await this.fair.assign(user, () => this.headPriority());
     const w = this.watch(bullId, user, spec.jobId);
     w.subs.add(sub);
     const data: TeamJobData = { user, spec, hashes: h, submittedAt: Date.now() };
@@ -314,7 +317,7 @@ export class TeamJobs implements JobService {
     await Promise.all([...w.subs].map((s) => this.deliver(s, bullId, w.jobId, outcome)));
   }
 
-  private async deliver(sub: Subscriber, bullId: string, jobId: string, outcome: TeamOutcome | undefined): Promise<void> {
+  private async deliver(sub: Subscriber, bullId: string, jobId: string, outcome: TeamOutcome | undefined, finishedOn?: number): Promise<void> {
     let seen = this.delivered.get(sub);
     if (!seen) this.delivered.set(sub, (seen = new Set()));
     if (seen.has(bullId)) return;
@@ -322,10 +325,24 @@ export class TeamJobs implements JobService {
     if (!outcome) return sub.send(errorMessage('internal', `job "${jobId}" finished without an outcome`, jobId));
     if (outcome.kind === 'cancelled') return sub.send({ type: 'cancelled', jobId, reason: outcome.reason });
     if (outcome.kind === 'error') return sub.send({ ...outcome.message, jobId });
-    const payloads = await Promise.all(outcome.frames.map((f) => this.o.store.get('results', f.header.hash!)));
-    if (payloads.some((p) => !p)) return sub.send(errorMessage('unknown-job', `the images of job "${jobId}" are no longer kept (older than the result retention)`, jobId));
+    // Images a worker spooled while this front was away arrive shortly after it is back: wait for them.
+    const until = (finishedOn ?? Date.now()) + this.o.resultWaitMs;
+    let payloads = await Promise.all(outcome.frames.map((f) => this.o.store.get('results', f.header.hash!)));
+    while (payloads.some((p) => !p) && Date.now() < until && !this.closed) {
+      await new Promise((r) => setTimeout(r, 250));
+      payloads = await Promise.all(outcome.frames.map((f) => this.o.store.get('results', f.header.hash!)));
+    }
+    if (payloads.some((p) => !p)) return sub.send(errorMessage('unknown-job', `the images of job "${jobId}" are not on the studio server (expired, or their worker has not sent them)`, jobId));
     sub.send({ ...outcome.message, jobId });
     outcome.frames.forEach((f, i) => sub.sendFrame({ ...f.header, jobId }, payloads[i]!));
+  }
+
+  /** The fairness tag of the job that runs next, if any waits. */
+  private async headPriority(): Promise<number | undefined> {
+    const [id] = await this.queue.getRanges(['prioritized'], 0, 0, true);
+    if (!id) return undefined;
+    const job = await this.queue.getJob(id);
+    return job?.opts.priority ?? job?.priority ?? undefined;
   }
 
   private async positionOf(bullId: string): Promise<number> {

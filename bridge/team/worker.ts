@@ -16,7 +16,8 @@ import type { Logger } from '../log.ts';
 import type { DecodedInputs } from '../pipeline.ts';
 import type { Pixels } from '../image.ts';
 import { decodePixelsBlob } from './blob-store.ts';
-import { FrontClient } from './blob-http.ts';
+import { FrontClient, FrontUnreachableError } from './blob-http.ts';
+import { ResultSpool } from './spool.ts';
 import { QUEUE_NAME, type StoredFrame, type TeamJobData, type TeamKeys, type TeamOutcome, type TeamProgress, type WorkerInfo } from './contract.ts';
 import { FairTags } from './fairness.ts';
 import { bullConnection, connectRedis, watchOutages } from './redis.ts';
@@ -36,6 +37,10 @@ export interface TeamWorkerOptions {
   maxStalledCount: number;
   /** How long to keep retrying the front (restarting) before the attempt fails. */
   frontPatienceMs: number;
+  /** How long a result upload retries an unreachable front before the images go to the spool. */
+  uploadWaitMs: number;
+  /** Where results wait while the front is away (bridge/team/spool.ts). */
+  spoolDir: string;
   id?: string;
 }
 
@@ -52,6 +57,7 @@ export async function startTeamWorker(o: TeamWorkerOptions): Promise<TeamWorkerH
   const redis = connectRedis(o.redisUrl, 'blocking', 'the worker', log);
   const subscriber = connectRedis(o.redisUrl, 'blocking', 'cancel messages', log);
   const front = new FrontClient(redis, keys, log, o.frontPatienceMs);
+  const spool = new ResultSpool(o.spoolDir, front, log);
   const fair = new FairTags(redis, keys.fair);
   const jobs = new JobManager({
     engine: o.engine, maxPixels: o.maxPixels, maxQueue: 4, disconnectGraceMs: 24 * 3600_000,
@@ -72,8 +78,17 @@ export async function startTeamWorker(o: TeamWorkerOptions): Promise<TeamWorkerH
       const inputs = await loadInputs(front, job.data, signal);
       const outcome = await runJob(jobs, job, inputs, front, signal, log);
       if (outcome.kind === 'result') {
-        // The images go to the front's blob store; Redis gets only their hashes.
-        for (const f of outcome.frames) await front.putResult(f.header.hash!, f.payload);
+        // The images go to the front's blob store; Redis gets only their hashes. A front that is away
+        // (restarting) gets them from the spool when it is back: the GPU moves on to the next job.
+        for (const f of outcome.frames) {
+          try {
+            await front.putResult(f.header.hash!, f.payload, undefined, o.uploadWaitMs);
+          } catch (e) {
+            if (!(e instanceof FrontUnreachableError)) throw e;
+            await spool.save(f.header.hash!, f.payload);
+            log.warn(`front unreachable: result ${f.header.hash!.slice(0, 12)}… of ${job.data.spec.jobId} spooled in ${spool.dir}`);
+          }
+        }
         const stored: StoredFrame[] = outcome.frames.map((f) => ({ header: f.header }));
         return { kind: 'result', message: outcome.message, frames: stored };
       }
@@ -127,6 +142,8 @@ export async function startTeamWorker(o: TeamWorkerOptions): Promise<TeamWorkerH
     async close(force = false) {
       clearInterval(heartbeat);
       await worker.close(force);
+      await spool.drain();
+      spool.close();
       await redis.hdel(keys.workers, id).catch(() => undefined);
       subscriber.disconnect();
       redis.disconnect();
@@ -139,13 +156,14 @@ export async function startTeamWorker(o: TeamWorkerOptions): Promise<TeamWorkerH
 async function loadInputs(front: FrontClient, d: TeamJobData, signal?: AbortSignal): Promise<DecodedInputs> {
   const get = async (hash: string | null | undefined): Promise<Pixels | undefined> => (hash ? decodePixelsBlob(await front.getInput(hash, signal)) : undefined);
   const h = d.hashes;
-  const [init, mask, references, controls] = await Promise.all([
+  const [init, mask, references, controls, referenceMasks] = await Promise.all([
     get(d.spec.init ? h.init : undefined),
     get(d.spec.mask ? h.mask : undefined),
     Promise.all(h.references.map(async (x) => (await get(x))!)),
     Promise.all(h.controls.map(async (x) => (await get(x)) ?? null)),
+    h.referenceMasks ? Promise.all(h.referenceMasks.map((x) => get(x))) : undefined,
   ]);
-  return { init, mask, references, controls, hashes: h };
+  return { init, mask, references, controls, ...(referenceMasks ? { referenceMasks } : {}), hashes: h };
 }
 
 type LocalOutcome =

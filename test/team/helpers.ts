@@ -113,12 +113,13 @@ export interface WorkerOptions {
   stepMs?: number;
   args?: string[];
   env?: Record<string, string>;
+  spool?: string;
 }
 
 /** A worker on the test engine; short BullMQ lock and stalled check so a killed worker's job moves on fast. */
 export async function startWorker(o: WorkerOptions): Promise<Proc> {
   const args = ['--import', 'tsx', 'bridge/cli.ts', 'team', 'worker', '--redis', o.redis, '--engine', 'test',
-    '--lock-duration', '2000', '--stalled-interval', '1000', ...(o.args ?? [])];
+    '--lock-duration', '2000', '--stalled-interval', '1000', '--upload-wait', '300', '--spool', o.spool ?? mkdtempSync(join(tmpdir(), 'ipa-spool-')), ...(o.args ?? [])];
   const l = await spawnListening(args, {
     what: 'worker', pattern: /^worker ready id=\S+-(\d+)$/m,
     env: { ...process.env, IPA_TEST_ENGINE_STEP_MS: String(o.stepMs ?? 10), ...o.env },
