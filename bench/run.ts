@@ -42,6 +42,7 @@ export const BENCHES: readonly Entry[] = [
   variant('engine-full', 'engine-full.ts'),
   variant('sdxl', 'sdxl.ts'),
   variant('live', 'live.ts'),
+  variant('team', 'team.ts'),
   { ...variant('device', 'device.ts'), onlyWhenNamed: true },
 ];
 
