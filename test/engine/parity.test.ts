@@ -23,6 +23,8 @@ const SDXL_KINDS: ReadonlySet<string> = new Set([
   'scheduler', 'taesd-decoder', 'taesd-encoder',
   // the SDXL UNet side: UNet, ControlNet, IP-Adapter projections, masked image prompts, VAE, single-file naming
   'sdxl-unet', 'sdxl-unet-ip', 'sdxl-controlnet', 'ip-proj', 'unet-ip-masked', 'vae-decoder', 'vae-encoder', 'sdxl-weights-ldm',
+  // the SDXL text side, image encoders and pipeline; the weights homes
+  'tokenizer-2', 'sdxl-clip-text-l', 'sdxl-clip-text-g', 'clip-vision', 'sdxl-pipeline', 'weights-only',
 ]);
 const sdxlCases = existsSync(fixturesSdxl) ? listCases(fixturesSdxl).filter((d) => SDXL_KINDS.has(loadCase(d).kind)) : [];
 const cases = [...listCases(fixtures), ...sdxlCases];
