@@ -14,11 +14,12 @@ export function selectionToMask(sel: Gray8, selDoc: Rect, region: Rect, read: Si
 }
 
 /**
- * The result layer's alpha for a selection fill: opaque wherever the selection reaches, even partly.
- * The daemon's pixels there are already the feathered blend of the generated image and the original
- * (the engine owns that blend), so a soft layer alpha would blend the edge a second time.
+ * The inpaint mask the daemon gets for a selection fill: all that the selection reaches, even partly, is
+ * repainted in full. The soft edge is applied once, by the result layer's alpha (the selection itself),
+ * which also keeps it editable and lets a regenerate read it back; the engine blending it as well would
+ * square the feather (alpha × mask).
  */
-export function resultLayerAlpha(mask: Gray8): Gray8 {
+export function repaintMask(mask: Gray8): Gray8 {
   return { width: mask.width, height: mask.height, data: mask.data.map((v) => (v > 0 ? 255 : 0)) };
 }
 

@@ -152,14 +152,12 @@ test('the panel generates into a selection end to end, and shows and survives a 
   assert.ok((await at(sel.x + 20, sel.y + 20))[3] > 0.99, 'inside');
   assert.equal((await at(sel.x - 10, sel.y + 20))[3], 0, 'left of the selection');
   assert.equal((await at(sel.x + 20, sel.y + sel.height + 5))[3], 0, 'below the selection');
-  // The feathered edge is blended once, by the engine: the layer is opaque there and its colour lies
-  // between the original's and the generated inside's (a soft layer alpha would blend it twice).
+  // The feathered edge is blended once, by the layer's alpha: the daemon repainted it in full (its
+  // colour is the inside's), so the engine did not blend it as well (alpha × mask would square it).
   const edge = await at(sel.x + 1, sel.y + 40);
-  assert.equal(edge[3], 1, `feathered edge alpha ${edge[3]}`);
+  assert.ok(edge[3] > 0.2 && edge[3] < 0.8, `feathered edge alpha ${edge[3]}`);
   const inside = await at(sel.x + 40, sel.y + 40);
-  const original = await page.evaluate(([px, py]) => (window as unknown as { __ipaFake: { pixel(n: string, x: number, y: number): number[] } }).__ipaFake.pixel('Sketch', px as number, py as number), [sel.x + 1, sel.y + 40] as const);
-  const between = (v: number, a: number, b: number) => v >= Math.min(a, b) - 0.02 && v <= Math.max(a, b) + 0.02;
-  assert.ok([0, 1, 2].every((c) => between(edge[c], original[c], inside[c])) && [0, 1, 2].some((c) => Math.abs(edge[c] - inside[c]) > 0.02), `edge ${edge} between original ${original} and inside ${inside}`);
+  assert.ok([0, 1, 2].every((c) => Math.abs(edge[c] - inside[c]) <= 0.02), `edge colour ${edge} = inside colour ${inside}`);
 
   assert.deepEqual((page as Page & { errors: string[] }).errors, []);
   assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide');

@@ -13,7 +13,7 @@ import { buildPsJob, sniffImageFormat, type PsCapture } from '../../../shared/pl
 import { blankRgba, drawRgba, type Gray8, type Rgba8 } from '../../../shared/plugin/raster.ts';
 import type { GenerationRecord, SeedVariation } from '../../../shared/plugin/record.ts';
 import { chooseRegion, fitWithin, intersectRect, placeInRead, planSizes, type Rect, type SizePlan } from '../../../shared/plugin/region.ts';
-import { maskStats, resultLayerAlpha, selectionToMask } from '../../../shared/plugin/selection-mask.ts';
+import { maskStats, repaintMask, selectionToMask } from '../../../shared/plugin/selection-mask.ts';
 import type { GenerationSettings } from '../../../shared/plugin/settings.ts';
 import type { DocInfo, LayerInfo, ModalScope, PickedFile, PsHost, SelectionRead } from './host.ts';
 
@@ -109,9 +109,9 @@ async function readInputs(scope: ModalScope, c: ReadContext): Promise<{ capture:
   if (c.settings.mode !== 'canvas') capture.init = await readInit(scope, c, notes);
   if (c.settings.mode === 'inpaint') {
     const sel = await readSelectionFor(scope, c);
-    capture.mask = selectionToMask(sel.mask, sel.doc, c.plan.region, c.plan.read);
+    capture.mask = repaintMask(selectionToMask(sel.mask, sel.doc, c.plan.region, c.plan.read));
     if (!maskStats(capture.mask).bounds) throw new UserError('The selection is empty inside the area to fill.');
-    alpha = resultLayerAlpha(selectionToMask(sel.mask, sel.doc, c.plan.region, { width: c.plan.region.width, height: c.plan.region.height }));
+    alpha = selectionToMask(sel.mask, sel.doc, c.plan.region, { width: c.plan.region.width, height: c.plan.region.height });
   }
   const reference = await readReference(scope, c);
   if (reference) capture.reference = reference;
