@@ -13,6 +13,7 @@ import { BlobStore } from './blobs.ts';
 import type { DaemonConfig } from './config.ts';
 import { useCoresForImages } from './image.ts';
 import { JobManager } from './jobs.ts';
+import { familyCapabilities } from './models/families.ts';
 import { fewStepOf } from './models/few-step.ts';
 import { missingFeatures } from './models/features.ts';
 import type { Logger } from './log.ts';
@@ -242,6 +243,7 @@ export function describeCapabilities(models: ModelInfo[], engine: EngineInfo | n
     // What the installed models allow (model kinds are registry roles: "ipadapter:plus", "controlnet:pose", …).
     adapters: ADAPTER_KINDS.filter((k) => models.some((m) => m.kind === `ipadapter:${k}`)),
     controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${t}`)),
+    families: familyCapabilities(models),
     features: ['txt2img', 'img2img', 'inpaint', 'crop-to-mask', 'ip-adapter', 'controlnet', 'pose-keypoints', 'preview', 'resume', 'blob-hash', 'control-images'],
     provider: engine ? engine.provider : null,
     // The same list the start-up report prints, so the panels can show what to fetch and how.

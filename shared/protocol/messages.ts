@@ -243,6 +243,28 @@ export interface Capabilities {
   missing?: MissingFeature[];
   /** Only from a team front (`features` has "team"): who this connection is, and what serves it. */
   team?: TeamInfo;
+  /**
+   * Per model family with an installed checkpoint: its checkpoints, the adapter kinds and control types
+   * its models serve, and its defaults (SDXL: 1024², its aspect buckets). `adapters` / `controls` above
+   * stay SD1.5's. Additive: older daemons omit it.
+   */
+  families?: Partial<Record<'sd15' | 'sdxl', FamilyCapabilities>>;
+}
+
+/** What the installed models allow for one model family (Capabilities.families). */
+export interface FamilyCapabilities {
+  checkpoints: string[];
+  adapters: AdapterKind[];
+  controls: ControlType[];
+  defaults: {
+    width: number;
+    height: number;
+    steps: number;
+    guidance: number;
+    sampler: SamplerName;
+    /** SDXL's training sizes (width, height): pick the one nearest the selection's aspect ratio. */
+    buckets?: Array<[number, number]>;
+  };
 }
 
 /** The studio server's side of the handshake (docs/team.md). */

@@ -47,6 +47,13 @@ test('the handshake lists the SDXL models with SDXL roles and their family', () 
   assert.deepEqual(kinds['ip-adapter_sdxl_tiny.safetensors'], ['ipadapter:sdxl-base', 'sdxl']);
   assert.deepEqual(kinds['controlnet-openpose-sdxl-tiny.safetensors'], ['controlnet:sdxl-pose', 'sdxl']);
   assert.deepEqual(kinds['tiny-sdxl-style.safetensors'], ['lora', 'sdxl']);
+  // Per family: what its models allow and its defaults; the top-level lists stay SD1.5's.
+  const caps = client.welcome!.capabilities;
+  const xl = caps.families?.sdxl;
+  assert.deepEqual([xl?.checkpoints, xl?.adapters, xl?.controls], [['tiny-sdxl', 'tiny-sdxl-inpainting'], ['base'], ['pose']]);
+  assert.deepEqual([xl?.defaults.width, xl?.defaults.height, xl?.defaults.buckets?.[0]], [1024, 1024, [1024, 1024]]);
+  assert.equal(caps.families?.sd15, undefined, 'no SD1.5 checkpoint installed');
+  assert.deepEqual(caps.adapters, []);
 });
 
 test('SDXL txt2img with an image prompt, a ControlNet and a LoRA through the daemon', async () => {
