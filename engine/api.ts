@@ -264,7 +264,9 @@ export type Role =
   | 'depth'
   /** TAESD tiny decoders (previews, draft decodes): SD1.5 / SDXL latents. */
   | 'vae:taesd'
-  | 'vae:taesdxl';
+  | 'vae:taesdxl'
+  /** madebyollin/sdxl-vae-fp16-fix: decodes SDXL latents in fp16 without overflowing. */
+  | 'vae:sdxl-fp16-fix';
 
 /**
  * How the engine finds model files by role. `find` throws an EngineError ('model-missing') naming the

@@ -3,6 +3,7 @@
  * locator, builds graphs from the users' own weight files (once; sessions stay cached), computes
  * the conditioning, runs the denoising loop with progress and cancellation, decodes and composes.
  */
+import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import {
   CancelledError, EngineError,
@@ -18,7 +19,7 @@ import { buildVaeDecoder, buildVaeEncoder, imageToRgba, runTiled, type Planar, t
 import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
 import { openCheckpoint, unetConfigOf, vaeConfigOf, type Checkpoint } from './pipeline/checkpoint.ts';
 import { adapterKeyValues, projectTokens, promptEmbeddings, sdxlPromptEmbeddings, type ImageTokens, type SdxlTextEmbeddings, type TextEmbeddings } from './pipeline/conditioning.ts';
-import { FAMILY_SCHEDULER, familyRole, sdxlTimeIds } from './pipeline/family.ts';
+import { FAMILY_SCHEDULER, familyRole, sdxlTimeIds, vaeDecoderPlan } from './pipeline/family.ts';
 import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
 import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
 import { referenceMasks } from './pipeline/ip-masks.ts';
@@ -30,6 +31,7 @@ import { concat, maskToLatent, resizeRgba, rgbaToPlanar } from './pipeline/tenso
 import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
+import { diffusersSource, ldmSource } from './weights/names.ts';
 import { openWeightFile } from './weights/open.ts';
 import { layeredSource, renamedSource, safetensorsSource, type WeightSource } from './weights/source.ts';
 import { preprocessControlImage } from './pipeline/controls.ts';
@@ -201,7 +203,10 @@ export class SdEngine implements Engine {
     // TAESD (when installed) for previews and draft decodes; a draft job never loads the full VAE decoder.
     const tiny = o.wantPreview || p.draftDecode ? await loadTinyDecoder(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false)) : undefined;
     if (tiny) note('vae:taesd', tiny.model);
-    const decoder = () => this.sessions.get(`vae-dec|${fileIdentity(ckptModel.path)}`, () => buildVaeDecoder(ckpt.source('vae'), { flavour: this.vaeDecoderFlavour(ckpt), config: vaeConfigOf(ckpt) }));
+    const vaePlan = vaeDecoderPlan(ckpt.family, this.flavourOf('vae-decoder'), ckpt.family === 'sdxl' && this.flavourOf('vae-decoder') === 'cuda' && this.fp16FixVae() !== undefined);
+    const fixVae = vaePlan.fp16Fix ? this.fp16FixVae() : undefined;
+    if (fixVae) note('vae', fixVae);
+    const decoder = () => this.sessions.get(`vae-dec|${fileIdentity(fixVae?.path ?? ckptModel.path)}|${vaePlan.flavour}`, () => buildVaeDecoder(fixVae ? vaeFileSource(fixVae.path) : ckpt.source('vae'), { flavour: vaePlan.flavour, config: vaeConfigOf(ckpt) }));
     // SDXL's added conditioning: pooled text embeddings and time ids (generated at its own size, uncropped).
     const textTime = isSdxlText(text) ? { cond: text.pooledCond, uncond: cfg ? text.pooledUncond : undefined, timeIds: sdxlTimeIds(p.width, p.height) } : undefined;
     for (let b = 0; b < p.batchSize; b++) {
@@ -260,13 +265,13 @@ export class SdEngine implements Engine {
     return { images, metadata, controlImages, controlKeypoints };
   }
 
-  /**
-   * The VAE decoder's flavour: SDXL's VAE overflows fp16 (its activations pass 65504), so where the
-   * provider computes in fp16 (CUDA) it decodes with the fp32 standard-op graph instead.
-   */
-  private vaeDecoderFlavour(ckpt: Checkpoint): Flavour {
-    const f = this.flavourOf('vae-decoder');
-    return ckpt.family === 'sdxl' && f === 'cuda' ? 'cpu' : f;
+  /** madebyollin/sdxl-vae-fp16-fix when installed (role vae:sdxl-fp16-fix), else undefined. */
+  private fp16FixVae(): LocatedModel | undefined {
+    try {
+      return this.opts.models.find('vae:sdxl-fp16-fix');
+    } catch {
+      return undefined;
+    }
   }
 
   /** The flavour each graph is built in for this engine's provider (the SD VAE decoder stays fp32 in portable-fp16). */
@@ -445,6 +450,12 @@ export function peftTextPart(lora: WeightSource, part: 'text' | 'text2'): Weight
     } else if (!k.startsWith('text_encoder.') || part === 'text') map.set(k, k);
   }
   return renamedSource(lora, map);
+}
+
+/** A standalone VAE file (diffusers `decoder.up_blocks.*` or LDM `decoder.up.*` naming), keyed as diffusers. */
+function vaeFileSource(path: string): WeightSource {
+  if (statSync(path).isDirectory()) return diffusersSource(path, 'vae');
+  return openWeightFile(path).keys().some((k) => k.startsWith('decoder.up_blocks.')) ? diffusersSource(path, 'vae') : ldmSource(path, 'vae');
 }
 
 function isSdxlText(t: TextEmbeddings): t is SdxlTextEmbeddings {

@@ -3,6 +3,7 @@
  * buckets, the roles of the models bound to its UNet, and SDXL's added time ids.
  */
 import type { Role } from '../api.ts';
+import type { Flavour } from '../onnx/builder.ts';
 import type { SchedulerConfig } from '../schedulers/index.ts';
 
 export type Family = 'sd15' | 'sdxl';
@@ -63,4 +64,15 @@ export function familyRole<K extends 'ipadapter' | 'controlnet'>(family: Family,
  */
 export function sdxlTimeIds(width: number, height: number, crop: readonly [number, number] = [0, 0], original: readonly [number, number] = [height, width]): Float32Array {
   return new Float32Array([original[0], original[1], crop[0], crop[1], height, width]);
+}
+
+/**
+ * How the VAE decoder runs. SDXL's VAE overflows fp16 (activations past 65504 in its up blocks), so
+ * where the decoder would compute in fp16 (the CUDA flavour; the portable fp16 flavours already decode
+ * in fp32) SDXL decodes in fp32 with the standard-op graph, or in fp16 with madebyollin's
+ * sdxl-vae-fp16-fix when it is installed (finetuned to stay in range).
+ */
+export function vaeDecoderPlan(family: Family, flavour: Flavour, fp16FixInstalled: boolean): { readonly flavour: Flavour; readonly fp16Fix: boolean } {
+  if (family !== 'sdxl' || flavour !== 'cuda') return { flavour, fp16Fix: false };
+  return fp16FixInstalled ? { flavour, fp16Fix: true } : { flavour: 'cpu', fp16Fix: false };
 }

@@ -176,7 +176,7 @@ export function detectTensors(name: string, tensors: TensorShapes, file: string 
     detectDiffusersUnet(t) ??
     detectLdmUnet(t) ??
     detectTaesd(t, lower) ??
-    detectVae(t) ??
+    detectVae(t, lower) ??
     detectClipVision(t) ??
     detectClipText(t);
   if (found) return { ...found, details: { ...found.details, tensorCount: t.size } };
@@ -484,7 +484,10 @@ function detectTaesd(t: Tensors, lowerName: string): Found | null {
   return { kind: 'vae', variant, base: null, format, details: { components }, evidence: 'keys+name', supported: true };
 }
 
-function detectVae(t: Tensors): Found | null {
+/** madebyollin's sdxl-vae-fp16-fix: the SDXL VAE finetuned to stay in fp16's range (same tensors, by name). */
+export const isSdxlFp16FixName = (lowerName: string): boolean => /fp16[-_ .]?fix/.test(lowerName);
+
+function detectVae(t: Tensors, lowerName: string): Found | null {
   const diffusers = t.any('encoder.down_blocks.') || t.any('decoder.up_blocks.');
   const ldm = t.any('encoder.down.') || t.any('decoder.up.');
   if (!diffusers && !ldm) return null;
@@ -493,6 +496,7 @@ function detectVae(t: Tensors): Found | null {
   if (latent === 16) {
     return { kind: 'vae', base: 'sd3', format: diffusers ? 'diffusers' : 'ldm', details: {}, evidence: 'keys', supported: false, reason: 'a 16-channel (SD3/FLUX) VAE; SD1.5 needs a 4-channel VAE' };
   }
+  if (isSdxlFp16FixName(lowerName)) return { kind: 'vae', variant: 'sdxl-fp16-fix', base: 'sdxl', format: diffusers ? 'diffusers' : 'ldm', details: { components: ['vae'] }, evidence: 'keys+name', supported: true };
   return { kind: 'vae', base: null, format: diffusers ? 'diffusers' : 'ldm', details: { components: ['vae'] }, evidence: 'keys', supported: true };
 }
 

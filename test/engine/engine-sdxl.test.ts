@@ -14,7 +14,7 @@ import type { Engine, GenerateParams, GenerateRequest, RgbaImage } from '../../e
 import { peftTextPart } from '../../engine/engine.ts';
 import { createEngine } from '../../engine/index.ts';
 import { memorySource } from '../../engine/weights/source.ts';
-import { nearestSdxlBucket, sdxlTimeIds } from '../../engine/pipeline/family.ts';
+import { nearestSdxlBucket, sdxlTimeIds, vaeDecoderPlan } from '../../engine/pipeline/family.ts';
 import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
 import { writeTinySdxlModels, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
 
@@ -136,4 +136,12 @@ test('diffusers/peft LoRA keys reach the right SDXL text encoder (both share mod
   const two = peftTextPart(lora, 'text2');
   assert.deepEqual(two.keys().sort(), ['lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight', 'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight', 'unet.down_blocks.1.attentions.0.proj_in.lora_A.weight']);
   assert.equal(two.get('text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight')?.origin, 'peft.safetensors: text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight');
+});
+
+test('the SDXL VAE never decodes in fp16 unless sdxl-vae-fp16-fix is installed; SD1.5 and fp32 flavours are unchanged', () => {
+  assert.deepEqual(vaeDecoderPlan('sdxl', 'cuda', false), { flavour: 'cpu', fp16Fix: false });
+  assert.deepEqual(vaeDecoderPlan('sdxl', 'cuda', true), { flavour: 'cuda', fp16Fix: true });
+  assert.deepEqual(vaeDecoderPlan('sd15', 'cuda', true), { flavour: 'cuda', fp16Fix: false });
+  assert.deepEqual(vaeDecoderPlan('sdxl', 'webgpu', true), { flavour: 'webgpu', fp16Fix: false });
+  assert.deepEqual(vaeDecoderPlan('sdxl', 'cpu', false), { flavour: 'cpu', fp16Fix: false });
 });

@@ -199,6 +199,8 @@ test('SDXL: the ViT-bigG encoder where users keep it, SDXL adapters and ControlN
   writeSafetensors(join(m, 'controlnet', 'controlnet-openpose-sdxl-1.0', 'diffusion_pytorch_model.fp16.safetensors'), { 'controlnet_cond_embedding.conv_in.weight': [16, 3, 3, 3], 'controlnet_down_blocks.0.weight': [8, 8, 1, 1], 'add_embedding.linear_1.weight': [32, 16], 'down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight': [8, 2048] });
   writeFile(join(m, 'controlnet', 'controlnet-openpose-sdxl-1.0', 'config.json'), '{}');
   writeSafetensors(join(m, 'controlnet', 'controlnet-union-sdxl-1.0.safetensors'), { 'controlnet_cond_embedding.conv_in.weight': [16, 3, 3, 3], 'task_embedding': [8, 32] });
+  writeSafetensors(join(m, 'vae', 'sdxl-vae-fp16-fix.safetensors'), { 'decoder.up_blocks.0.resnets.0.conv1.weight': [8, 8, 3, 3], 'post_quant_conv.weight': [4, 4, 1, 1] });
+  writeSafetensors(join(m, 'vae', 'vae-ft-mse-840000.safetensors'), { 'decoder.up.0.block.0.conv1.weight': [8, 8, 3, 3], 'post_quant_conv.weight': [4, 4, 1, 1] });
   const reg = ModelRegistry.scan([m, join(root, 'IP-Adapter')]);
   const role = (name: string) => reg.entries.find((e) => e.name === name || e.path.endsWith(name))?.role;
   assert.equal(role('CLIP-ViT-bigG-14-laion2B-39B-b160k.safetensors'), 'clip_vision:vit-bigG');
@@ -210,4 +212,6 @@ test('SDXL: the ViT-bigG encoder where users keep it, SDXL adapters and ControlN
   assert.deepEqual([need('ip-adapter_sdxl.safetensors'), need('ip-adapter_sdxl_vit-h.safetensors'), need('ip-adapter-plus_sdxl_vit-h.safetensors')], ['vit-bigG', 'vit-h', 'vit-h']);
   assert.equal(reg.find('controlnet:sdxl-pose').name, 'controlnet-openpose-sdxl-1.0');
   assert.throws(() => reg.find('controlnet', { name: 'controlnet-union-sdxl-1.0.safetensors' }), /cannot be used: a ControlNet Union model .*not supported yet/);
+  assert.equal(reg.find('vae:sdxl-fp16-fix').name, 'sdxl-vae-fp16-fix.safetensors');
+  assert.equal(role('vae-ft-mse-840000.safetensors'), 'vae');
 });
