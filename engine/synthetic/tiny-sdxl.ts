@@ -77,17 +77,25 @@ export function sdxlLoraSpecs(cfg: SdxlUNetSpecConfig, rank = 4): S.TensorSpec[]
 
 const textG = (): S.TensorSpec[] => [...S.clipTextSpecs(TEXT_G), { name: 'text_projection.weight', shape: [POOLED, TEXT_G.hidden] }];
 
-function writePipelineFolder(dir: string, unet: SdxlUNetSpecConfig, className: string): void {
+/**
+ * An SDXL diffusers pipeline folder. `fp16` writes half-precision files under diffusers' variant names
+ * (`*.fp16.safetensors`), as the hub's fp16 variants are laid out.
+ */
+export function writeTinySdxlPipeline(dir: string, opts: { unet?: SdxlUNetSpecConfig; className?: string; fp16?: boolean } = {}): void {
+  const unet = opts.unet ?? TINY_SDXL_UNET_SPEC;
+  const className = opts.className ?? 'StableDiffusionXLPipeline';
+  const variant = opts.fp16 ? '.fp16' : '';
+  const dtype = opts.fp16 ? 'F16' : 'F32';
   for (const sub of ['unet', 'vae', 'text_encoder', 'text_encoder_2']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'model_index.json'), JSON.stringify({
     _class_name: className, _diffusers_version: '0.30.3', force_zeros_for_empty_prompt: true,
     unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], text_encoder: ['transformers', 'CLIPTextModel'], text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'],
   }, null, 2));
   writeFileSync(join(dir, 'vae', 'config.json'), JSON.stringify({ _class_name: 'AutoencoderKL', scaling_factor: 0.13025, force_upcast: true }, null, 2));
-  writeSynthetic(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), sdxlUnetSpecs(unet), { seed: 21, metadata: HINTS });
-  writeSynthetic(join(dir, 'vae', 'diffusion_pytorch_model.safetensors'), S.vaeSpecs(S.TINY_VAE_SPEC), { seed: 22, metadata: HINTS });
-  writeSynthetic(join(dir, 'text_encoder', 'model.safetensors'), S.clipTextSpecs(TEXT_L), { seed: 23, metadata: HINTS });
-  writeSynthetic(join(dir, 'text_encoder_2', 'model.safetensors'), textG(), { seed: 24, metadata: HINTS });
+  writeSynthetic(join(dir, 'unet', `diffusion_pytorch_model${variant}.safetensors`), sdxlUnetSpecs(unet), { seed: 21, metadata: HINTS, dtype });
+  writeSynthetic(join(dir, 'vae', `diffusion_pytorch_model${variant}.safetensors`), S.vaeSpecs(S.TINY_VAE_SPEC), { seed: 22, metadata: HINTS, dtype });
+  writeSynthetic(join(dir, 'text_encoder', `model${variant}.safetensors`), S.clipTextSpecs(TEXT_L), { seed: 23, metadata: HINTS, dtype });
+  writeSynthetic(join(dir, 'text_encoder_2', `model${variant}.safetensors`), textG(), { seed: 24, metadata: HINTS, dtype });
 }
 
 export async function writeTinySdxlModels(root: string): Promise<TinySdxlModelSet> {
@@ -97,9 +105,9 @@ export async function writeTinySdxlModels(root: string): Promise<TinySdxlModelSe
     return d;
   };
   const checkpoint = dir('checkpoints', 'tiny-sdxl');
-  writePipelineFolder(checkpoint, TINY_SDXL_UNET_SPEC, 'StableDiffusionXLPipeline');
+  writeTinySdxlPipeline(checkpoint);
   const inpaintCheckpoint = dir('checkpoints', 'tiny-sdxl-inpainting');
-  writePipelineFolder(inpaintCheckpoint, { ...TINY_SDXL_UNET_SPEC, inChannels: 9 }, 'StableDiffusionXLInpaintPipeline');
+  writeTinySdxlPipeline(inpaintCheckpoint, { unet: { ...TINY_SDXL_UNET_SPEC, inChannels: 9 }, className: 'StableDiffusionXLInpaintPipeline' });
   const tokenizer = dir('tokenizer');
   const v = tinyVocabulary();
   writeFileSync(join(tokenizer, 'vocab.json'), JSON.stringify(v.vocab));

@@ -16,7 +16,7 @@ import { createEngine } from '../../engine/index.ts';
 import { memorySource } from '../../engine/weights/source.ts';
 import { nearestSdxlBucket, sdxlTimeIds, vaeDecoderPlan } from '../../engine/pipeline/family.ts';
 import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
-import { writeTinySdxlModels, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
+import { writeTinySdxlModels, writeTinySdxlPipeline, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-sdxl-'));
 const fixtures = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures-sdxl');
@@ -110,6 +110,23 @@ test('the single-file SDXL checkpoint (conditioner.embedders.*) generates', { sk
     const r = await e.generate(job({ checkpoint: 'tiny_sdxl_single.safetensors' }));
     assert.ok(varied(r.images[0]));
     assert.equal(r.metadata.family, 'sdxl');
+  } finally {
+    await e.dispose();
+  }
+});
+
+test('an fp16 SDXL diffusers folder (variant files *.fp16.safetensors) is read in place and generates', async () => {
+  const models = join(dir, 'fp16');
+  writeTinySdxlPipeline(join(models, 'checkpoints', 'tiny-sdxl-fp16'), { fp16: true });
+  mkdirSync(join(models, 'tokenizer'));
+  for (const f of ['vocab.json', 'merges.txt']) writeFileSync(join(models, 'tokenizer', f), readFileSync(join(set.tokenizer, f)));
+  const ckpt = openCheckpoint(join(models, 'checkpoints', 'tiny-sdxl-fp16'));
+  assert.equal(ckpt.family, 'sdxl');
+  assert.equal(ckpt.source('text2').get('text_projection.weight')?.dtype, 'F16');
+  const e = await createEngine({ provider: 'cpu', models: registryLocator(models), cacheDir: join(dir, 'cache') });
+  try {
+    const r = await e.generate(job({ checkpoint: 'tiny-sdxl-fp16' }));
+    assert.ok(varied(r.images[0]));
   } finally {
     await e.dispose();
   }
