@@ -4,15 +4,30 @@
 //   dist/photoshop/       a folder the UXP Developer Tool loads as is
 //   dist/figma/           manifest.json, code.js (sandbox IIFE), ui.html (script inlined)
 // `node esbuild.config.mjs --watch` rebuilds on change.
+// `--team-host HOST:PORT` (npm run build -- --team-host studio.example.com:41873) lets both plugins
+// reach that studio server: its wss:// and https:// origins go into the manifests (plugins/team-host.mjs).
 import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PHOTOSHOP_PLUGIN_DIR, copyPhotoshopStaticFiles, photoshopBundleOptions } from './plugins/photoshop/scripts/build-options.mjs';
+import { parseTeamHost, withTeamHostFigma, withTeamHostUxp } from './plugins/team-host.mjs';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const dist = join(root, 'dist');
 const watch = process.argv.includes('--watch');
+const teamHostArg = process.argv.indexOf('--team-host');
+let teamHost = null;
+try {
+  teamHost = teamHostArg >= 0 ? parseTeamHost(process.argv[teamHostArg + 1]) : null;
+} catch (e) {
+  console.error(`build: ${e.message}`);
+  process.exit(2);
+}
+/** Rewrites a copied manifest with the studio host, when one was given. */
+const addTeamHost = (file, withHost) => {
+  if (teamHost) writeFileSync(file, `${JSON.stringify(withHost(JSON.parse(readFileSync(file, 'utf8')), teamHost), null, 2)}\n`);
+};
 
 /** Copies static files after each build (esbuild only bundles scripts). */
 const afterBuild = (name, fn) => ({
@@ -41,7 +56,10 @@ targets.push({
 
 if (existsSync(join(PHOTOSHOP_PLUGIN_DIR, 'src/index.ts'))) {
   const out = join(dist, 'photoshop');
-  targets.push({ ...photoshopBundleOptions(out), plugins: [afterBuild('photoshop-static', () => copyPhotoshopStaticFiles(out))] });
+  targets.push({ ...photoshopBundleOptions(out), plugins: [afterBuild('photoshop-static', () => {
+    copyPhotoshopStaticFiles(out);
+    addTeamHost(join(out, 'manifest.json'), withTeamHostUxp);
+  })] });
 }
 
 const fg = join(root, 'plugins/figma');
@@ -53,7 +71,10 @@ if (existsSync(join(fg, 'src/code.ts'))) {
     platform: 'neutral',
     target: 'es2017', // Figma's sandbox
     format: 'iife',
-    plugins: [afterBuild('figma-manifest', () => cpSync(join(fg, 'manifest.json'), join(dist, 'figma/manifest.json')))],
+    plugins: [afterBuild('figma-manifest', () => {
+      cpSync(join(fg, 'manifest.json'), join(dist, 'figma/manifest.json'));
+      addTeamHost(join(dist, 'figma/manifest.json'), withTeamHostFigma);
+    })],
   });
   targets.push({
     entryPoints: [join(fg, 'src/ui.ts')],

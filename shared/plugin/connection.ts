@@ -8,6 +8,7 @@
 import { BridgeClient, BridgeError, type ClientInfo, type SocketLike } from '../protocol/client.ts';
 import { DEFAULT_PORT } from '../protocol/constants.ts';
 import type { WelcomeMessage } from '../protocol/messages.ts';
+import type { ConnectionSettings } from './settings.ts';
 import { DEFAULT_BACKOFF, transition, type BackoffOptions, type ConnectionEvent, type ConnectionProblem, type ConnectionState } from './reconnect.ts';
 
 /** The daemon closes with this code after a version-mismatch error (bridge/session.ts). */
@@ -18,6 +19,14 @@ export interface ConnectionTarget {
   port?: number;
   /** Default `localhost`: what the plugin manifests allow. */
   host?: string;
+  /** A studio server, wss://HOST:PORT (docs/team.md); replaces host and port. */
+  url?: string;
+  /**
+   * The studio certificate's fingerprint pinned on first connect. A browser socket cannot read the
+   * certificate, so the check is against the fingerprint the server reports in its handshake
+   * (capabilities.team.fingerprint): a changed server certificate is refused.
+   */
+  fingerprint?: string;
 }
 
 export interface ConnectionDeps {
@@ -32,16 +41,38 @@ export interface ConnectionDeps {
   backoff?: BackoffOptions;
   /** A socket that neither opens nor fails within this is closed (and classified like a failure). */
   openTimeoutMs?: number;
+  /** First connection to a studio server: store this fingerprint with its URL (trust on first use). */
+  pin?(url: string, fingerprint: string): void;
 }
 
 export type ConnectionListener = (state: ConnectionState, conn: BridgeConnection) => void;
 
+/** What to connect to for the stored settings: this computer's daemon, or the studio server; null without a token. */
+export function targetFor(c: ConnectionSettings, localHost?: string): ConnectionTarget | null {
+  if (!c.token) return null;
+  if (c.server === 'studio' && c.studioUrl) return { token: c.token, url: c.studioUrl, ...(c.pinnedFingerprint ? { fingerprint: c.pinnedFingerprint } : {}) };
+  return { token: c.token, port: c.port, ...(localHost ? { host: localHost } : {}) };
+}
+
 export function socketUrl(t: ConnectionTarget): string {
+  if (t.url) return `${t.url.replace(/\/$/, '')}/?token=${encodeURIComponent(t.token)}`;
   return `ws://${t.host ?? 'localhost'}:${t.port ?? DEFAULT_PORT}/?token=${encodeURIComponent(t.token)}`;
 }
 
 export function probeUrl(t: ConnectionTarget): string {
+  if (t.url) return `${t.url.replace(/^ws/, 'http').replace(/\/$/, '')}/`;
   return `http://${t.host ?? 'localhost'}:${t.port ?? DEFAULT_PORT}/`;
+}
+
+/** Null when the welcome fits the pin; the problem otherwise. A first fingerprint is pinned by the caller. */
+export function checkPin(target: ConnectionTarget, welcome: WelcomeMessage | undefined): ConnectionProblem | null {
+  if (!target.url || !target.fingerprint) return null;
+  const reported = welcome?.capabilities.team?.fingerprint;
+  if (reported === target.fingerprint) return null;
+  return {
+    code: 'fingerprint-mismatch',
+    message: `The server at ${target.url} reports certificate fingerprint ${reported ?? '(none)'}, but this plugin pinned ${target.fingerprint} on its first connection.`,
+  };
 }
 
 export class BridgeConnection {
@@ -137,8 +168,15 @@ export class BridgeConnection {
       if (seq === this.seq && this.state.phase === 'connecting') raw.close();
     }, this.deps.openTimeoutMs ?? 10_000);
     client.ready.then(
-      () => {
+      (welcome) => {
         if (seq !== this.seq) return;
+        const mismatch = checkPin(target, welcome);
+        if (mismatch) return this.fail(seq, mismatch);
+        const reported = welcome.capabilities.team?.fingerprint;
+        if (target.url && !target.fingerprint && reported) {
+          this.target = { ...target, fingerprint: reported };
+          this.deps.pin?.(target.url, reported);
+        }
         this.client = client; // set before listeners hear `connected`
         this.dispatch({ type: 'opened' });
       },
@@ -165,7 +203,7 @@ export class BridgeConnection {
     if (seq !== this.seq) return;
     this.fail(seq, up
       ? { code: 'refused', message: 'the daemon refused the WebSocket (wrong token, or too many connections)' }
-      : { code: 'unreachable', message: `nothing answers on port ${target?.port ?? DEFAULT_PORT}` });
+      : { code: 'unreachable', message: target?.url ? `nothing answers at ${target.url}` : `nothing answers on port ${target?.port ?? DEFAULT_PORT}` });
   }
 
   private fail(seq: number, problem: ConnectionProblem): void {

@@ -16,7 +16,9 @@ export type ProblemCode =
   /** An open connection closed. */
   | 'dropped'
   /** Opened, but the handshake failed some other way. */
-  | 'handshake';
+  | 'handshake'
+  /** A studio server reported another certificate fingerprint than the one pinned on first connect. */
+  | 'fingerprint-mismatch';
 
 export interface ConnectionProblem {
   code: ProblemCode;
@@ -58,7 +60,7 @@ export function backoffDelay(attempt: number, random: number, opts: BackoffOptio
 
 /** Problems only the user can fix: retrying on a timer would only fill the daemon's log. */
 export function needsUser(problem: ConnectionProblem): boolean {
-  return problem.code === 'refused' || problem.code === 'version-mismatch';
+  return problem.code === 'refused' || problem.code === 'version-mismatch' || problem.code === 'fingerprint-mismatch';
 }
 
 export function transition(state: ConnectionState, ev: ConnectionEvent, random: number, opts: BackoffOptions = DEFAULT_BACKOFF): ConnectionState {
@@ -113,5 +115,12 @@ export function problemHelp(problem: ConnectionProblem, port: number): ProblemHe
       return { status: 'Reconnecting…', title: 'Connection lost', detail: `${problem.message}. Reconnecting…` };
     case 'handshake':
       return { status: 'Handshake failed', title: 'The daemon did not complete the handshake', detail: problem.message };
+    case 'fingerprint-mismatch':
+      return {
+        status: 'Server certificate changed: refused',
+        title: "The studio server's certificate is not the one seen before",
+        detail: `${problem.message} If the server was reinstalled, ask its admin for the fingerprint (npx ipa-bridge team fingerprint on the server), compare, and pin it again; otherwise someone may be intercepting the connection.`,
+        command: 'npx ipa-bridge team fingerprint',
+      };
   }
 }

@@ -116,12 +116,34 @@ export const DEFAULT_SETTINGS: GenerationSettings = {
 /** Photoshop starts on the whole canvas, text only: a document's pixels are used when the user picks a mode. */
 export const PHOTOSHOP_DEFAULTS: GenerationSettings = { ...DEFAULT_SETTINGS, mode: 'canvas', useInit: false };
 
+/** Where the plugin's jobs run: the daemon on this computer, or a studio server (docs/team.md). */
+export type ServerKind = 'local' | 'studio';
+
 export interface ConnectionSettings {
   port: number;
+  /** The pairing token (local) or the user's studio token. */
   token: string;
+  server?: ServerKind;
+  /** A studio server: wss://HOST:PORT (its host must be in the manifests: npm run build -- --team-host HOST:PORT). */
+  studioUrl?: string;
+  /** The studio's certificate fingerprint, pinned on the first connection to `studioUrl`. */
+  pinnedFingerprint?: string;
 }
 
 export const DEFAULT_CONNECTION: ConnectionSettings = { port: DEFAULT_PORT, token: '' };
+
+/** A studio URL as the user types it: wss://host:port (a bare host:port gets wss://); null when unusable. */
+export function parseStudioUrl(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  const t = v.trim();
+  if (!t || t.length > 300) return null;
+  const withScheme = /^[a-z]+:\/\//i.test(t) ? t : `wss://${t}`;
+  const m = /^(wss|ws):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\/?$/i.exec(withScheme);
+  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) return null;
+  return `${m[1].toLowerCase()}://${m[2].toLowerCase()}:${Number(m[3])}`;
+}
+
+const FINGERPRINT = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 
 type Rec = Record<string, unknown>;
 
@@ -233,5 +255,10 @@ export function parseConnection(raw: unknown): ConnectionSettings {
   const r: Rec = isRecord(raw) ? raw : {};
   // Tokens are printable ASCII without spaces; anything else is a paste accident.
   const token = typeof r.token === 'string' && /^[\x21-\x7e]{0,256}$/.test(r.token.trim()) ? r.token.trim() : '';
-  return { port: num(r.port, 1, 65535, DEFAULT_PORT, true), token };
+  const out: ConnectionSettings = { port: num(r.port, 1, 65535, DEFAULT_PORT, true), token };
+  const studioUrl = parseStudioUrl(r.studioUrl);
+  if (studioUrl) out.studioUrl = studioUrl;
+  if (r.server === 'studio' && studioUrl) out.server = 'studio'; // absent = this computer
+  if (studioUrl && typeof r.pinnedFingerprint === 'string' && FINGERPRINT.test(r.pinnedFingerprint)) out.pinnedFingerprint = r.pinnedFingerprint;
+  return out;
 }

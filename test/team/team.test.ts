@@ -18,6 +18,10 @@ import { FingerprintMismatchError } from '../../bridge/team/pin.ts';
 import { connectTeam } from '../../bridge/team/connect.ts';
 import type { JobMessage } from '../../shared/protocol/messages.ts';
 import { TeamClient } from './client.ts';
+import WebSocket from 'ws';
+import { BridgeConnection, targetFor } from '../../shared/plugin/connection.ts';
+import type { ConnectionState } from '../../shared/plugin/reconnect.ts';
+import type { SocketLike } from '../../shared/protocol/client.ts';
 import { addUser, ROOT, startFront, startWorker, TestRedis, type Proc } from './helpers.ts';
 
 const STEP_MS = 20;
@@ -97,6 +101,38 @@ test('TLS: the self-signed certificate is pinned; team fingerprint prints it; a 
   await assert.rejects(connectTeam({ url: front.url, token: tokens.alice }), /self[- ]signed/i);
   await new Promise((r) => setTimeout(r, 200));
   assert.ok(!front.log().slice(before).includes('connection from'), 'the refused clients never reached the WebSocket');
+});
+
+test("the plugins' connection (shared/plugin): pins the studio's fingerprint on first connect, refuses a changed one", async () => {
+  const make = (pins: string[]): BridgeConnection => new BridgeConnection({
+    // A browser socket whose system trusts the certificate (the plugins cannot read it themselves).
+    openSocket: (url) => new WebSocket(url, { rejectUnauthorized: false }) as unknown as SocketLike,
+    probe: async () => true,
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    random: () => 0.5,
+    now: Date.now,
+    client: { name: 'plugin-test', version: '0' },
+    pin: (_url, fp) => pins.push(fp),
+  });
+  const pins: string[] = [];
+  const first = make(pins);
+  const studio = { token: tokens.alice, server: 'studio' as const, studioUrl: front.url.replace(/\/$/, ''), port: 41872 };
+  first.configure(targetFor(studio));
+  await first.whenConnected();
+  assert.deepEqual(pins, [front.fingerprint], 'pinned on first connect');
+  first.close();
+  const again = make([]);
+  again.configure(targetFor({ ...studio, pinnedFingerprint: front.fingerprint }));
+  await again.whenConnected();
+  again.close();
+  const changed = make([]);
+  const stopped = new Promise<ConnectionState>((resolve) => changed.subscribe((st) => void (st.phase === 'stopped' && resolve(st))));
+  changed.configure(targetFor({ ...studio, pinnedFingerprint: front.fingerprint!.replace(/^../, front.fingerprint!.startsWith('00') ? '11' : '00') }));
+  const st = await stopped;
+  assert.equal(st.phase === 'stopped' && st.problem.code, 'fingerprint-mismatch');
+  assert.match(st.phase === 'stopped' ? st.problem.message : '', /reports certificate fingerprint .* but this plugin pinned/);
+  changed.close();
 });
 
 test('3 users × 20 jobs: served round-robin across two workers, each result delivered exactly once', async (t) => {

@@ -1,6 +1,7 @@
 /** The connection line: state, what the daemon runs on, what its models lack, how to fix a problem, and the token form. */
 import { problemHelp, type ConnectionState } from '../../../shared/plugin/reconnect.ts';
-import { parseConnection } from '../../../shared/plugin/settings.ts';
+import { targetFor } from '../../../shared/plugin/connection.ts';
+import { parseConnection, parseStudioUrl, type ConnectionSettings } from '../../../shared/plugin/settings.ts';
 import { renderGenerateButton } from './ui-job.ts';
 import { $, type UiView } from './ui-view.ts';
 
@@ -16,7 +17,7 @@ export function renderConnection(v: UiView): void {
     const { provider: name, device, fp16 } = welcome.capabilities;
     const provider = name ? `${name}${device ? ` (${device}${fp16 ? ', fp16' : ''})` : ''}` : 'no engine';
     text.textContent = `Connected · ${welcome.server.name} ${welcome.server.version} · ${provider}`;
-  } else if (s.phase === 'connecting') text.textContent = `Connecting to localhost:${port}…`;
+  } else if (s.phase === 'connecting') text.textContent = `Connecting to ${v.state.connection.server === 'studio' ? v.state.connection.studioUrl : `localhost:${port}`}…`;
   else if (s.phase === 'idle') text.textContent = state.ready ? 'Not connected: paste the token' : 'Starting…';
   else if (s.phase !== 'connected') text.textContent = problemHelp(s.problem, port).status;
 
@@ -64,9 +65,30 @@ export function showConnectionPanel(v: UiView, show: boolean): void {
 }
 
 export function connectWithForm(v: UiView): void {
-  const connection = parseConnection({ token: $<HTMLInputElement>('token').value, port: Number($<HTMLInputElement>('port').value) });
+  const prev = v.state.connection;
+  if ($<HTMLSelectElement>('server').value === 'studio' && !parseStudioUrl($<HTMLInputElement>('studio-url').value)) {
+    $('fingerprint').hidden = false;
+    $('fingerprint').textContent = 'The studio URL must look like wss://studio.example.com:41873 (ask the studio admin).';
+    return;
+  }
+  const connection = parseConnection({
+    token: $<HTMLInputElement>('token').value, port: Number($<HTMLInputElement>('port').value),
+    server: $<HTMLSelectElement>('server').value, studioUrl: $<HTMLInputElement>('studio-url').value,
+    // The pin belongs to the studio URL it was made for: a new URL is a new first connection.
+    pinnedFingerprint: parseStudioUrl($<HTMLInputElement>('studio-url').value) === prev.studioUrl ? prev.pinnedFingerprint : undefined,
+  });
   v.state.connection = connection;
   v.sandbox.send({ type: 'save-connection', connection });
-  v.conn.configure(connection.token ? { token: connection.token, port: connection.port } : null);
+  v.conn.configure(targetFor(connection));
+  renderServerForm(connection);
   if (connection.token) showConnectionPanel(v, false);
+}
+
+/** The Server setting: the studio URL row for a studio, the port row for this computer, and the pinned fingerprint. */
+export function renderServerForm(c: ConnectionSettings): void {
+  const studio = $<HTMLSelectElement>('server').value === 'studio';
+  $('studio-row').hidden = !studio;
+  $('port-row').hidden = studio;
+  $('fingerprint').hidden = !(studio && c.pinnedFingerprint);
+  $('fingerprint').textContent = c.pinnedFingerprint ? `Server certificate pinned: ${c.pinnedFingerprint} (compare with: npx ipa-bridge team fingerprint)` : '';
 }

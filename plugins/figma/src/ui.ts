@@ -6,7 +6,7 @@
  * ui-job.ts (the run), over the shared view context in ui-view.ts.
  */
 import pkg from '../../../package.json';
-import { BridgeConnection } from '../../../shared/plugin/connection.ts';
+import { BridgeConnection, targetFor } from '../../../shared/plugin/connection.ts';
 import { PendingJobs } from '../../../shared/plugin/pending-jobs.ts';
 import { DEFAULT_CONNECTION, DEFAULT_SETTINGS } from '../../../shared/plugin/settings.ts';
 import { ADAPTER_KINDS, BLOCK_PRESETS, SAMPLERS } from '../../../shared/protocol/messages.ts';
@@ -15,7 +15,7 @@ import { PENDING_KEY } from './store.ts';
 import { fillSelect, markSelection, onFormChange, renderOutputs, renderPlacement, renderRoles, renderSelection, writeForm } from './ui-form.ts';
 import { SandboxLink } from './ui-host.ts';
 import { startRun } from './ui-job.ts';
-import { connectWithForm, renderConnection, renderRetryCountdown, showConnectionPanel } from './ui-status.ts';
+import { connectWithForm, renderConnection, renderRetryCountdown, renderServerForm, showConnectionPanel } from './ui-status.ts';
 import { $, type SeededStore, type UiState, type UiView } from './ui-view.ts';
 
 const state: UiState = {
@@ -57,6 +57,13 @@ const conn = new BridgeConnection({
   random: Math.random,
   now: Date.now,
   client: { name: 'ipa-bridge-figma', version: pkg.version },
+  // First connection to a studio server: keep its certificate fingerprint (a changed one is refused later).
+  pin: (url, fingerprint) => {
+    if (state.connection.studioUrl !== url) return;
+    state.connection = { ...state.connection, pinnedFingerprint: fingerprint };
+    sandbox.send({ type: 'save-connection', connection: state.connection });
+    renderServerForm(state.connection);
+  },
 });
 const view: UiView = { state, sandbox, conn, pending, store };
 
@@ -86,12 +93,15 @@ function onSandbox(m: SandboxMessage): void {
       store.seed(PENDING_KEY, m.pending);
       $<HTMLInputElement>('token').value = m.connection.token;
       $<HTMLInputElement>('port').value = String(m.connection.port);
+      $<HTMLSelectElement>('server').value = m.connection.server ?? 'local';
+      $<HTMLInputElement>('studio-url').value = m.connection.studioUrl ?? '';
+      renderServerForm(m.connection);
       writeForm(view, m.settings);
       renderSelection(view);
       renderRoles(view);
       renderOutputs(view);
       showConnectionPanel(view, !m.connection.token);
-      conn.configure(m.connection.token ? { token: m.connection.token, port: m.connection.port } : null);
+      conn.configure(targetFor(m.connection));
       renderConnection(view);
       return;
     case 'selection':
@@ -124,6 +134,7 @@ function wire(): void {
   }
   $('toggle-settings').addEventListener('click', () => showConnectionPanel(view, $('connection').hidden));
   $('connect').addEventListener('click', () => connectWithForm(view));
+  $('server').addEventListener('change', () => renderServerForm(state.connection));
   $('token').addEventListener('keydown', (ev) => {
     if ((ev as KeyboardEvent).key === 'Enter') connectWithForm(view);
   });

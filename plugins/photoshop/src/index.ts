@@ -3,7 +3,8 @@
  * storage, automatic reconnect), the controller and the panel markup. `photoshop` and `uxp` come from
  * UXP's require(); a test page provides its own `require` with in-memory fakes.
  */
-import { BridgeConnection } from '../../../shared/plugin/connection.ts';
+import { BridgeConnection, targetFor } from '../../../shared/plugin/connection.ts';
+import { parseConnection, parseStudioUrl, type ConnectionSettings } from '../../../shared/plugin/settings.ts';
 import { createUxpHost } from './host.ts';
 import { PanelController } from './controller.ts';
 import { mountPanel } from './panel.ts';
@@ -28,13 +29,22 @@ function clientId(): string {
   return id;
 }
 
-function savedPort(): number {
+/** Port, Server setting (studio URL, empty = this computer) and the studio's pinned fingerprint; the token is in secure storage. */
+function savedConnection(): ConnectionSettings {
   try {
-    const v = JSON.parse(host.load(CONNECTION_KEY) ?? '{}') as { port?: unknown };
-    return typeof v.port === 'number' && Number.isInteger(v.port) && v.port > 0 && v.port < 65536 ? v.port : 41872;
+    return parseConnection({ ...(JSON.parse(host.load(CONNECTION_KEY) ?? '{}') as object), token: '' });
   } catch {
-    return 41872;
+    return parseConnection({});
   }
+}
+
+function saveConnection(c: ConnectionSettings): void {
+  host.save(CONNECTION_KEY, JSON.stringify({ port: c.port, server: c.server, studioUrl: c.studioUrl, pinnedFingerprint: c.pinnedFingerprint }));
+}
+
+/** The Server field: a studio URL (wss://host:port; the manifest must list it: npm run build -- --team-host), or empty for this computer. */
+function studioField(): { value: string } | null {
+  return document.getElementById('studio') as unknown as { value: string } | null;
 }
 
 const connection = new BridgeConnection({
@@ -45,6 +55,11 @@ const connection = new BridgeConnection({
   random: Math.random,
   now: Date.now,
   client: { name: 'ipa-photoshop', version: PLUGIN_VERSION, id: clientId() },
+  // First connection to a studio server: keep its certificate fingerprint (a changed one is refused later).
+  pin: (url, fingerprint) => {
+    const c = savedConnection();
+    if (c.studioUrl === url) saveConnection({ ...c, pinnedFingerprint: fingerprint });
+  },
 });
 const controller = new PanelController({ host, connection });
 let tokenSaved = false;
@@ -54,9 +69,13 @@ async function connect(token: string | null, port: number): Promise<void> {
     await host.saveSecret(TOKEN_KEY, token);
     tokenSaved = true;
   }
-  host.save(CONNECTION_KEY, JSON.stringify({ port }));
+  const prev = savedConnection();
+  const studioUrl = parseStudioUrl(studioField()?.value ?? '') ?? undefined;
+  // A new studio URL is a new first connection: its pin starts empty.
+  const c = parseConnection({ port, server: studioUrl ? 'studio' : 'local', studioUrl, pinnedFingerprint: studioUrl === prev.studioUrl ? prev.pinnedFingerprint : undefined });
+  saveConnection(c);
   const t = token ?? (await host.loadSecret(TOKEN_KEY));
-  connection.configure(t ? { token: t, port, host: DAEMON_HOST } : null);
+  connection.configure(t ? targetFor({ ...c, token: t }, DAEMON_HOST) : null);
 }
 
 async function forgetToken(): Promise<void> {
@@ -88,9 +107,12 @@ uxp.entrypoints?.setup({
 
 function start(): void {
   mountPanel({ root: document, host, controller, connection, connect, hasToken: () => tokenSaved });
+  const saved = savedConnection();
+  const field = studioField();
+  if (field && saved.server === 'studio' && saved.studioUrl) field.value = saved.studioUrl;
   void host.loadSecret(TOKEN_KEY).then((token) => {
     tokenSaved = !!token;
-    connection.configure(token ? { token, port: savedPort(), host: DAEMON_HOST } : null);
+    connection.configure(token ? targetFor({ ...saved, token }, DAEMON_HOST) : null);
   });
 }
 
