@@ -71,6 +71,13 @@ test('SDXL txt2img with an image prompt, a ControlNet and a LoRA together; seeds
   }
 });
 
+test('every sampler runs with SDXL\'s scheduler config (leading spacing), few-step ones included', async () => {
+  for (const sampler of ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'unipc', 'lcm', 'tcd', 'euler-trailing'] as const) {
+    const r = await engine.generate(job({ sampler, steps: 2, guidance: sampler === 'lcm' || sampler === 'tcd' ? 1 : 5 }));
+    assert.ok(varied(r.images[0]), `${sampler} produced a flat image`);
+  }
+});
+
 test('SDXL img2img and inpaint (9-channel UNet); the area outside the mask is kept', async () => {
   const init = pattern(W, W, 5);
   const i2i = await engine.generate(job({ strength: 0.6 }, { init }));
