@@ -181,3 +181,57 @@ test('SDXL prompt encoding: concat per token, pooled from the first chunk, empty
     await enc.openClipG.release();
   }
 });
+
+test("SDXL base's exact text-encoder key names and shapes (single file) map completely and read as the released towers", async () => {
+  const { ldmTextMap, mappedSource } = await import('../../engine/weights/names.ts');
+  const { clipTextConfig } = await import('../../engine/graphs/clip-text.ts');
+  const shapes = new Map<string, readonly number[]>();
+  const g = 'conditioner.embedders.1.model.';
+  shapes.set(`${g}token_embedding.weight`, [49408, 1280]);
+  shapes.set(`${g}positional_embedding`, [77, 1280]);
+  shapes.set(`${g}ln_final.weight`, [1280]);
+  shapes.set(`${g}ln_final.bias`, [1280]);
+  shapes.set(`${g}text_projection`, [1280, 1280]);
+  shapes.set(`${g}logit_scale`, []);
+  for (let i = 0; i < 32; i++) {
+    const r = `${g}transformer.resblocks.${i}.`;
+    for (const n of ['ln_1', 'ln_2']) (shapes.set(`${r}${n}.weight`, [1280]), shapes.set(`${r}${n}.bias`, [1280]));
+    shapes.set(`${r}attn.in_proj_weight`, [3840, 1280]);
+    shapes.set(`${r}attn.in_proj_bias`, [3840]);
+    shapes.set(`${r}attn.out_proj.weight`, [1280, 1280]);
+    shapes.set(`${r}attn.out_proj.bias`, [1280]);
+    shapes.set(`${r}mlp.c_fc.weight`, [5120, 1280]);
+    shapes.set(`${r}mlp.c_fc.bias`, [5120]);
+    shapes.set(`${r}mlp.c_proj.weight`, [1280, 5120]);
+    shapes.set(`${r}mlp.c_proj.bias`, [1280]);
+  }
+  const l = 'conditioner.embedders.0.transformer.text_model.';
+  shapes.set(`${l}embeddings.token_embedding.weight`, [49408, 768]);
+  shapes.set(`${l}embeddings.position_embedding.weight`, [77, 768]);
+  shapes.set(`${l}embeddings.position_ids`, [1, 77]);
+  shapes.set(`${l}final_layer_norm.weight`, [768]);
+  shapes.set(`${l}final_layer_norm.bias`, [768]);
+  for (let i = 0; i < 12; i++) {
+    const r = `${l}encoder.layers.${i}.`;
+    for (const n of ['layer_norm1', 'layer_norm2']) (shapes.set(`${r}${n}.weight`, [768]), shapes.set(`${r}${n}.bias`, [768]));
+    for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) (shapes.set(`${r}self_attn.${n}.weight`, [768, 768]), shapes.set(`${r}self_attn.${n}.bias`, [768]));
+    shapes.set(`${r}mlp.fc1.weight`, [3072, 768]);
+    shapes.set(`${r}mlp.fc1.bias`, [3072]);
+    shapes.set(`${r}mlp.fc2.weight`, [768, 3072]);
+    shapes.set(`${r}mlp.fc2.bias`, [768]);
+  }
+  // Shapes only (no bytes): every tensor is an empty F16 placeholder.
+  const file: WeightSource = {
+    description: 'sd_xl_base_1.0.safetensors',
+    keys: () => [...shapes.keys()],
+    get: (key) => {
+      const shape = shapes.get(key);
+      return shape && { key, dtype: 'F16', shape, data: { bytes: new Uint8Array(shape.reduce((a, b) => a * b, 1) * (key.endsWith('text_projection') ? 2 : 0)) }, origin: key };
+    },
+  };
+  const bigG = clipTextConfig(openClipTextSource(file, g));
+  assert.deepEqual([bigG.layers, bigG.hidden, bigG.heads, bigG.intermediate, bigG.act, bigG.projection, bigG.vocab, bigG.positions], [32, 1280, 20, 5120, 'gelu', 1280, 49408, 77]);
+  assert.deepEqual(openClipTextSource(file, g).get('text_model.encoder.layers.31.self_attn.v_proj.weight')?.shape, [1280, 1280]);
+  const clipL = clipTextConfig(mappedSource(file, ldmTextMap(shapes, 'conditioner.embedders.0.transformer.'), 'clip-l'));
+  assert.deepEqual([clipL.layers, clipL.hidden, clipL.heads, clipL.act, clipL.projection], [12, 768, 12, 'quick_gelu', undefined]);
+});
