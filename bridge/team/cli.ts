@@ -38,7 +38,8 @@ See docs/team.md.
 
 const redisOption = (): Option => new Option('--redis <url>', 'Redis URL, redis://[user:password@]HOST:PORT[/db] (or rediss:// for TLS)')
   .env('IPA_BRIDGE_REDIS')
-  .argParser((v: string) => {
+  .argParser((v: string): string | undefined => {
+    if (v.trim() === '') return undefined; // an empty IPA_BRIDGE_REDIS is no setting
     try {
       return checkRedisUrl(v);
     } catch (e) {
@@ -230,12 +231,13 @@ function runFingerprint(o: { data?: string; tlsCert?: string }): number {
 async function withUsers(o: { redis?: string; prefix: string }, f: (u: UserStore) => Promise<void>): Promise<number> {
   const url = needRedis(o.redis);
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 3 ? null : 200) });
-  redis.on('error', () => undefined);
+  let lastError = '';
+  redis.on('error', (e: Error) => void (lastError = e.message)); // the connect error says only "closed"
   try {
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new Error(`cannot reach Redis at ${redact(url)} (${(e as Error).message}): is redis-server running there?`);
+    throw new Error(`cannot reach Redis at ${redact(url)} (${lastError || (e as Error).message}): is redis-server running there?`);
   }
   try {
     await f(new UserStore(redis, teamKeys(o.prefix)));

@@ -114,11 +114,13 @@ export interface WorkerOptions {
   args?: string[];
   env?: Record<string, string>;
   spool?: string;
+  /** Run the real engine on this models folder instead of the test engine. */
+  models?: string;
 }
 
-/** A worker on the test engine; short BullMQ lock and stalled check so a killed worker's job moves on fast. */
+/** A worker on the test engine (or the real one with `models`); short BullMQ lock and stalled check so a killed worker's job moves on fast. */
 export async function startWorker(o: WorkerOptions): Promise<Proc> {
-  const args = ['--import', 'tsx', 'bridge/cli.ts', 'team', 'worker', '--redis', o.redis, '--engine', 'test',
+  const args = ['--import', 'tsx', 'bridge/cli.ts', 'team', 'worker', '--redis', o.redis, ...(o.models ? ['--models', o.models, '--provider', 'cpu'] : ['--engine', 'test']),
     '--lock-duration', '2000', '--stalled-interval', '1000', '--upload-wait', '300', '--spool', o.spool ?? mkdtempSync(join(tmpdir(), 'ipa-spool-')), ...(o.args ?? [])];
   const l = await spawnListening(args, {
     what: 'worker', pattern: /^worker ready id=\S+-(\d+)$/m,

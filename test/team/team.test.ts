@@ -18,6 +18,8 @@ import { FingerprintMismatchError } from '../../bridge/team/pin.ts';
 import { connectTeam } from '../../bridge/team/connect.ts';
 import type { JobMessage } from '../../shared/protocol/messages.ts';
 import { TeamClient } from './client.ts';
+import { closedPort } from '../helpers/ports.ts';
+import { writeTinyModels } from '../../engine/index.ts';
 import WebSocket from 'ws';
 import { BridgeConnection, targetFor } from '../../shared/plugin/connection.ts';
 import type { ConnectionState } from '../../shared/plugin/reconnect.ts';
@@ -264,6 +266,64 @@ test('Redis stopped and started again: a clear error meanwhile, and the jobs fin
   for (const id of ['rd-0', 'rd-1', 'rd-after']) assert.equal(c.count('result', id), 1, `${id} once`);
   assert.match(front.log(), /Redis .* unreachable/);
   assert.match(front.log(), /reachable again/);
+});
+
+test('workers on the real engine with tiny generated models: an image prompt sent as a frame, then by hash; two users', async () => {
+  const models = join(dataDir, 'tiny-models');
+  await writeTinyModels(models);
+  await Promise.all(workers.map((w) => w.stop()));
+  workers.length = 0;
+  const env = { IPA_BRIDGE_CACHE_DIR: join(dataDir, 'cache') };
+  workers.push(...await Promise.all([startWorker({ redis: redis.url, models, env }), startWorker({ redis: redis.url, models, env })]));
+  const alice = await connectTeam({ url: front.url, token: tokens.alice, fingerprint: front.fingerprint });
+  const bob = await connectTeam({ url: front.url, token: tokens.bob, fingerprint: front.fingerprint });
+  await new Promise((r) => setTimeout(r, 2100)); // the front's view of the workers is at most 2 s old
+  const probe = await connectTeam({ url: front.url, token: tokens.alice, fingerprint: front.fingerprint });
+  const caps = probe.welcome!.capabilities;
+  probe.close();
+  assert.ok(caps.models.some((m) => m.kind === 'checkpoint') && !caps.models.some((m) => m.name.startsWith('test-')), `the workers' models: ${JSON.stringify(caps.models)}`);
+  assert.equal(caps.team?.workers, 2);
+  assert.ok(caps.adapters.length > 0, 'an IP-Adapter among them');
+  const ref = new Uint8Array(64 * 64 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 37) % 256));
+  const refHash = createHash('sha256').update(ref).digest('hex');
+  const refJob = (jobId: string): JobMessage => ({ ...job(jobId, 2), references: [{ source: 'frame', scale: 0.6 }] });
+  const [a1, b1] = await Promise.all([
+    alice.submit(refJob('real-a1'), { references: [{ format: 'raw-rgba8', width: 64, height: 64, data: ref }] }),
+    bob.submit(job('real-b1', 2)),
+  ]);
+  for (const out of [a1, b1]) {
+    const png = out.images[0].data;
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], 'a PNG');
+    assert.match(out.result.metadata.engine, /^ipa-bridge engine \(cpu/, 'the real engine ran it');
+  }
+  assert.equal(a1.result.metadata.inputs?.references[0], refHash, 'the reference travelled through the blob store');
+  // The same reference again: BridgeClient sends it by hash; the front still has it.
+  const a2 = await alice.submit(refJob('real-a2'), { references: [{ format: 'raw-rgba8', width: 64, height: 64, data: ref, hash: refHash }] });
+  assert.equal(a2.result.metadata.inputs?.references[0], refHash);
+  alice.close();
+  bob.close();
+});
+
+test('team commands: --help, and usage mistakes exit 2 naming the option', async () => {
+  const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'team', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, IPA_BRIDGE_REDIS: undefined } });
+  const help = run(['worker', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--device <n>[\s\S]*--lock-duration[\s\S]*Finds the front through Redis/);
+  const scheme = run(['serve', '--redis', 'http://x:1']);
+  assert.equal(scheme.status, 2);
+  assert.match(scheme.stderr, /--redis <url>.*scheme must be redis:\/\/ or rediss:\/\//);
+  const missing = run(['user', 'list']);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--redis URL is required/);
+  const name = run(['user', 'add', 'bad name', '--redis', redis.url]);
+  assert.equal(name.status, 2);
+  assert.match(name.stderr, /user name "bad name" is not allowed/);
+  const down = run(['user', 'list', '--redis', `redis://127.0.0.1:${await closedPort()}`]);
+  assert.equal(down.status, 1);
+  assert.match(down.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*is redis-server running there\?/);
+  const exists = run(['user', 'add', 'alice', '--redis', redis.url]);
+  assert.equal(exists.status, 1);
+  assert.match(exists.stderr, /user "alice" exists; use --replace/);
 });
 
 async function waitFor<T>(f: () => T | undefined, ms: number): Promise<T> {
