@@ -330,8 +330,32 @@ export class FakeWorld {
     if (this.modalDepth === 0) throw new PsError(`fake Photoshop: cannot ${what} outside executeAsModal`);
   }
 
-  notify(name: string): void {
-    for (const fn of this.listeners) fn(name, {});
+  notify(name: string, descriptor: PsDescriptor = {}): void {
+    for (const fn of this.listeners) fn(name, descriptor);
+  }
+
+  /**
+   * The user paints: a brush stroke fills `rect` of a layer with `color` (0–1, the document's encoding)
+   * and becomes a history state, announced the way Photoshop announces every pixel change.
+   */
+  userPaint(doc: FakeDocument, layerName: string, rect: { x: number; y: number; width: number; height: number }, color: Rgba): void {
+    const l = doc.byName(layerName);
+    if (!l.pixels) throw new PsError(`fake: ${layerName} has no pixels`);
+    for (let y = Math.max(0, rect.y); y < Math.min(doc.height, rect.y + rect.height); y++) for (let x = Math.max(0, rect.x); x < Math.min(doc.width, rect.x + rect.width); x++) {
+      const o = (y * doc.width + x) * 4;
+      for (let k = 0; k < 3; k++) l.pixels[o + k] = doc.quantise(color[k]);
+      l.pixels[o + 3] = doc.depth === 32 ? color[3] : doc.quantise(color[3]);
+    }
+    doc.history.push('Brush Tool');
+    this.notify('historyStateChanged', { documentID: doc.id, name: 'Brush Tool' });
+  }
+
+  /** The user draws a new selection (Rectangular Marquee): `set` on the selection channel, then its history state. */
+  userSelect(doc: FakeDocument, sel: FakeDocInit['selection']): void {
+    this.setSelection(doc, sel);
+    doc.history.push('Rectangular Marquee');
+    this.notify('set', { _target: [{ _ref: 'channel', _property: 'selection' }] });
+    this.notify('historyStateChanged', { documentID: doc.id, name: 'Rectangular Marquee' });
   }
 
   addDocument(init: FakeDocInit): FakeDocument {
@@ -384,7 +408,7 @@ export class FakeWorld {
 
   selectLayer(doc: FakeDocument, name: string): void {
     doc.activeLayers = [doc.byName(name)];
-    this.notify('select');
+    this.notify('select', { _target: [{ _ref: 'layer', _name: name }] });
   }
 
   docById(id: number | undefined): FakeDocument {

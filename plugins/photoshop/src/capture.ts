@@ -50,6 +50,8 @@ export interface CaptureRequest {
   referenceFile: PickedFile | null;
   /** Adapter kinds the daemon has models for. */
   adapters: readonly AdapterKind[];
+  /** Layers left out of the init (live mode's own layer must not feed the next live job). */
+  hideLayerIds?: readonly number[];
 }
 
 /** What the capture decided and read: the job, and where its result goes. */
@@ -85,7 +87,7 @@ export async function captureDocument(host: PsHost, r: CaptureRequest, jobId: st
   const layers = host.layers(doc.id);
   const sourceLayerId = r.repeat ? r.repeat.layerId : (host.activeLayerIds(doc.id)[0] ?? layers[0]?.id ?? null);
   // Read everything in one modal scope, then leave it before any network wait.
-  const read = await host.modal('IP-Adapter: reading the document', (scope) => readInputs(scope, { doc, layers, plan, settings: s, sourceLayerId, repeat: r.repeat, referenceFile: r.referenceFile }));
+  const read = await host.modal('IP-Adapter: reading the document', (scope) => readInputs(scope, { doc, layers, plan, settings: s, sourceLayerId, repeat: r.repeat, referenceFile: r.referenceFile, hide: r.hideLayerIds ?? [] }));
   const built = buildPsJob(s, read.capture, { jobId, seed: r.seed, variation: r.variation, adapters: r.adapters });
   referenceByHash(built.job, built.inputs, s, r.repeat);
   return { ...built, region, plan, sourceLayerId, alpha: read.alpha, notes: read.notes };
@@ -99,6 +101,7 @@ interface ReadContext {
   sourceLayerId: number | null;
   repeat?: RepeatSource;
   referenceFile: PickedFile | null;
+  hide: readonly number[];
 }
 
 /** Everything a job needs from the document. Runs inside a modal scope: no network here. */
@@ -125,7 +128,7 @@ async function readInit(scope: ModalScope, c: ReadContext, notes: string[]): Pro
   // A regenerated layer must not see itself: it is hidden for the read (and the change rolled back).
   const px = c.settings.sample === 'layer' && c.sourceLayerId !== null && !c.repeat
     ? await scope.readLayer(c.doc.id, c.sourceLayerId, region, read)
-    : await scope.readComposite(c.doc.id, region, read, c.repeat ? [c.repeat.layerId] : []);
+    : await scope.readComposite(c.doc.id, region, read, c.repeat ? [c.repeat.layerId, ...c.hide] : c.hide);
   const init = blankRgba(read.width, read.height);
   if (px) {
     drawRgba(init, px.image, placeInRead(px.doc, region, read));

@@ -105,6 +105,9 @@ export class PanelController {
 
   /** Applies a change, validates it field by field and saves at once (settings are never lost). */
   update(patch: Partial<GenerationSettings>): void {
+    // Steps, sampler or CFG changed by hand: the fields no longer are a speed preset's.
+    const byHand = patch.speed === undefined && (['steps', 'sampler', 'guidance'] as const).some((k) => patch[k] !== undefined && patch[k] !== this.settings[k]);
+    if (byHand) patch = { ...patch, speed: 'custom' };
     this.settings = parseSettings({ ...this.settings, ...patch }, PHOTOSHOP_DEFAULTS);
     this.host.save(SETTINGS_KEY, JSON.stringify(this.settings));
     this.emit();

@@ -3,8 +3,8 @@
  * the active layers and the selection's bounds — plain data, read through the `photoshop` module.
  */
 import { boundsToRect } from '../../../shared/plugin/region.ts';
-import { HostError, type DocInfo, type DocMode, type LayerInfo, type LayerKind, type PsHost } from './host-types.ts';
-import type { PsDocument, PsLayer, PsModule } from './uxp-api.ts';
+import { HostError, type DocEdit, type DocInfo, type DocMode, type LayerInfo, type LayerKind, type PsHost } from './host-types.ts';
+import type { PsDescriptor, PsDocument, PsLayer, PsModule } from './uxp-api.ts';
 
 const MODES: Record<string, DocMode> = {
   RGBColorMode: 'rgb', CMYKColorMode: 'cmyk', labColorMode: 'lab', grayscaleMode: 'grayscale',
@@ -115,4 +115,22 @@ export function documentQueries(ps: PsModule): Pick<PsHost, 'activeDocument' | '
     },
 
   };
+}
+
+/**
+ * The notifications live mode listens to (UXP `action.addNotificationListener`, Photoshop's event
+ * codes): every pixel change — brush strokes, fills, filters, transforms, undo — ends in a new history
+ * state (`historyStateChanged`); the selection changes with `set` on the selection channel; the active
+ * layer with `select` on a layer.
+ */
+export const EDIT_EVENTS: readonly string[] = ['historyStateChanged', 'set', 'select'];
+
+/** What a notification means for live mode, or null when nothing it watches changed. */
+export function classifyEdit(event: string, d: PsDescriptor): DocEdit | null {
+  const target = Array.isArray(d._target) ? (d._target as PsDescriptor[]) : [];
+  const refs = target.map((t) => `${String(t._ref ?? '')}:${String(t._property ?? '')}`);
+  if (event === 'historyStateChanged') return { kind: 'pixels', event };
+  if (event === 'set' && refs.some((r) => r === 'channel:selection' || r === ':selection')) return { kind: 'selection', event };
+  if (event === 'select' && refs.some((r) => r.startsWith('layer:'))) return { kind: 'layer', event };
+  return null;
 }

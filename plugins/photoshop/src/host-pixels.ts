@@ -10,7 +10,7 @@ import { scaledStripes } from '../../../shared/plugin/raster.ts';
 import { boundsToRect, intersectRect, levelBoundsToDocument, rectToBounds, type Rect } from '../../../shared/plugin/region.ts';
 import { readXmpRecord, writeXmpRecord } from '../../../shared/plugin/xmp-record.ts';
 import { docInfo, findLayer, layerKind, mustDoc } from './host-document.ts';
-import { HostError, type ModalScope, type PixelRead } from './host-types.ts';
+import { HostError, type InsertRequest, type ModalScope, type PixelRead } from './host-types.ts';
 import type { PsExecutionContext, PsImageData, PsLayer, PsModule } from './uxp-api.ts';
 
 /** Reads a whole imageData and disposes it at once (Photoshop frees the memory now, not at GC). */
@@ -134,40 +134,62 @@ export function modalScope(ps: PsModule, ctx: PsExecutionContext, alive: () => b
     async insertLayer(req) {
       live();
       const doc = mustDoc(ps, req.docId);
-      const info = docInfo(doc);
       const layer = await doc.createPixelLayer({ name: req.name });
       if (!layer) throw new HostError('Photoshop did not create the layer.');
       const anchor = req.aboveLayerId !== null ? findLayer(doc, req.aboveLayerId) : null;
       if (anchor && anchor.id !== layer.id) await layer.move(anchor, ps.constants.ElementPlacement.PLACEBEFORE);
-      // Known matrix profiles are converted here (exact, no reliance on the host); others go as sRGB
-      // and Photoshop converts. 16/32-bit documents get 16/32-bit data.
-      const known = findProfile(info.profile);
-      const depth: ComponentSize = info.bitDepth === 16 ? 16 : info.bitDepth === 32 ? 32 : 8;
-      // Scaled, masked and converted stripe by stripe: memory stays bounded for any region size.
-      for (const stripe of scaledStripes(req.image, req.area.width, req.area.height, req.alpha, stripePixels)) {
-        const data = fromSrgb8(stripe.pixels, { componentSize: depth, profile: known });
-        const imageData = await ps.imaging.createImageDataFromBuffer(data, {
-          width: stripe.pixels.width, height: stripe.pixels.height, components: 4, chunky: true, colorSpace: 'RGB',
-          colorProfile: known ? baseProfileName(known.name) : SRGB_PROFILE,
-        });
-        try {
-          await ps.imaging.putPixels({
-            documentID: req.docId, layerID: layer.id, imageData, replace: stripe.y === 0,
-            targetBounds: { left: req.area.x, top: req.area.y + stripe.y }, commandName: 'Generate with IP-Adapter',
-          });
-        } finally {
-          imageData.dispose();
-        }
-      }
-      if (req.record !== undefined) {
-        const xmp = writeXmpRecord(await layerXmp(ps, req.docId, layer.id), req.record);
-        await ps.action.batchPlay([{
-          _obj: 'set',
-          _target: [{ _ref: 'property', _property: XMP_PROPERTY }, { _ref: 'layer', _id: layer.id }, { _ref: 'document', _id: req.docId }],
-          to: { _obj: 'layer', [XMP_PROPERTY]: xmp },
-        }], {});
-      }
+      await writePixels(layer.id, req);
+      if (req.record !== undefined) await storeRecord(req.docId, layer.id, req.record);
       return layer.id;
     },
+
+    async updateLayer(layerId, req) {
+      live();
+      const doc = mustDoc(ps, req.docId);
+      if (!findLayer(doc, layerId)) throw new HostError('The live layer was deleted.');
+      await writePixels(layerId, req);
+    },
+
+    async finishLayer(docId, layerId, name, record) {
+      live();
+      const layer = findLayer(mustDoc(ps, docId), layerId);
+      if (!layer) throw new HostError('The live layer was deleted.');
+      layer.name = name;
+      await storeRecord(docId, layerId, record);
+    },
   };
+
+  /** The image scaled to its area, masked and converted, written into `layerId` (its old pixels replaced). */
+  async function writePixels(layerId: number, req: InsertRequest): Promise<void> {
+    const info = docInfo(mustDoc(ps, req.docId));
+    // Known matrix profiles are converted here (exact, no reliance on the host); others go as sRGB
+    // and Photoshop converts. 16/32-bit documents get 16/32-bit data.
+    const known = findProfile(info.profile);
+    const depth: ComponentSize = info.bitDepth === 16 ? 16 : info.bitDepth === 32 ? 32 : 8;
+    // Scaled, masked and converted stripe by stripe: memory stays bounded for any region size.
+    for (const stripe of scaledStripes(req.image, req.area.width, req.area.height, req.alpha, stripePixels)) {
+      const data = fromSrgb8(stripe.pixels, { componentSize: depth, profile: known });
+      const imageData = await ps.imaging.createImageDataFromBuffer(data, {
+        width: stripe.pixels.width, height: stripe.pixels.height, components: 4, chunky: true, colorSpace: 'RGB',
+        colorProfile: known ? baseProfileName(known.name) : SRGB_PROFILE,
+      });
+      try {
+        await ps.imaging.putPixels({
+          documentID: req.docId, layerID: layerId, imageData, replace: stripe.y === 0,
+          targetBounds: { left: req.area.x, top: req.area.y + stripe.y }, commandName: 'Generate with IP-Adapter',
+        });
+      } finally {
+        imageData.dispose();
+      }
+    }
+  }
+
+  async function storeRecord(docId: number, layerId: number, record: string): Promise<void> {
+    const xmp = writeXmpRecord(await layerXmp(ps, docId, layerId), record);
+    await ps.action.batchPlay([{
+      _obj: 'set',
+      _target: [{ _ref: 'property', _property: XMP_PROPERTY }, { _ref: 'layer', _id: layerId }, { _ref: 'document', _id: docId }],
+      to: { _obj: 'layer', [XMP_PROPERTY]: xmp },
+    }], {});
+  }
 }

@@ -78,6 +78,17 @@ export interface ModalScope {
   readLayer(docId: number, layerId: number, rect: Rect | null, size: Size | null): Promise<PixelRead | null>;
   readSelection(docId: number, rect: Rect): Promise<SelectionRead | null>;
   insertLayer(req: InsertRequest): Promise<number>;
+  /** Live mode's layer: `req.image` written over the whole of layer `layerId` (replacing its pixels). */
+  updateLayer(layerId: number, req: InsertRequest): Promise<void>;
+  /** Renames a layer and stores `record` in its XMP (a live layer becoming a result). */
+  finishLayer(docId: number, layerId: number, name: string, record: string): Promise<void>;
+}
+
+/** A user's edit, as live mode needs it: pixels changed, the selection changed, another layer made active. */
+export interface DocEdit {
+  kind: 'pixels' | 'selection' | 'layer';
+  /** The Photoshop event it came from ("historyStateChanged", "set", "select"). */
+  event: string;
 }
 
 export interface PickedFile {
@@ -97,6 +108,8 @@ export interface PsHost {
   readLayerRecord(docId: number, layerId: number): Promise<string | null>;
   /** Document switched, layers or selection changed (debounce in the caller). */
   onDocumentChange(fn: () => void): void;
+  /** The user's edits (not the panel's own reads and writes), for live mode; debounce in the caller. */
+  onDocumentEdit(fn: (e: DocEdit) => void): void;
   load(key: string): string | null;
   save(key: string, value: string | null): void;
   loadSecret(key: string): Promise<string | null>;

@@ -1,12 +1,15 @@
 /**
  * Mounts the panel on index.html: builds the view context and hands it to one module per job —
- * panel-status.ts (the connection line), panel-form.ts (settings), panel-job.ts (run, notice, results).
+ * panel-status.ts (the connection line), panel-form.ts (settings), panel-job.ts (run, notice, results),
+ * panel-live.ts (speed presets, live mode).
  */
 import type { BridgeConnection } from '../../../shared/plugin/connection.ts';
 import type { PanelController } from './controller.ts';
 import type { PsHost } from './host.ts';
 import { renderForm, wireForm } from './panel-form.ts';
 import { renderJob, renderNotice, renderResults, wireActions } from './panel-job.ts';
+import { PsLiveMode } from './live.ts';
+import { mountLive } from './panel-live.ts';
 import { renderStatus } from './panel-status.ts';
 import { formKit, panelElements, type PanelView } from './panel-view.ts';
 
@@ -50,6 +53,7 @@ export function mountPanel(d: PanelDeps): { render(): void; refreshLayers(): voi
   wireConnection(v, d, () => render());
   wireForm(v);
   wireActions(v);
+  const live = mountLive(v, new PsLiveMode(ctl, d.host, conn));
 
   function render(): void {
     renderStatus(v, d.hasToken);
@@ -57,6 +61,7 @@ export function mountPanel(d: PanelDeps): { render(): void; refreshLayers(): voi
     renderForm(v);
     renderJob(v);
     renderResults(v);
+    live.render();
   }
 
   function refreshLayers(): void {
