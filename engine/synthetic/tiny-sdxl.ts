@@ -61,6 +61,31 @@ export function sdxlIpAdapterBaseSpecs(cfg: SdxlUNetSpecConfig, imageEmbedDim: n
   return o;
 }
 
+/**
+ * h94 ip-adapter-faceid_sdxl layout: MLPProjModel (face embedding → `tokens` tokens), to_k_ip / to_v_ip
+ * per attn2, and the LoRA it carries on every attention processor (attn1 at even, attn2 at odd h94 indices).
+ */
+export function sdxlIpAdapterFaceIdSpecs(cfg: SdxlUNetSpecConfig, faceDim = 512, hidden = 1024, tokens = 4, rank = 128): S.TensorSpec[] {
+  const cross = cfg.crossAttentionDim;
+  const o: S.TensorSpec[] = [
+    { name: 'image_proj.proj.0.weight', shape: [hidden, faceDim] },
+    { name: 'image_proj.proj.0.bias', shape: [hidden], init: 'zeros' },
+    { name: 'image_proj.proj.2.weight', shape: [tokens * cross, hidden] },
+    { name: 'image_proj.proj.2.bias', shape: [tokens * cross], init: 'zeros' },
+    { name: 'image_proj.norm.weight', shape: [cross], init: 'ones' },
+    { name: 'image_proj.norm.bias', shape: [cross], init: 'zeros' },
+  ];
+  sdxlAttn2Channels(cfg).forEach((c, l) => {
+    o.push({ name: `ip_adapter.${2 * l + 1}.to_k_ip.weight`, shape: [c, cross] }, { name: `ip_adapter.${2 * l + 1}.to_v_ip.weight`, shape: [c, cross] });
+    for (const [i, kvIn] of [[2 * l, c], [2 * l + 1, cross]] as const) {
+      for (const [proj, inp] of [['to_q', c], ['to_k', kvIn], ['to_v', kvIn], ['to_out', c]] as const) {
+        o.push({ name: `ip_adapter.${i}.${proj}_lora.down.weight`, shape: [rank, inp] }, { name: `ip_adapter.${i}.${proj}_lora.up.weight`, shape: [c, rank] });
+      }
+    }
+  });
+  return o;
+}
+
 /** A kohya LoRA touching the UNet (diffusers module names) and both text encoders, rank 4. */
 export function sdxlLoraSpecs(cfg: SdxlUNetSpecConfig, rank = 4): S.TensorSpec[] {
   const o: S.TensorSpec[] = [];

@@ -16,7 +16,10 @@ import { createEngine } from '../../engine/index.ts';
 import { memorySource } from '../../engine/weights/source.ts';
 import { nearestSdxlBucket, sdxlTimeIds, vaeDecoderPlan } from '../../engine/pipeline/family.ts';
 import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
-import { writeTinySdxlModels, writeTinySdxlPipeline, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
+import { sdxlIpAdapterFaceIdSpecs, writeTinySdxlModels, writeTinySdxlPipeline, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
+import { TINY_SDXL_UNET_SPEC } from '../../engine/synthetic/sdxl-specs.ts';
+import { writeSynthetic } from '../../engine/synthetic/write.ts';
+import { buildDetector, buildRecognizer, canvas } from '../helpers/tiny-face-models.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-sdxl-'));
 const fixtures = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures-sdxl');
@@ -168,4 +171,19 @@ test('the SDXL VAE never decodes in fp16 unless sdxl-vae-fp16-fix is installed; 
   assert.deepEqual(vaeDecoderPlan('sd15', 'cuda', true), { flavour: 'cuda', fp16Fix: false });
   assert.deepEqual(vaeDecoderPlan('sdxl', 'webgpu', true), { flavour: 'webgpu', fp16Fix: false });
   assert.deepEqual(vaeDecoderPlan('sdxl', 'cpu', false), { flavour: 'cpu', fp16Fix: false });
+});
+
+test('SDXL FaceID: the face is found, embedded and projected; the adapter LoRA is merged into the SDXL UNet', async () => {
+  const models = join(dir, 'models');
+  mkdirSync(join(models, 'insightface'), { recursive: true });
+  writeFileSync(join(models, 'insightface', 'det_10g.onnx'), buildDetector());
+  writeFileSync(join(models, 'insightface', 'w600k_r50.onnx'), buildRecognizer());
+  writeSynthetic(join(models, 'ipadapter', 'ip-adapter-faceid_sdxl_tiny.safetensors'), sdxlIpAdapterFaceIdSpecs(TINY_SDXL_UNET_SPEC, 512, 64, 4, 4), { seed: 29 });
+  // A red square where the tiny detector "sees" a face (test/helpers/tiny-face-models.ts).
+  const face = canvas(1280, 960, [{ x: 320, y: 256, w: 64, h: 64, rgb: [255, 0, 0] }]);
+  const ref = { image: face, adapter: 'faceid' as const, scale: 0.8, preset: 'reference' as const, range: { start: 0, end: 1 } };
+  const a = await engine.generate(job({ prompt: 'portrait photo' }, { references: [ref] }));
+  const plain = await engine.generate(job({ prompt: 'portrait photo' }));
+  assert.equal(a.metadata.models['ipadapter:0'].name, 'ip-adapter-faceid_sdxl_tiny.safetensors');
+  assert.notDeepEqual(a.images[0].data, plain.images[0].data, 'the face prompt changes the result');
 });
