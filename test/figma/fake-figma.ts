@@ -154,6 +154,18 @@ export class FakePage {
     n.parent = this;
     this.children.push(n);
   }
+
+  /** PageNode.on('nodechange'): the page's node changes, delivered after the change like Figma does (async). */
+  readonly nodeChangeHandlers: Array<(e: { nodeChanges: Array<{ type: string; id: string; node: FakeNode; origin: 'LOCAL' | 'REMOTE'; properties?: string[] }> }) => void> = [];
+
+  on(event: string, fn: (e: never) => void): void {
+    if (event === 'nodechange') this.nodeChangeHandlers.push(fn as (typeof this.nodeChangeHandlers)[number]);
+  }
+
+  off(event: string, fn: (e: never) => void): void {
+    const i = this.nodeChangeHandlers.indexOf(fn as (typeof this.nodeChangeHandlers)[number]);
+    if (event === 'nodechange' && i >= 0) this.nodeChangeHandlers.splice(i, 1);
+  }
 }
 
 export class FakeFigma {
@@ -243,6 +255,15 @@ export class FakeFigma {
     if (parent) parent.appendChild(n);
     else this.currentPage.appendChild(n);
     return n;
+  }
+
+  /** The user edits `node` on the canvas (`change` mutates it); the page reports it as a nodechange. */
+  userEdit(node: FakeNode, properties: string[], change: (n: FakeNode) => void): void {
+    change(node);
+    const page = this.currentPage;
+    setTimeout(() => {
+      for (const fn of [...page.nodeChangeHandlers]) fn({ nodeChanges: [{ type: 'PROPERTY_CHANGE', id: node.id, node, origin: 'LOCAL', properties }] });
+    }, 0);
   }
 
   select(...nodes: FakeNode[]): void {

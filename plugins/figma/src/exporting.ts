@@ -19,8 +19,10 @@ export interface ExportResult {
   record: GenerationRecord | null;
 }
 
-export async function exportForJob(api: FigmaApi, intent: Intent, wantInit: boolean, spec: ExportBudgetSpec): Promise<ExportResult> {
-  const sel = api.currentPage.selection;
+export async function exportForJob(api: FigmaApi, intent: Intent, wantInit: boolean, spec: ExportBudgetSpec, targetId?: string): Promise<ExportResult> {
+  const chosen = targetId !== undefined ? await api.getNodeByIdAsync(targetId) : null;
+  if (targetId !== undefined && (!chosen || chosen.removed || !isExportable(chosen))) throw new PluginError('The live frame was deleted: select a frame and turn Live on again.');
+  const sel = chosen ? [chosen] : api.currentPage.selection;
   if (sel.length !== 1 || !isExportable(sel[0])) throw new PluginError('Select one frame or shape first.');
   const target = sel[0];
   let record: GenerationRecord | null = null;

@@ -83,6 +83,8 @@ export type SandboxMessage =
     record: GenerationRecord | null;
   }
   | { type: 'inserted'; requestId: string; nodeIds: string[] }
+  /** Live mode: the watched node (or something inside it, or a role node) changed on the canvas. */
+  | { type: 'edited'; nodeId: string }
   | { type: 'failed'; requestId: string; message: string };
 
 // ---------------------------------------------------------------- UI → sandbox
@@ -96,7 +98,10 @@ export type UiMessage =
   | { type: 'set-role'; role: Role | null }
   | { type: 'clear-role'; nodeId: string }
   | { type: 'reveal'; nodeId: string }
-  | { type: 'export'; requestId: string; intent: Intent; wantInit: boolean; budget: ExportBudgetSpec }
+  /** `targetId`: export this node instead of the selection (live mode keeps its frame while the user selects inside it). */
+  | { type: 'export'; requestId: string; intent: Intent; wantInit: boolean; budget: ExportBudgetSpec; targetId?: string }
+  /** Live mode: report edits of this node (null: stop watching). */
+  | { type: 'watch'; nodeId: string | null }
   | { type: 'insert'; requestId: string; targetId: string; placement: Placement; images: ResultImage[] }
   | { type: 'notify'; message: string; error: boolean };
 

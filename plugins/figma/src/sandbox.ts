@@ -7,6 +7,7 @@ import { parseConnection, parseSettings } from '../../../shared/plugin/settings.
 import { exportForJob, PluginError } from './exporting.ts';
 import type { Placement, SandboxMessage, UiMessage } from './messages.ts';
 import { clearRole, describeSelection, pageOf, roleEntries, setRoleOnSelection, type FigmaApi } from './nodes.ts';
+import { liveWatch } from './live-watch.ts';
 import { insertResults } from './placing.ts';
 import { STORAGE_CONNECTION, STORAGE_PENDING, STORAGE_SETTINGS } from './store.ts';
 
@@ -68,7 +69,7 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
       }
       case 'export':
         try {
-          post({ type: 'exported', requestId: msg.requestId, ...(await exportForJob(api, msg.intent, msg.wantInit, msg.budget)) });
+          post({ type: 'exported', requestId: msg.requestId, ...(await exportForJob(api, msg.intent, msg.wantInit, msg.budget, msg.targetId)) });
         } catch (e) {
           post({ type: 'failed', requestId: msg.requestId, message: errorText(e) });
         }
@@ -85,8 +86,11 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
       case 'notify':
         api.notify(msg.message, { error: msg.error });
         return;
+      case 'watch':
+        return watch.set(msg.nodeId);
     }
   };
+  const watch = liveWatch(api, post);
 
   api.ui.onmessage = (msg: unknown) => {
     if (typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string') void handle(msg as UiMessage);

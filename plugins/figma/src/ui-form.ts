@@ -115,10 +115,16 @@ export function writeForm(v: UiView, s: GenerationSettings): void {
   renderOutputs(v);
 }
 
-function readForm(): GenerationSettings {
+/**
+ * The settings the form shows, plus what it does not: the speed preset's model fields and live mode's
+ * (kept from `prev`; ui-live.ts sets them). Steps, sampler or CFG typed by hand make the preset "custom".
+ */
+function readForm(prev: GenerationSettings): GenerationSettings {
   const [controlType, controlPreprocess] = $<HTMLSelectElement>('controlType').value.split(':') as [ControlType, ControlPreprocess];
   const seedText = $<HTMLInputElement>('seed').value.trim();
-  return parseSettings({
+  const { speed, checkpoint, loras, eta, draftDecode, liveStrength, liveLayer } = prev;
+  const next = parseSettings({
+    speed, checkpoint, loras, eta, draftDecode, liveStrength, liveLayer,
     prompt: $<HTMLTextAreaElement>('prompt').value,
     negativePrompt: $<HTMLTextAreaElement>('negativePrompt').value,
     useInit: $<HTMLInputElement>('useInit').checked,
@@ -135,6 +141,8 @@ function readForm(): GenerationSettings {
     adapter: $<HTMLSelectElement>('adapter').value,
     preset: $<HTMLSelectElement>('preset').value,
   });
+  const byHand = next.steps !== prev.steps || next.sampler !== prev.sampler || next.guidance !== prev.guidance;
+  return byHand ? { ...next, speed: 'custom' } : next;
 }
 
 export function renderOutputs(v: UiView): void {
@@ -151,7 +159,7 @@ export function renderOutputs(v: UiView): void {
 let saveTimer = 0;
 export function onFormChange(v: UiView): void {
   const { state } = v;
-  state.settings = readForm();
+  state.settings = readForm(state.settings);
   renderOutputs(v);
   renderGenerateButton(v);
   window.clearTimeout(saveTimer);

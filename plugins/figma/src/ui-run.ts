@@ -176,7 +176,7 @@ export class GenerationRun {
   }
 }
 
-function inputsOf(exported: Exported, maxPayload: number): JobInputs {
+export function inputsOf(exported: Exported, maxPayload: number): JobInputs {
   const inputs: JobInputs = {
     ...(exported.init ? { init: payload(exported.init) } : {}),
     references: exported.references.map(payload),

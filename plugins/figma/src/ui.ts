@@ -15,6 +15,7 @@ import { PENDING_KEY } from './store.ts';
 import { fillSelect, markSelection, onFormChange, renderOutputs, renderPlacement, renderRoles, renderSelection, writeForm } from './ui-form.ts';
 import { SandboxLink } from './ui-host.ts';
 import { startRun } from './ui-job.ts';
+import { mountLive, type FigmaLive } from './ui-live.ts';
 import { connectWithForm, renderConnection, renderRetryCountdown, renderServerForm, showConnectionPanel } from './ui-status.ts';
 import { $, type SeededStore, type UiState, type UiView } from './ui-view.ts';
 
@@ -103,6 +104,7 @@ function onSandbox(m: SandboxMessage): void {
       showConnectionPanel(view, !m.connection.token);
       conn.configure(targetFor(m.connection));
       renderConnection(view);
+      live?.render();
       return;
     case 'selection':
       state.selection = m.selection;
@@ -113,12 +115,19 @@ function onSandbox(m: SandboxMessage): void {
       renderRoles(view);
       renderOutputs(view);
       return;
+    case 'edited':
+      live?.edited(m.nodeId);
+      return;
     default:
       return;
   }
 }
 
+/** Live mode and the speed presets (ui-live.ts); mounted with the other controls in wire(). */
+let live: FigmaLive | null = null;
+
 function wire(): void {
+  live = mountLive(view, () => sandbox.send({ type: 'save-settings', settings: state.settings, placement: state.placement }));
   fillSelect('sampler', SAMPLERS);
   fillSelect('adapter', ADAPTER_KINDS);
   fillSelect('preset', BLOCK_PRESETS);
