@@ -265,6 +265,9 @@ export type Role =
   /** TAESD tiny decoders (previews, draft decodes): SD1.5 / SDXL latents. */
   | 'vae:taesd'
   | 'vae:taesdxl'
+  /** TAESD tiny encoders (live jobs' init images); a diffusers AutoencoderTiny file serves as vae:taesd too. */
+  | 'vae:taesd-encoder'
+  | 'vae:taesdxl-encoder'
   /** madebyollin/sdxl-vae-fp16-fix: decodes SDXL latents in fp16 without overflowing. */
   | 'vae:sdxl-fp16-fix';
 

@@ -10,7 +10,7 @@
  */
 import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { EngineError, type LocatedModel, type ModelLocator, type RgbaImage } from '../api.ts';
+import { EngineError, type LocatedModel, type ModelLocator, type RgbaImage, type Role } from '../api.ts';
 import { buildTaesdEncoder } from '../graphs/taesd.ts';
 import type { Flavour } from '../onnx/builder.ts';
 import { SafetensorsFile } from '../weights/safetensors.ts';
@@ -24,7 +24,7 @@ export interface TinyEncoder {
   encode(image: Float32Array, height: number, width: number): Promise<Float32Array>;
 }
 
-function located(models: ModelLocator, role: string): LocatedModel | undefined {
+function located(models: ModelLocator, role: Role): LocatedModel | undefined {
   try {
     return models.find(role);
   } catch (e) {
