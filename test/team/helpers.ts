@@ -129,9 +129,21 @@ export async function startWorker(o: WorkerOptions): Promise<Proc> {
   return wrap(l);
 }
 
+/** Runs the CLI (`node --import tsx bridge/cli.ts ARGS`) to the end. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    p.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** `team user add NAME`: the token is the last line of stdout. */
-export function addUser(redis: string, name: string): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'team', 'user', 'add', name, '--redis', redis], { cwd: ROOT, encoding: 'utf8' });
+export async function addUser(redis: string, name: string): Promise<string> {
+  const r = await runCli(['team', 'user', 'add', name, '--redis', redis]);
   if (r.status !== 0) throw new Error(`team user add ${name} failed (${r.status}): ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   return lines[lines.length - 1];

@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { FingerprintMismatchError } from '../../bridge/team/pin.ts';
+import { teamKeys } from '../../bridge/team/contract.ts';
+import { UserStore } from '../../bridge/team/users.ts';
 import { connectTeam } from '../../bridge/team/connect.ts';
 import type { JobMessage } from '../../shared/protocol/messages.ts';
 import { TeamClient } from './client.ts';
@@ -24,7 +26,7 @@ import WebSocket from 'ws';
 import { BridgeConnection, targetFor } from '../../shared/plugin/connection.ts';
 import type { ConnectionState } from '../../shared/plugin/reconnect.ts';
 import type { SocketLike } from '../../shared/protocol/client.ts';
-import { addUser, ROOT, startFront, startWorker, TestRedis, type Proc } from './helpers.ts';
+import { addUser, ROOT, runCli, startFront, startWorker, TestRedis, type Proc } from './helpers.ts';
 
 const STEP_MS = 20;
 let redis: TestRedis;
@@ -40,10 +42,19 @@ const FRONT_ARGS = ['--job-burst', '200', '--job-rate', '200', '--max-jobs-per-u
 before(async () => {
   redis = await TestRedis.start();
   dataDir = mkdtempSync(join(tmpdir(), 'ipa-team-'));
-  for (const u of ['alice', 'bob', 'carol', 'dave']) tokens[u] = addUser(redis.url, u);
-  front = await startFront({ redis: redis.url, dataDir, tls: true, args: FRONT_ARGS });
+  // alice through the command (its token is the last line it prints), the others directly (faster).
+  const r = new Redis(redis.url);
+  const store = new UserStore(r, teamKeys('ipa'));
+  const [alice, bob, carol, dave, started, w1, w2] = await Promise.all([
+    addUser(redis.url, 'alice'), store.add('bob'), store.add('carol'), store.add('dave'),
+    startFront({ redis: redis.url, dataDir, tls: true, args: FRONT_ARGS }),
+    startWorker({ redis: redis.url, stepMs: STEP_MS }), startWorker({ redis: redis.url, stepMs: STEP_MS }),
+  ]);
+  r.disconnect();
+  Object.assign(tokens, { alice, bob, carol, dave });
+  front = started;
   frontPort = front.port;
-  workers.push(...await Promise.all([startWorker({ redis: redis.url, stepMs: STEP_MS }), startWorker({ redis: redis.url, stepMs: STEP_MS })]));
+  workers.push(w1, w2);
 });
 
 after(async () => {
@@ -268,6 +279,34 @@ test('Redis stopped and started again: a clear error meanwhile, and the jobs fin
   assert.match(front.log(), /reachable again/);
 });
 
+test('rate limits are per user: two connections of one user share one bucket; another user is not held back', async () => {
+  const r = new Redis(redis.url);
+  const store = new UserStore(r, teamKeys('rl'));
+  const [ann, ben] = [await store.add('ann'), await store.add('ben')];
+  r.disconnect();
+  // A second studio on the same Redis (its own prefix, no workers: accepted jobs just wait).
+  const f2 = await startFront({ redis: redis.url, dataDir: join(dataDir, 'rl'), args: ['--prefix', 'rl', '--job-burst', '3', '--job-rate', '0.01'] });
+  const cs: TeamClient[] = [];
+  try {
+    const [a1, a2, b] = await Promise.all([TeamClient.connect(f2.url, ann), TeamClient.connect(f2.url, ann), TeamClient.connect(f2.url, ben)]);
+    cs.push(a1, a2, b);
+    a1.send(job('r1'));
+    a1.send(job('r2'));
+    await a1.expect('accepted', 'r2');
+    a2.send(job('r3'));
+    await a2.expect('accepted', 'r3');
+    a2.send(job('r4'));
+    const limited = await a2.expect('error', 'r4');
+    assert.equal(limited.code, 'rate-limited', 'the 4th job of ann, on her second connection');
+    b.send(job('b1'));
+    await b.expect('accepted', 'b1');
+    assert.equal(a1.welcome!.capabilities.team?.workers, 0);
+  } finally {
+    for (const c of cs) c.close();
+    await f2.stop();
+  }
+});
+
 test('workers on the real engine with tiny generated models: an image prompt sent as a frame, then by hash; two users', async () => {
   const models = join(dataDir, 'tiny-models');
   await writeTinyModels(models);
@@ -305,23 +344,23 @@ test('workers on the real engine with tiny generated models: an image prompt sen
 });
 
 test('team commands: --help, and usage mistakes exit 2 naming the option', async () => {
-  const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'team', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, IPA_BRIDGE_REDIS: undefined } });
-  const help = run(['worker', '--help']);
+  const env = { ...process.env, IPA_BRIDGE_REDIS: undefined };
+  const closed = await closedPort();
+  // All at once: each is a process start.
+  const [help, scheme, missing, name, down, exists] = await Promise.all([
+    ['worker', '--help'], ['serve', '--redis', 'http://x:1'], ['user', 'list'], ['user', 'add', 'bad name', '--redis', redis.url],
+    ['user', 'list', '--redis', `redis://127.0.0.1:${closed}`], ['user', 'add', 'alice', '--redis', redis.url],
+  ].map((args) => runCli(['team', ...args], env)));
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--device <n>[\s\S]*--lock-duration[\s\S]*Finds the front through Redis/);
-  const scheme = run(['serve', '--redis', 'http://x:1']);
   assert.equal(scheme.status, 2);
   assert.match(scheme.stderr, /--redis <url>.*scheme must be redis:\/\/ or rediss:\/\//);
-  const missing = run(['user', 'list']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--redis URL is required/);
-  const name = run(['user', 'add', 'bad name', '--redis', redis.url]);
   assert.equal(name.status, 2);
   assert.match(name.stderr, /user name "bad name" is not allowed/);
-  const down = run(['user', 'list', '--redis', `redis://127.0.0.1:${await closedPort()}`]);
   assert.equal(down.status, 1);
   assert.match(down.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*is redis-server running there\?/);
-  const exists = run(['user', 'add', 'alice', '--redis', redis.url]);
   assert.equal(exists.status, 1);
   assert.match(exists.stderr, /user "alice" exists; use --replace/);
 });
