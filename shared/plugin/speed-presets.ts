@@ -13,7 +13,7 @@
  * - SDXL-Lightning N-step (ByteDance): Euler with "trailing" spacing, N steps, CFG off.
  * - SDXL-Turbo (stabilityai): Euler ancestral, trailing, 1–4 steps, CFG off.
  */
-import type { LoraSpec, ModelInfo, SamplerName } from '../protocol/messages.ts';
+import { FEW_STEP_FAMILIES, type LoraSpec, type ModelInfo, type SamplerName } from '../protocol/messages.ts';
 
 export type SpeedPreset = 'live' | 'fast' | 'quality';
 export const SPEED_PRESETS: readonly SpeedPreset[] = ['live', 'fast', 'quality'];
@@ -46,6 +46,12 @@ const NO_FEW_STEP_NOTE = 'No few-step model is installed (LCM-LoRA, Hyper-SD, SD
   'Put e.g. lcm-lora-sdv1-5.safetensors into the LoRA folder for 4-step generations.';
 
 type Candidate = { model: ModelInfo; lora: boolean };
+
+/** A `fewStep` this rule understands (a newer daemon's unknown family or an odd step count is ignored). */
+function usableFewStep(m: ModelInfo): boolean {
+  const f = m.fewStep;
+  return !!f && FEW_STEP_FAMILIES.includes(f.family) && (f.steps === undefined || (Number.isInteger(f.steps) && f.steps >= 1 && f.steps <= 50));
+}
 
 function kindOf(m: ModelInfo): string {
   return m.kind.split(':')[0];
@@ -101,7 +107,7 @@ function candidates(models: readonly ModelInfo[], preset: 'live' | 'fast'): Cand
   };
   const hasStandard = standardCheckpoints(models).length > 0;
   return models
-    .filter((m) => m.fewStep && (kindOf(m) === 'lora' ? hasStandard && (m.base === undefined || m.base === base) : isCheckpoint(m)))
+    .filter((m) => usableFewStep(m) && (kindOf(m) === 'lora' ? hasStandard && (m.base === undefined || m.base === base) : isCheckpoint(m)))
     .map((m) => ({ model: m, lora: kindOf(m) === 'lora' }))
     .sort((a, b) => rank(a) - rank(b));
 }

@@ -80,6 +80,9 @@ test('Quality is the standard checkpoint; without a few-step model Live says wha
   assert.deepEqual([none.loras, none.steps, none.sampler], [[], 8, 'dpmpp-2m-karras']);
   assert.match(none.note ?? '', /No few-step model is installed.*lcm-lora-sdv1-5/);
   assert.equal(presetRecipe('live', [ckpt('a.safetensors'), lora('lcm-lora-sdv1-5.safetensors')]).note, undefined);
+  // A newer daemon's family this rule does not know, or a nonsense step count: ignored, not a crash.
+  const odd = presetRecipe('live', [ckpt('a.safetensors'), { name: 'x.safetensors', kind: 'lora', fewStep: { family: 'warp' as never } }, { name: 'y.safetensors', kind: 'lora', fewStep: { family: 'lightning', steps: 0 } }]);
+  assert.match(odd.note ?? '', /No few-step model/);
 });
 
 test('a preset in the settings: stored, read back, built into a job the daemon accepts', () => {
