@@ -212,6 +212,14 @@ test('ownership: same job id for two users is two jobs; another user\'s id is un
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(a2.count('result', 'alice-only'), 1);
   assert.equal(b.count('result', 'alice-only') + b.count('accepted', 'alice-only'), 0, 'bob never saw it');
+  // Cancelling a running job goes to the worker running it (Redis pub/sub): it stops at the next step.
+  a2.send(job('run-cancel', 150));
+  await a2.expect('progress', 'run-cancel');
+  const t0 = Date.now();
+  a2.send({ type: 'cancel', jobId: 'run-cancel' });
+  assert.equal((await a2.expect('cancelled', 'run-cancel')).reason, 'client');
+  assert.ok(Date.now() - t0 < 2000, `cancelled in ${Date.now() - t0} ms (the job had ${150 * STEP_MS} ms to go)`);
+  assert.equal(a2.count('result', 'run-cancel'), 0);
 });
 
 test('a worker SIGKILLed mid-job: BullMQ re-runs the job on the other worker; the client gets one result', async () => {
