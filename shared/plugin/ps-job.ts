@@ -19,6 +19,8 @@ export interface PsCapture {
   /** Reference pixels (a layer) or encoded bytes (an image file). */
   reference?: { image: Rgba8 } | { encoded: Uint8Array; format: 'png' | 'jpeg' };
   control?: Rgba8;
+  /** Where the reference acts (regional image prompt): at the init's size, or the generation size without one. */
+  referenceMask?: Gray8;
 }
 
 export interface JobOptions {
@@ -81,10 +83,11 @@ export function buildPsJob(s: GenerationSettings, cap: PsCapture, o: JobOptions)
   }
   if (cap.reference) {
     const adapter = o.adapters && o.adapters.length && !o.adapters.includes(s.adapter) ? o.adapters[0] : s.adapter;
-    job.references = [{ source: 'frame', adapter, scale: s.referenceScale, preset: s.preset }];
+    job.references = [{ source: 'frame', adapter, scale: s.referenceScale, preset: s.preset, ...(cap.referenceMask ? { mask: { source: 'frame' as const } } : {}) }];
     inputs.references = ['image' in cap.reference
       ? rgbaPayload(cap.reference.image)
       : { format: cap.reference.format, width: 0, height: 0, data: cap.reference.encoded, hash: sha256Hex(cap.reference.encoded) }];
+    if (cap.referenceMask) inputs.referenceMasks = [grayPayload(cap.referenceMask)];
   }
   if (cap.control) {
     job.controls = [{

@@ -47,6 +47,8 @@ export interface GenerationRecord {
   references: ResultMetadata['references'];
   controls: ResultMetadata['controls'];
   models: ResultMetadata['models'];
+  /** The checkpoint's family as the daemon read it (SD1.5, SDXL); absent in records of older daemons. */
+  family?: 'sd15' | 'sdxl';
   engine: string;
   createdAt: string;
 }
@@ -78,6 +80,7 @@ export function createRecord(o: RecordInput): GenerationRecord {
     references: o.meta.references,
     controls: o.meta.controls,
     models: o.meta.models,
+    ...(o.meta.family ? { family: o.meta.family } : {}),
     engine: o.meta.engine,
     createdAt: o.createdAt,
   };
@@ -139,6 +142,7 @@ export function parseRecord(raw: unknown): GenerationRecord | null {
     references: Array.isArray(raw.references) ? raw.references as ResultMetadata['references'] : [],
     controls: Array.isArray(raw.controls) ? raw.controls as ResultMetadata['controls'] : [],
     models: isRecord(raw.models) ? raw.models as ResultMetadata['models'] : {},
+    ...(raw.family === 'sd15' || raw.family === 'sdxl' ? { family: raw.family } : {}),
     engine: typeof raw.engine === 'string' ? raw.engine : '',
     createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : '',
   };

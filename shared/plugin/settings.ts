@@ -61,7 +61,11 @@ export interface GenerationSettings {
   padding: number;
   /** Init pixels from all visible layers, or from the source layer alone. */
   sample: SampleFrom;
-  reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string };
+  /**
+   * `mask`: a regional image prompt — the reference acts only where the reference layer's own layer mask
+   * is white (Photoshop; Figma marks region nodes instead). Absent = everywhere.
+   */
+  reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string; mask?: boolean };
   control: { layerId: number | null; layerName: string; start: number; end: number };
   /** The speed preset the model fields came from; 'custom' once steps, sampler or CFG are changed by hand. */
   speed: SpeedPreset | 'custom';
@@ -220,6 +224,7 @@ export function parseSettings(raw: unknown, defaults: GenerationSettings = DEFAU
       layerId: layerId(ref.layerId),
       layerName: str(ref.layerName, 256, ''),
       fileName: str(ref.fileName, 256, ''),
+      ...(ref.mask === true ? { mask: true } : {}),
     },
     control: { layerId: layerId(ctl.layerId), layerName: str(ctl.layerName, 256, ''), ...parseRange(ctl, d.control) },
     speed: oneOf<SpeedPreset | 'custom'>(r.speed, [...SPEED_PRESETS, 'custom'], d.speed),

@@ -31,6 +31,8 @@ export interface FakeLayerInit {
   /** Colour (0–1, the document's encoding) at each document pixel; alpha 0 = empty. Omitted = empty. */
   paint?: (x: number, y: number) => Rgba;
   children?: FakeLayerInit[];
+  /** A user (pixel) layer mask: its value (0–1, 1 = shown) at each document pixel. Omitted = no mask. */
+  userMask?: (x: number, y: number) => number;
 }
 
 export interface FakeDocInit {
@@ -98,6 +100,8 @@ export class FakeLayer implements PsLayer {
   /** Document-sized RGBA floats in the document's encoding; null for groups. */
   pixels: Float32Array | null;
   xmp: string | null = null;
+  /** The user mask, document-sized (0–1), or null when the layer has none. */
+  userMask: Float32Array | null = null;
   private _name: string;
   private _visible: boolean;
 
@@ -366,6 +370,11 @@ export class FakeWorld {
         l.parent = parent;
         into.push(l);
         if (it.children) build(it.children, l, l.layers!);
+        if (it.userMask) {
+          const m = new Float32Array(doc.width * doc.height);
+          for (let y = 0; y < doc.height; y++) for (let x = 0; x < doc.width; x++) m[y * doc.width + x] = it.userMask(x, y);
+          l.userMask = m;
+        }
         if (it.paint && l.pixels) {
           for (let y = 0; y < doc.height; y++) for (let x = 0; x < doc.width; x++) {
             const c = it.paint(x, y);
@@ -571,6 +580,22 @@ export class FakeWorld {
         const max = doc.depth === 8 ? 255 : doc.depth === 16 ? PS16_MAX : 1;
         for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
           const v = doc.selection[(b.top + y) * doc.width + b.left + x];
+          data[y * w + x] = doc.depth === 32 ? v : Math.round(v * max);
+        }
+        return { imageData: new FakeImageData(w, h, 1, doc.depth, 'Gray Gamma 2.2', data, this, 'Grayscale'), sourceBounds: b };
+      },
+      getLayerMask: async (o) => {
+        // Like getSelection, over the user mask; Photoshop throws for a layer without one.
+        const doc = this.docById(o.documentID);
+        const layer = doc.byId(o.layerID);
+        if (!layer) throw new PsError('getLayerMask: no such layer');
+        if ((o.kind ?? 'user') !== 'user' || !layer.userMask) throw new PsError('getLayerMask: the layer has no user mask');
+        const b = clip(o.sourceBounds ?? { left: 0, top: 0, right: doc.width, bottom: doc.height }, doc);
+        const w = b.right - b.left, h = b.bottom - b.top;
+        const data = doc.depth === 8 ? new Uint8Array(w * h) : doc.depth === 16 ? new Uint16Array(w * h) : new Float32Array(w * h);
+        const max = doc.depth === 8 ? 255 : doc.depth === 16 ? PS16_MAX : 1;
+        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+          const v = layer.userMask[(b.top + y) * doc.width + b.left + x];
           data[y * w + x] = doc.depth === 32 ? v : Math.round(v * max);
         }
         return { imageData: new FakeImageData(w, h, 1, doc.depth, 'Gray Gamma 2.2', data, this, 'Grayscale'), sourceBounds: b };

@@ -12,8 +12,10 @@ import { composeControl, isBlank } from '../../../shared/plugin/pose-composite.t
 import { buildPsJob, sniffImageFormat, type PsCapture } from '../../../shared/plugin/ps-job.ts';
 import { blankRgba, drawRgba, type Gray8, type Rgba8 } from '../../../shared/plugin/raster.ts';
 import type { GenerationRecord, SeedVariation } from '../../../shared/plugin/record.ts';
-import { chooseRegion, fitWithin, intersectRect, placeInRead, planSizes, type Rect, type SizePlan } from '../../../shared/plugin/region.ts';
+import { chooseRegion, fitWithin, intersectRect, placeInRead, type Rect, type SizePlan } from '../../../shared/plugin/region.ts';
 import { maskStats, repaintMask, selectionToMask } from '../../../shared/plugin/selection-mask.ts';
+import { familyOffer, familyPlanSizes, settingsForFamily } from '../../../shared/plugin/families.ts';
+import { referenceMaskSize, regionalMask, selectsSomething } from '../../../shared/plugin/reference-mask.ts';
 import type { GenerationSettings } from '../../../shared/plugin/settings.ts';
 import type { DocInfo, LayerInfo, ModalScope, PickedFile, PsHost, SelectionRead } from './host.ts';
 
@@ -81,14 +83,18 @@ async function targetRegion(host: PsHost, r: CaptureRequest): Promise<Rect> {
 }
 
 export async function captureDocument(host: PsHost, r: CaptureRequest, jobId: string, caps: Capabilities): Promise<DocumentCapture> {
-  const { doc, settings: s } = r;
+  const { doc } = r;
+  // The chosen checkpoint's family decides the size (SDXL: its nearest aspect bucket), the defaults
+  // for what the user left unset, and which adapter kinds / control types have models.
+  const offer = familyOffer(caps, r.settings.checkpoint);
+  const s = settingsForFamily(r.settings, offer);
   const region = await targetRegion(host, r);
-  const plan = planSizes(region, Math.min(s.size, caps.maxPixels), caps.maxPixels);
+  const plan = familyPlanSizes(region, offer, Math.min(s.size, caps.maxPixels), caps.maxPixels);
   const layers = host.layers(doc.id);
   const sourceLayerId = r.repeat ? r.repeat.layerId : (host.activeLayerIds(doc.id)[0] ?? layers[0]?.id ?? null);
   // Read everything in one modal scope, then leave it before any network wait.
   const read = await host.modal('IP-Adapter: reading the document', (scope) => readInputs(scope, { doc, layers, plan, settings: s, sourceLayerId, repeat: r.repeat, referenceFile: r.referenceFile, hide: r.hideLayerIds ?? [] }));
-  const built = buildPsJob(s, read.capture, { jobId, seed: r.seed, variation: r.variation, adapters: r.adapters });
+  const built = buildPsJob(s, read.capture, { jobId, seed: r.seed, variation: r.variation, adapters: offer.adapters.length ? offer.adapters : r.adapters });
   referenceByHash(built.job, built.inputs, s, r.repeat);
   return { ...built, region, plan, sourceLayerId, alpha: read.alpha, notes: read.notes };
 }
@@ -118,6 +124,8 @@ async function readInputs(scope: ModalScope, c: ReadContext): Promise<{ capture:
   }
   const reference = await readReference(scope, c);
   if (reference) capture.reference = reference;
+  // An image file has no layer mask: the option applies to a reference layer only.
+  if (reference && c.settings.reference.mask && c.settings.reference.source === 'layer') capture.referenceMask = await readReferenceMask(scope, c, !!capture.init);
   const control = await readControl(scope, c, notes);
   if (control) capture.control = control;
   return { capture, alpha, notes };
@@ -166,6 +174,20 @@ async function readReference(scope: ModalScope, c: ReadContext): Promise<PsCaptu
     if (format) return { encoded: file.bytes, format };
   }
   return undefined;
+}
+
+/**
+ * A regional image prompt: the reference layer's layer mask over the job's region, mapped like the
+ * selection becomes the inpaint mask, at the size the daemon wants (the init's, else the generation's).
+ */
+async function readReferenceMask(scope: ModalScope, c: ReadContext, hasInit: boolean): Promise<Gray8> {
+  const ref = c.settings.reference;
+  const name = c.layers.find((l) => l.id === ref.layerId)?.name ?? ref.layerName;
+  const read = ref.layerId === null ? null : await scope.readLayerMask(c.doc.id, ref.layerId, c.plan.region);
+  if (!read) throw new UserError(`The style reference layer "${name}" has no layer mask: add one (Layer › Layer Mask), paint white where the reference should act, or turn "only where its layer mask is white" off.`);
+  const mask = regionalMask(read.mask, read.doc, c.plan.region, referenceMaskSize(hasInit, c.plan.read, c.plan.generation));
+  if (!selectsSomething(mask)) throw new UserError(`The layer mask of "${name}" is black over the whole generated area: the reference would act nowhere.`);
+  return mask;
 }
 
 async function readControl(scope: ModalScope, c: ReadContext, notes: string[]): Promise<Rgba8 | undefined> {

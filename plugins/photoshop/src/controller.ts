@@ -15,6 +15,7 @@ import { JobLifecycle, type JobPhase, type JobProgress, type PreviewImage } from
 import { parseResultName } from '../../../shared/plugin/naming.ts';
 import { PendingJobs, type PendingJob } from '../../../shared/plugin/pending-jobs.ts';
 import { installedAdapters, sniffImageFormat } from '../../../shared/plugin/ps-job.ts';
+import { familyOffer, type FamilyOffer } from '../../../shared/plugin/families.ts';
 import { resizeGray } from '../../../shared/plugin/raster.ts';
 import { createRecord, parseRecord, repeatFromRecord, type GenerationRecord, type RepeatKind, type SeedVariation } from '../../../shared/plugin/record.ts';
 import { intersectRect, type Rect } from '../../../shared/plugin/region.ts';
@@ -118,12 +119,18 @@ export class PanelController {
     this.emit();
   }
 
-  /** Adapter kinds worth offering: those with a model on the daemon, else everything it supports. */
+  /** Adapter kinds worth offering: those the chosen checkpoint's family has models for, else 'base'. */
   adapters(): AdapterKind[] {
     const caps = this.connection.welcome?.capabilities;
     if (!caps) return ['base'];
-    const found = installedAdapters(caps);
+    const found = caps.families ? familyOffer(caps, this.settings.checkpoint).adapters : installedAdapters(caps);
     return found.length ? found : ['base'];
+  }
+
+  /** The chosen checkpoint's family and what its installed models allow; null before the handshake. */
+  family(): FamilyOffer | null {
+    const caps = this.connection.welcome?.capabilities;
+    return caps ? familyOffer(caps, this.settings.checkpoint) : null;
   }
 
   get busy(): boolean {

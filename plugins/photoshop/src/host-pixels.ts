@@ -131,6 +131,21 @@ export function modalScope(ps: PsModule, ctx: PsExecutionContext, alive: () => b
       return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
     },
 
+    async readLayerMask(docId, layerId, rect) {
+      live();
+      let r;
+      try {
+        r = await ps.imaging.getLayerMask({ documentID: docId, layerID: layerId, kind: 'user', sourceBounds: rectToBounds(rect) });
+      } catch {
+        return null; // the layer has no layer mask
+      }
+      // One grey channel like the selection (8/16/32-bit by the document's depth).
+      const { width, height, components, componentSize } = r.imageData;
+      const data = to8(await takeData(r.imageData), componentSize);
+      const mask = components === 1 ? data : Uint8Array.from({ length: width * height }, (_v, i) => data[i * components]);
+      return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
+    },
+
     async insertLayer(req) {
       live();
       const doc = mustDoc(ps, req.docId);

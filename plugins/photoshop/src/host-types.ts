@@ -77,6 +77,8 @@ export interface ModalScope {
   /** One layer's pixels inside `rect` (null = all of it) at `size` (null = full resolution). */
   readLayer(docId: number, layerId: number, rect: Rect | null, size: Size | null): Promise<PixelRead | null>;
   readSelection(docId: number, rect: Rect): Promise<SelectionRead | null>;
+  /** A layer's user mask over `rect` (a regional image prompt); null when the layer has no layer mask. */
+  readLayerMask(docId: number, layerId: number, rect: Rect): Promise<SelectionRead | null>;
   insertLayer(req: InsertRequest): Promise<number>;
   /** Live mode's layer: `req.image` written over the whole of layer `layerId` (replacing its pixels). */
   updateLayer(layerId: number, req: InsertRequest): Promise<void>;

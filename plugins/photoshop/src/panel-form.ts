@@ -4,7 +4,8 @@
  */
 import { SAMPLERS, type BlockPreset, type ControlPreprocess, type ControlType, type SamplerName } from '../../../shared/protocol/messages.ts';
 import { randomSeed } from '../../../shared/plugin/job.ts';
-import { SIZE_CHOICES, type GenerationSettings, type ReferenceSource } from '../../../shared/plugin/settings.ts';
+import { DEFAULT_SETTINGS, SIZE_CHOICES, type GenerationSettings, type ReferenceSource } from '../../../shared/plugin/settings.ts';
+import { checkpointChoices, checkpointFamily, FAMILY_LABELS } from '../../../shared/plugin/families.ts';
 import type { RegionMode } from '../../../shared/plugin/region.ts';
 import { scaleGuidance } from '../../../shared/plugin/scale-guidance.ts';
 import type { LayerInfo } from './host.ts';
@@ -56,6 +57,13 @@ export function wireForm(v: PanelView): void {
   el.adapter.addEventListener('change', () => ctl.update({ adapter: picked(el.adapter) as GenerationSettings['adapter'] }));
   el.preset.addEventListener('change', () => ctl.update({ preset: picked(el.preset) as BlockPreset }));
   el.refScale.addEventListener('input', () => ctl.update({ referenceScale: num(el.refScale, s().referenceScale) }));
+  el.refMask.addEventListener('change', () => ctl.update({ reference: { ...s().reference, mask: el.refMask.checked } }));
+  el.checkpoint.addEventListener('change', () => {
+    // A model picked by hand leaves the speed preset: its LoRA and step recipe belong to another model,
+    // and steps / sampler / CFG go back to "not set" so the new family's defaults apply.
+    const { steps, sampler, guidance } = DEFAULT_SETTINGS;
+    ctl.update({ checkpoint: picked(el.checkpoint), speed: 'custom', loras: [], eta: null, draftDecode: false, steps, sampler, guidance });
+  });
 
   el.ctlLayer.addEventListener('change', () => {
     const id = Number(picked(el.ctlLayer)) || null;
@@ -118,6 +126,8 @@ export function renderForm(v: PanelView): void {
     el.refFileName.textContent = st.reference.fileName
       ? `${st.reference.fileName}${ctl.referenceFile?.name === st.reference.fileName ? '' : ' (choose again)'}`
       : 'PNG or JPEG';
+    show(el.refMaskRow, st.reference.source === 'layer');
+    el.refMask.checked = st.reference.mask === true;
     const adapters = ctl.adapters();
     options(el.adapter, adapters.map((a) => ({ value: a, label: ADAPTER_LABELS[a] ?? a })));
     pick(el.adapter, adapters.includes(st.adapter) ? st.adapter : adapters[0]);
@@ -135,7 +145,11 @@ export function renderForm(v: PanelView): void {
     options(el.ctlLayer, layerOptions(v, st.control.layerId, st.control.layerName));
     pick(el.ctlLayer, st.control.layerId === null ? '' : String(st.control.layerId));
     show(el.ctlOptions, st.control.layerId !== null);
-    pick(el.ctlType, st.controlType);
+    // Only the control types the family has ControlNets for (all three before the handshake).
+    const family = ctl.family();
+    const types = family && family.controls.length ? family.controls : (['pose', 'canny', 'depth'] as ControlType[]);
+    options(el.ctlType, types.map((t) => ({ value: t, label: CONTROL_LABELS[t] })));
+    pick(el.ctlType, types.includes(st.controlType) ? st.controlType : types[0]);
     pick(el.ctlPre, st.controlPreprocess === 'none' ? 'map' : 'detect');
     setValue(el.ctlScale, String(st.controlScale));
     el.ctlScaleVal.textContent = st.controlScale.toFixed(2);
@@ -160,4 +174,19 @@ export function renderForm(v: PanelView): void {
     options(el.size, sizes.map((c) => ({ value: String(c.pixels), label: c.label })));
     pick(el.size, String(sizes.some((c) => c.pixels === st.size) ? st.size : sizes[0].pixels));
     setValue(el.guidance, String(st.guidance));
+
+    const choices = caps ? checkpointChoices(caps) : [];
+    const dflt = caps ? FAMILY_LABELS[checkpointFamily(caps, '')] : '';
+    options(el.checkpoint, [{ value: '', label: caps ? `Daemon default (${dflt})` : 'Daemon default' }, ...choices.map((c) => ({ value: c.name, label: c.label }))]);
+    pick(el.checkpoint, st.checkpoint);
+    el.familyLabel.textContent = family ? familyLine(family, st) : '';
+}
+
+const CONTROL_LABELS: Record<ControlType, string> = { pose: 'Pose (OpenPose)', canny: 'Canny edges', depth: 'Depth' };
+
+/** "SDXL · nearest of 9 aspect buckets · 30 steps, CFG 5 where not set", for the family line. */
+function familyLine(f: NonNullable<ReturnType<PanelView['ctl']['family']>>, st: GenerationSettings): string {
+  const size = f.family === 'sdxl' && f.defaults.buckets?.length ? `nearest of ${f.defaults.buckets.length} aspect buckets (${f.defaults.width}²)` : 'area from the Size setting';
+  const unset = f.family !== 'sd15' && st.speed === 'custom' ? ` · ${f.defaults.steps} steps, CFG ${f.defaults.guidance}, ${f.defaults.sampler} where not set` : '';
+  return `${f.label} · ${size}${unset}`;
 }

@@ -42,6 +42,8 @@ export interface PsImaging {
   getPixels(options: PsGetPixelsOptions): Promise<{ imageData: PsImageData; sourceBounds: PsBounds; level: number }>;
   putPixels(options: { documentID?: number; layerID: number; imageData: PsImageData; replace?: boolean; targetBounds?: { left: number; top: number }; commandName?: string }): Promise<void>;
   getSelection(options: { documentID?: number; sourceBounds?: PsBounds; targetSize?: { width?: number; height?: number } }): Promise<{ imageData: PsImageData; sourceBounds: PsBounds }>;
+  /** A layer's user (pixel) mask, Photoshop 24.4+: one grey channel over `sourceBounds`. Throws when the layer has none. */
+  getLayerMask(options: { documentID?: number; layerID: number; kind?: 'user' | 'vector'; sourceBounds?: PsBounds; targetSize?: { width?: number; height?: number } }): Promise<{ imageData: PsImageData; sourceBounds: PsBounds }>;
   createImageDataFromBuffer(data: PsPixelArray, options: { width: number; height: number; components: number; chunky?: boolean; colorProfile?: string; colorSpace: string; fullRange?: boolean }): Promise<PsImageData>;
 }
 

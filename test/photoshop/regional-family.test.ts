@@ -1,0 +1,183 @@
+/**
+ * Model families and regional image prompts in the Photoshop panel: the controller with the real UXP
+ * host over the in-memory Photoshop and a REAL daemon whose test engine also lists an SDXL checkpoint
+ * (test/helpers/test-engine-families.ts). What goes over the wire is read off the socket itself:
+ * - the reference layer's layer mask becomes `references[0].mask` with a `reference-mask` frame at the
+ *   size the daemon wants (the generation size without an init; the init's read size, cut to the
+ *   selection's box, with one), the daemon accepts it (`accepted.inputs.referenceMasks`) and the result
+ *   metadata in the layer's record keeps it (by hash);
+ * - on the SDXL checkpoint the canvas is generated at the nearest aspect bucket with SDXL's defaults,
+ *   and the record names the family.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
+import { PanelController } from '../../plugins/photoshop/src/controller.ts';
+import { createUxpHost, type PsHost } from '../../plugins/photoshop/src/host.ts';
+import type { SocketLike } from '../../shared/protocol/client.ts';
+import { decodeFrame, type FrameRole } from '../../shared/protocol/frame.ts';
+import type { AcceptedMessage, JobMessage } from '../../shared/protocol/messages.ts';
+import { BridgeConnection } from '../../shared/plugin/connection.ts';
+import { parseRecord } from '../../shared/plugin/record.ts';
+import { readXmpRecord } from '../../shared/plugin/xmp-record.ts';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { SDXL_CHECKPOINT } from '../helpers/test-engine-families.ts';
+import { FakeWorld, type FakeDocument } from './fake-photoshop.ts';
+import { addScene, SCENE } from './scene.ts';
+
+let daemon: TestDaemon;
+
+before(async () => {
+  daemon = await startTestDaemon({ stepMs: 5, args: ['--engine', 'test/helpers/test-engine-families.ts'] });
+});
+
+after(async () => {
+  await daemon.stop();
+});
+
+class MemoryStorage {
+  private readonly m = new Map<string, string>();
+  getItem(k: string): string | null {
+    return this.m.get(k) ?? null;
+  }
+  setItem(k: string, v: string): void {
+    this.m.set(k, v);
+  }
+  removeItem(k: string): void {
+    this.m.delete(k);
+  }
+}
+
+interface Wire {
+  jobs: JobMessage[];
+  accepted: AcceptedMessage[];
+  /** Binary frames sent, decoded (role, index, size, payload). */
+  frames: Array<{ role: FrameRole; index: number; width: number; height: number; payload: Uint8Array }>;
+}
+
+async function rig(): Promise<{ world: FakeWorld; doc: FakeDocument; ctl: PanelController; wire: Wire; close(): void }> {
+  const world = new FakeWorld();
+  const doc = addScene(world, { selection: false });
+  const wire: Wire = { jobs: [], accepted: [], frames: [] };
+  const base = createUxpHost(world.photoshop(), world.uxp(), { localStorage: new MemoryStorage() as unknown as Storage });
+  const host: PsHost = {
+    ...base,
+    openSocket: (url) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      // Watch both directions without changing either.
+      const send = ws.send.bind(ws);
+      ws.send = ((data: unknown, ...rest: unknown[]) => {
+        if (typeof data === 'string') {
+          const m = JSON.parse(data) as { type: string };
+          if (m.type === 'job') wire.jobs.push(m as JobMessage);
+        } else {
+          const bytes = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+          const f = decodeFrame(bytes);
+          wire.frames.push({ role: f.header.role, index: f.header.index, width: f.header.width, height: f.header.height, payload: f.payload.slice() });
+        }
+        return (send as (...a: unknown[]) => void)(data, ...rest);
+      }) as typeof ws.send;
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        const m = JSON.parse(String(data)) as { type: string };
+        if (m.type === 'accepted') wire.accepted.push(m as AcceptedMessage);
+      });
+      return ws as unknown as SocketLike;
+    },
+    probe: async () => false,
+    imageUrl: () => 'blob:test',
+    releaseImageUrl: () => undefined,
+  };
+  const conn = new BridgeConnection({
+    openSocket: host.openSocket, probe: host.probe, setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+    random: Math.random, now: Date.now, client: { name: 'ps-test', version: '0' }, backoff: { baseMs: 100, capMs: 400, jitter: 0 },
+  });
+  const ctl = new PanelController({ host, connection: conn });
+  conn.configure({ token: daemon.token, port: daemon.port, host: '127.0.0.1' });
+  await conn.whenConnected();
+  return { world, doc, ctl, wire, close: () => conn.close() };
+}
+
+const generated = (doc: FakeDocument) => doc.all().filter((l) => l.name.startsWith('[IPA]'));
+/** The Style layer with a layer mask: white left of x = 160 (the document's middle), black right of it. */
+const maskLeftHalf = (doc: FakeDocument): void => {
+  const style = doc.byName('Style');
+  style.userMask = Float32Array.from({ length: SCENE.width * SCENE.height }, (_v, i) => (i % SCENE.width < SCENE.width / 2 ? 1 : 0));
+};
+const styleRef = (doc: FakeDocument) => ({ source: 'layer' as const, layerId: doc.byName('Style').id, layerName: 'Style', fileName: '', mask: true });
+
+test('regional image prompt, whole canvas: the layer mask goes as references[0].mask at the generation size and comes back in the record', async () => {
+  const r = await rig();
+  maskLeftHalf(r.doc);
+  r.ctl.update({ prompt: 'harbour', mode: 'canvas', seed: 5, steps: 3, reference: styleRef(r.doc) });
+  await r.ctl.generate();
+  assert.equal(r.ctl.notice, null, r.ctl.notice?.text);
+  const job = r.wire.jobs.at(-1)!;
+  assert.deepEqual(job.references?.[0].mask, { source: 'frame' });
+  const f = r.wire.frames.find((x) => x.role === 'reference-mask')!;
+  assert.ok(f, 'a reference-mask frame was sent');
+  assert.deepEqual([f.index, f.width, f.height], [0, job.width, job.height], 'no init: the mask has the generation size');
+  assert.deepEqual([f.payload[0], f.payload[f.width - 1]], [255, 0], 'white on the left, black on the right');
+  const acc = r.wire.accepted.find((a) => a.jobId === job.jobId)!;
+  assert.equal(typeof acc.inputs.referenceMasks?.[0], 'string', 'the daemon took the mask');
+  const [layer] = generated(r.doc);
+  const rec = parseRecord(JSON.parse(readXmpRecord(layer.xmp)!))!;
+  assert.deepEqual(rec.references[0].mask, { source: 'hash', hash: acc.inputs.referenceMasks![0] });
+  assert.equal(rec.settings.reference.mask, true);
+  r.close();
+});
+
+test('regional image prompt with img2img in a selection: the mask at the init\'s size, cut to the selection\'s box', async () => {
+  const r = await rig();
+  maskLeftHalf(r.doc);
+  const sel = SCENE.selection; // x 100–220: the mask's edge (x = 160) is in its middle
+  r.world.setSelection(r.doc, sel);
+  r.ctl.update({ prompt: 'harbour', mode: 'img2img', strength: 0.6, seed: 5, steps: 3, reference: styleRef(r.doc) });
+  await r.ctl.generate();
+  assert.equal(r.ctl.notice, null, r.ctl.notice?.text);
+  const init = r.wire.frames.find((x) => x.role === 'init')!;
+  const m = r.wire.frames.find((x) => x.role === 'reference-mask')!;
+  assert.deepEqual([m.width, m.height], [init.width, init.height], 'same size as the init');
+  const edge = Math.round((160 - sel.x) * m.width / sel.width);
+  assert.deepEqual([m.payload[0], m.payload[edge - 2], m.payload[edge + 1], m.payload[m.width - 1]], [255, 255, 0, 0]);
+  assert.equal(typeof r.wire.accepted.at(-1)!.inputs.referenceMasks?.[0], 'string');
+  r.close();
+});
+
+test('a reference layer without a layer mask, or one black over the area: the user is told, nothing is sent', async () => {
+  const r = await rig();
+  r.ctl.update({ prompt: 'harbour', mode: 'canvas', seed: 5, steps: 3, reference: styleRef(r.doc) });
+  await r.ctl.generate();
+  assert.match(r.ctl.notice?.text ?? '', /has no layer mask/);
+  r.doc.byName('Style').userMask = new Float32Array(SCENE.width * SCENE.height);
+  await r.ctl.generate();
+  assert.match(r.ctl.notice?.text ?? '', /black over the whole generated area/);
+  assert.equal(r.wire.jobs.length, 0);
+  r.close();
+});
+
+test('SDXL checkpoint: the family offers its own adapters and controls, sizes the canvas to the nearest bucket and uses its defaults', async () => {
+  const r = await rig();
+  assert.equal(r.ctl.family()?.label, 'SD 1.5', 'the daemon default is the SD1.5 checkpoint');
+  assert.deepEqual(r.ctl.adapters(), ['base', 'plus']);
+  r.ctl.update({ checkpoint: SDXL_CHECKPOINT });
+  const fam = r.ctl.family()!;
+  assert.deepEqual([fam.label, fam.adapters, fam.controls], ['SDXL', ['base'], ['pose']]);
+  assert.deepEqual(r.ctl.adapters(), ['base']);
+  r.ctl.update({ prompt: 'harbour', mode: 'canvas', seed: 5, adapter: 'plus', reference: { ...styleRef(r.doc), mask: false } });
+  await r.ctl.generate();
+  assert.equal(r.ctl.notice, null, r.ctl.notice?.text);
+  const job = r.wire.jobs.at(-1)!;
+  // 320×240 (4:3) → 1152×896, SDXL's nearest bucket; steps/CFG/sampler untouched → SDXL's defaults.
+  assert.deepEqual([job.checkpoint, job.width, job.height, job.steps, job.guidance, job.sampler], [SDXL_CHECKPOINT, 1152, 896, 30, 5, 'dpmpp-2m-karras']);
+  assert.equal(job.references?.[0].adapter, 'base', 'plus has no SDXL model here');
+  const [layer] = generated(r.doc);
+  assert.deepEqual(layer.boundsNoEffects, { left: 0, top: 0, right: SCENE.width, bottom: SCENE.height }, 'scaled back to the canvas');
+  const rec = parseRecord(JSON.parse(readXmpRecord(layer.xmp)!))!;
+  assert.equal(rec.family, 'sdxl');
+  // Steps set by hand stay.
+  r.ctl.update({ steps: 4 });
+  await r.ctl.generate();
+  assert.equal(r.wire.jobs.at(-1)!.steps, 4);
+  r.close();
+});
