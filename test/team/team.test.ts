@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,9 @@ import { closedPort } from '../helpers/ports.ts';
 import { writeTinyModels } from '../../engine/index.ts';
 import WebSocket from 'ws';
 import { BridgeConnection, targetFor } from '../../shared/plugin/connection.ts';
-import type { ConnectionState } from '../../shared/plugin/reconnect.ts';
+import type { BackoffOptions, ConnectionState } from '../../shared/plugin/reconnect.ts';
+import { JobLifecycle } from '../../shared/plugin/job-lifecycle.ts';
+import { PendingJobs } from '../../shared/plugin/pending-jobs.ts';
 import type { SocketLike } from '../../shared/protocol/client.ts';
 import { addUser, ROOT, runCli, startFront, startWorker, TestRedis, type Proc } from './helpers.ts';
 
@@ -73,7 +76,7 @@ async function connect(user: string): Promise<TeamClient> {
 
 const job = (jobId: string, steps = 3, extra: Partial<JobMessage> = {}): JobMessage => ({ type: 'job', jobId, prompt: `team ${jobId}`, seed: 7, steps, width: 64, height: 64, ...extra });
 
-test('users: tokens are stored hashed; list shows no token; a wrong token gets 401', async () => {
+test('users: tokens are stored hashed; list shows no token; a wrong token gets 401', { timeout: 60_000 }, async () => {
   const r = new Redis(redis.url);
   const stored = JSON.stringify(await r.hgetall('ipa:team:users')) + JSON.stringify(await r.hgetall('ipa:team:tokens'));
   r.disconnect();
@@ -89,7 +92,7 @@ test('users: tokens are stored hashed; list shows no token; a wrong token gets 4
   assert.ok(!front.log().includes(tokens.alice), 'tokens are never logged');
 });
 
-test('TLS: the self-signed certificate is pinned; team fingerprint prints it; a mismatched pin is refused before anything is sent', async () => {
+test('TLS: the self-signed certificate is pinned; team fingerprint prints it; a mismatched pin is refused before anything is sent', { timeout: 60_000 }, async () => {
   assert.match(front.fingerprint ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   const fp = spawnSync(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', 'team', 'fingerprint', '--data', dataDir], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(fp.status, 0, fp.stderr);
@@ -116,18 +119,8 @@ test('TLS: the self-signed certificate is pinned; team fingerprint prints it; a 
   assert.ok(!front.log().slice(before).includes('connection from'), 'the refused clients never reached the WebSocket');
 });
 
-test("the plugins' connection (shared/plugin): pins the studio's fingerprint on first connect, refuses a changed one", async () => {
-  const make = (pins: string[]): BridgeConnection => new BridgeConnection({
-    // A browser socket whose system trusts the certificate (the plugins cannot read it themselves).
-    openSocket: (url) => new WebSocket(url, { rejectUnauthorized: false }) as unknown as SocketLike,
-    probe: async () => true,
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-    random: () => 0.5,
-    now: Date.now,
-    client: { name: 'plugin-test', version: '0' },
-    pin: (_url, fp) => pins.push(fp),
-  });
+test("the plugins' connection (shared/plugin): pins the studio's fingerprint on first connect, refuses a changed one", { timeout: 60_000 }, async () => {
+  const make = (pins: string[]): BridgeConnection => pluginConnection(pins);
   const pins: string[] = [];
   const first = make(pins);
   const studio = { token: tokens.alice, server: 'studio' as const, studioUrl: front.url.replace(/\/$/, ''), port: 41872 };
@@ -148,7 +141,7 @@ test("the plugins' connection (shared/plugin): pins the studio's fingerprint on 
   changed.close();
 });
 
-test('3 users × 20 jobs: served round-robin across two workers, each result delivered exactly once', async (t) => {
+test('3 users × 20 jobs: served round-robin across two workers, each result delivered exactly once', { timeout: 60_000 }, async (t) => {
   const users = ['alice', 'bob', 'carol'];
   const cs = await Promise.all(users.map((u) => connect(u)));
   for (let i = 0; i < 20; i++) cs.forEach((c, u) => c.send(job(`rr-${users[u]}-${i}`, 4)));
@@ -186,7 +179,7 @@ test('3 users × 20 jobs: served round-robin across two workers, each result del
   assert.ok(starts.filter((s) => s.at < daveStart).length < 20, `dave started after ${starts.filter((s) => s.at < daveStart).length} others`);
 });
 
-test('ownership: same job id for two users is two jobs; another user\'s id is unknown-job for cancel and resume', async () => {
+test('ownership: same job id for two users is two jobs; another user\'s id is unknown-job for cancel and resume', { timeout: 60_000 }, async () => {
   const a = await connect('alice');
   const b = await connect('bob');
   a.send(job('mine', 30));
@@ -222,7 +215,7 @@ test('ownership: same job id for two users is two jobs; another user\'s id is un
   assert.equal(a2.count('result', 'run-cancel'), 0);
 });
 
-test('a worker SIGKILLed mid-job: BullMQ re-runs the job on the other worker; the client gets one result', async () => {
+test('a worker SIGKILLed mid-job: BullMQ re-runs the job on the other worker; the client gets one result', { timeout: 60_000 }, async () => {
   const c = await connect('carol');
   c.send(job('kill-1', 60));
   await c.expect('progress', 'kill-1');
@@ -241,12 +234,33 @@ test('a worker SIGKILLed mid-job: BullMQ re-runs the job on the other worker; th
   workers.splice(workers.indexOf(runner), 1, await startWorker({ redis: redis.url, stepMs: STEP_MS }));
 });
 
-test('the front restarted: queued and running jobs go on; clients resume them by id', async () => {
+test('the front restarted: queued and running jobs go on; clients resume them by id (the plugins\' job code too)', { timeout: 60_000 }, async () => {
   const c = await connect('bob');
   const ids = ['fr-0', 'fr-1', 'fr-2', 'fr-3'];
   for (const id of ids) c.send(job(id, 15));
   for (const id of ids) await c.expect('accepted', id);
+  // The plugins' own job code (shared/plugin/job-lifecycle.ts) on a studio connection, mid-run.
+  const plugin = pluginConnection([], { baseMs: 100, capMs: 300, jitter: 0 });
+  plugin.configure(targetFor({ token: tokens.carol, port: 41872, server: 'studio', studioUrl: front.url.replace(/\/$/, ''), pinnedFingerprint: front.fingerprint }));
+  await plugin.whenConnected();
+  const kv = new Map<string, string>();
+  const pending = new PendingJobs({ load: (k) => kv.get(k) ?? null, save: (k, v) => void (v === null ? kv.delete(k) : kv.set(k, v)) }, 'pending', Date.now);
+  const phases: string[] = [];
+  const lifecycle = new JobLifecycle({ connection: plugin, pending, idPrefix: 'ps', random: Math.random, now: Date.now }, {
+    progress: (p) => void (phases[phases.length - 1] !== p.phase && phases.push(p.phase)),
+    preview: () => undefined,
+  });
+  let inserted = 0;
+  const run = lifecycle.run({
+    capture: async (jobId) => ({ job: job(jobId, 60), inputs: {}, context: {} }),
+    insert: async (_o, j) => {
+      inserted++;
+      return j.jobId;
+    },
+  });
   await c.expect('progress', 'fr-0');
+  await waitFor(() => (lifecycle.progress.jobId ? true : undefined), 10_000);
+  const pluginJobId = lifecycle.progress.jobId;
   const stoppedAt = Date.now();
   await front.stop();
   const closed = await c.closed;
@@ -259,12 +273,16 @@ test('the front restarted: queued and running jobs go on; clients resume them by
   for (const id of ids) assert.equal((await c2.outcome(id)).type, 'result', id);
   await new Promise((r) => setTimeout(r, 300));
   for (const id of ids) assert.equal(c2.count('result', id), 1, `${id} once`);
+  assert.equal(await run, pluginJobId, 'the plugin resumed its job by id (not sent again)');
+  assert.ok(phases.includes('reconnecting'), phases.join(' → '));
+  assert.equal(inserted, 1, 'inserted once');
+  plugin.close();
   const doneWhileDown = workers.flatMap((w) => [...w.log().matchAll(/(\d\d):(\d\d):(\d\d)\.(\d{3}) job fr-\d of bob \(\w+\) done/g)])
     .map((m) => atToday(m)).filter((t) => t > stoppedAt && t < restartedAt);
   assert.ok(doneWhileDown.length >= 1, 'at least one job finished while the front was down');
 });
 
-test('Redis stopped and started again: a clear error meanwhile, and the jobs finish afterwards', async () => {
+test('Redis stopped and started again: a clear error meanwhile, and the jobs finish afterwards', { timeout: 60_000 }, async () => {
   const c = await connect('carol');
   c.send(job('rd-0', 40));
   c.send(job('rd-1', 5));
@@ -287,7 +305,7 @@ test('Redis stopped and started again: a clear error meanwhile, and the jobs fin
   assert.match(front.log(), /reachable again/);
 });
 
-test('rate limits are per user: two connections of one user share one bucket; another user is not held back', async () => {
+test('rate limits are per user: two connections of one user share one bucket; another user is not held back', { timeout: 60_000 }, async () => {
   const r = new Redis(redis.url);
   const store = new UserStore(r, teamKeys('rl'));
   const [ann, ben] = [await store.add('ann'), await store.add('ben')];
@@ -315,7 +333,7 @@ test('rate limits are per user: two connections of one user share one bucket; an
   }
 });
 
-test('workers on the real engine with tiny generated models: an image prompt sent as a frame, then by hash; two users', async () => {
+test('workers on the real engine with tiny generated models: an image prompt sent as a frame, then by hash; two users', { timeout: 60_000 }, async () => {
   const models = join(dataDir, 'tiny-models');
   await writeTinyModels(models);
   await Promise.all(workers.map((w) => w.stop()));
@@ -351,7 +369,7 @@ test('workers on the real engine with tiny generated models: an image prompt sen
   bob.close();
 });
 
-test('team commands: --help, and usage mistakes exit 2 naming the option', async () => {
+test('team commands: --help, and usage mistakes exit 2 naming the option', { timeout: 60_000 }, async () => {
   const env = { ...process.env, IPA_BRIDGE_REDIS: undefined };
   const closed = await closedPort();
   // All at once: each is a process start.
@@ -372,6 +390,29 @@ test('team commands: --help, and usage mistakes exit 2 naming the option', async
   assert.equal(exists.status, 1);
   assert.match(exists.stderr, /user "alice" exists; use --replace/);
 });
+
+/** The plugins' connection driver on a socket whose system trusts the studio's certificate (a browser's view). */
+function pluginConnection(pins: string[], backoff?: BackoffOptions): BridgeConnection {
+  return new BridgeConnection({
+    openSocket: (url) => new WebSocket(url, { rejectUnauthorized: false }) as unknown as SocketLike,
+    // Anything answering plain HTTP(S) there? (A front that is down must read as "unreachable": retry.)
+    probe: (url) => new Promise<boolean>((resolve) => {
+      const req = httpsGet(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+    }),
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    random: () => 0.5,
+    now: Date.now,
+    client: { name: 'plugin-test', version: '0' },
+    pin: (_url, fp) => pins.push(fp),
+    ...(backoff ? { backoff } : {}),
+  });
+}
 
 async function waitFor<T>(f: () => T | undefined, ms: number): Promise<T> {
   const end = Date.now() + ms;
