@@ -4,6 +4,7 @@
  * (Redis unreachable, a user that exists) exits 1 with a message that says what to do.
  */
 import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
@@ -14,11 +15,9 @@ import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_PREFIX, teamKeys } from './contract.ts';
 import { startTeamFront, type TeamFrontHandle } from './front.ts';
 import { checkRedisUrl, redact, TeamConfigError } from './redis.ts';
-import { loadTls, normalizeFingerprint, selfSignedPaths } from './tls.ts';
+import { fingerprintOf, loadTls, selfSignedPaths } from './tls.ts';
 import { checkUserName, UserError, UserStore } from './users.ts';
 import { startTeamWorker, type TeamWorkerHandle } from './worker.ts';
-import { fingerprintOf } from './tls.ts';
-import { readFileSync, existsSync } from 'node:fs';
 
 /** The studio server's default port (the local daemon keeps 41872, so both can run on one machine). */
 export const DEFAULT_TEAM_PORT = 41873;
@@ -359,5 +358,3 @@ function untilSignal(log: Logger, what: string, stop: (again: boolean) => Promis
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
 }
-
-export { normalizeFingerprint };

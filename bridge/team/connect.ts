@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { BridgeClient } from '../../shared/protocol/client.ts';
 import { BRIDGE_VERSION } from '../version.ts';
 import { pinnedTls } from './pin.ts';
+import { normalizeFingerprint } from './tls.ts';
 
 export interface TeamConnectOptions {
   /** ws://host:port/ or wss://host:port/ (no token). */
@@ -25,7 +26,7 @@ export async function connectTeam(o: TeamConnectOptions): Promise<BridgeClient> 
   const secure = u.protocol === 'wss:';
   const port = Number(u.port || (secure ? 443 : 80));
   // Pinning first: a mismatch throws here, before the URL with the token goes anywhere.
-  const socket = secure && o.fingerprint ? await pinnedTls(u.hostname, port, o.fingerprint, o.timeoutMs) : undefined;
+  const socket = secure && o.fingerprint ? await pinnedTls(u.hostname, port, normalizeFingerprint(o.fingerprint), o.timeoutMs) : undefined;
   const ws = new WebSocket(u.toString(), {
     perMessageDeflate: false,
     maxPayload: 256 * 1024 * 1024,

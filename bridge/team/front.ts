@@ -6,10 +6,11 @@
  * Stopping the front cancels nothing: queued and running jobs go on, and clients resume them by id.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
+import type { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import type { Capabilities, ModelInfo } from '../../shared/protocol/index.ts';
 import { checkOrigin, tokenFromUrl, type UpgradeVerdict } from '../auth.ts';
@@ -165,7 +166,7 @@ export async function startTeamFront(o: TeamFrontOptions): Promise<TeamFrontHand
     });
   };
 
-  const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (handleTeamHttp(req, res, { store, secret: () => secret, onPreview: (id, step, w, h, rgba) => jobs.preview(id, step, w, h, rgba), maxBytes: config.maxPayload, log })) return;
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
     res.end(`ipa-bridge studio server: connect with a WebSocket (${o.tls ? 'wss' : 'ws'}://host:port/?token=...)\n`);
@@ -218,7 +219,7 @@ export async function startTeamFront(o: TeamFrontOptions): Promise<TeamFrontHand
 }
 
 /** Start-up waits for Redis (with a clear line per 10 s) rather than failing: it may be starting too. */
-async function waitForRedis(redis: import('ioredis').Redis, url: string, log: Logger): Promise<void> {
+async function waitForRedis(redis: Redis, url: string, log: Logger): Promise<void> {
   const t0 = Date.now();
   let told = t0 - 8000; // the first connection takes a moment: warn only after 2 s
   for (;;) {

@@ -7,11 +7,9 @@
  * to a connection at most once per ask: a completion that is reported twice (a stalled job re-run, a
  * resume racing the completion event) reaches each watcher once.
  */
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type {
-  CancelReason, ErrorCode, ProgressMessage, ServerMessage, StartedMessage,
-} from '../../shared/protocol/index.ts';
+import type { CancelReason, ErrorCode, ProgressMessage, StartedMessage } from '../../shared/protocol/index.ts';
 import type { NormalizedJob } from '../../shared/protocol/validate.ts';
 import { errorMessage, type JobService, type Subscriber } from '../jobs.ts';
 import type { Logger } from '../log.ts';
@@ -405,5 +403,3 @@ function failureOutcome(jobId: string, reason: string | undefined): TeamOutcome 
     : `the job failed on the studio's workers: ${reason ?? 'no reason given'}`;
   return { kind: 'error', message: errorMessage(code, text, jobId) };
 }
-
-export type { Job, ServerMessage };

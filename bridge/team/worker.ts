@@ -8,10 +8,10 @@
  */
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Engine } from '../../engine/api.ts';
 import type { CancelReason, FrameHeader, ResultMessage, ServerMessage } from '../../shared/protocol/index.ts';
 import { JobManager, type Subscriber } from '../jobs.ts';
+import { jobFamily } from '../models/families.ts';
 import type { Logger } from '../log.ts';
 import type { DecodedInputs } from '../pipeline.ts';
 import type { Pixels } from '../image.ts';
@@ -59,11 +59,13 @@ export async function startTeamWorker(o: TeamWorkerOptions): Promise<TeamWorkerH
   const front = new FrontClient(redis, keys, log, o.frontPatienceMs);
   const spool = new ResultSpool(o.spoolDir, front, log);
   const fair = new FairTags(redis, keys.fair);
+  // `base` and `default` travel to the front's handshake (families, the default checkpoint's family).
+  const models = (await o.engine.listModels()).map((m) => ({ name: m.name, kind: m.kind, bytes: m.bytes, ...(m.base ? { base: m.base } : {}), ...(m.default ? { default: true } : {}) }));
   const jobs = new JobManager({
     engine: o.engine, maxPixels: o.maxPixels, maxQueue: 4, disconnectGraceMs: 24 * 3600_000,
     resultTtlMs: 60_000, resultCacheBytes: 512 * 1024 * 1024, log,
+    familyOf: async (checkpoint) => jobFamily(models, checkpoint),
   });
-  const models = (await o.engine.listModels()).map((m) => ({ name: m.name, kind: m.kind, bytes: m.bytes }));
   let running: string | undefined;
 
   const processor = async (job: Job<TeamJobData, TeamOutcome>, _token?: string, signal?: AbortSignal): Promise<TeamOutcome> => {
@@ -230,5 +232,3 @@ function reasonOf(signal: AbortSignal | undefined): CancelReason {
   const r: unknown = signal?.reason;
   return r === 'disconnected' || r === 'shutdown' ? r : 'client';
 }
-
-export type { Redis };

@@ -4,7 +4,7 @@
  * (`team worker --engine test`) as real processes, and users made with `team user add`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort } from '../helpers/ports.ts';
@@ -147,10 +147,6 @@ export async function addUser(redis: string, name: string): Promise<string> {
   if (r.status !== 0) throw new Error(`team user add ${name} failed (${r.status}): ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   return lines[lines.length - 1];
-}
-
-export function readText(file: string): string {
-  return readFileSync(file, 'utf8');
 }
 
 export { ROOT };
