@@ -81,9 +81,9 @@ export class TeamJobs implements JobService {
     });
     this.events.on('completed', ({ jobId, returnvalue }) => {
       const outcome = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as TeamOutcome;
-      void this.finish(jobId, outcome);
+      this.finishLogged(jobId, outcome);
     });
-    this.events.on('failed', ({ jobId, failedReason }) => void this.finish(jobId, failureOutcome(this.watches.get(jobId)?.jobId ?? '', failedReason)));
+    this.events.on('failed', ({ jobId, failedReason }) => this.finishLogged(jobId, failureOutcome(this.watches.get(jobId)?.jobId ?? '', failedReason)));
     this.events.on('stalled', ({ jobId }) => o.log.warn(`job ${this.describe(jobId)} stalled (its worker stopped answering); BullMQ runs it again on another worker`));
     for (const e of ['waiting', 'added', 'removed'] as const) this.events.on(e, () => this.schedulePositions());
   }
@@ -303,6 +303,11 @@ export class TeamJobs implements JobService {
     const msg: ProgressMessage = { type: 'progress', jobId: w.jobId, step: p.step, total: p.total, elapsedMs: p.elapsedMs, etaMs: p.etaMs, ...(p.preview ? { preview: p.preview } : {}) };
     w.lastProgress = msg;
     for (const s of targets) s.send(msg, true);
+  }
+
+  /** From an event handler: a failure to deliver is logged, never an unhandled rejection. */
+  private finishLogged(bullId: string, outcome: TeamOutcome): void {
+    this.finish(bullId, outcome).catch((e: unknown) => this.o.log.error(`delivering the outcome of ${this.describe(bullId)} failed`, e));
   }
 
   /** The job ended: every watcher gets the outcome once. */

@@ -135,7 +135,7 @@ export async function startTeamWorker(o: TeamWorkerOptions): Promise<TeamWorkerH
   await announce();
   const heartbeat = setInterval(() => void announce().catch(() => undefined), 5000);
   heartbeat.unref();
-  void worker.run();
+  worker.run().catch((e: unknown) => log.error('the worker stopped taking jobs', e));
   await worker.waitUntilReady();
   log.info(`worker ${id} taking jobs from ${QUEUE_NAME} (provider ${o.engine.provider}, ${models.length} models)`);
 
