@@ -5,7 +5,8 @@
 import { exportScale, scaledSize, type ExportBudget } from '../../../shared/plugin/budget.ts';
 import type { GenerationRecord } from '../../../shared/plugin/record.ts';
 import type { ExportBudgetSpec, ExportedImage, Intent, NodeSummary } from './messages.ts';
-import { canFill, isExportable, listRoles, ROLE_LIMITS, summary, type ExportableNode, type FigmaApi } from './nodes.ts';
+import { regionShapeOn, type RegionShape } from '../../../shared/plugin/reference-mask.ts';
+import { absoluteRect, canFill, isExportable, listRoles, ROLE_LIMITS, summary, type ExportableNode, type FigmaApi } from './nodes.ts';
 import { withoutGeneratedImage } from './paints.ts';
 import { KEY_SOURCE, readPaintState, readRecord } from './store.ts';
 
@@ -15,6 +16,8 @@ export interface ExportResult {
   target: NodeSummary;
   init: ExportedImage | null;
   references: ExportedImage[];
+  /** Per reference: its region's shape on the exported image (the init's node), or null. */
+  regions: Array<(RegionShape & { name: string }) | null>;
   controls: ExportedImage[];
   record: GenerationRecord | null;
 }
@@ -39,16 +42,26 @@ export async function exportForJob(api: FigmaApi, intent: Intent, wantInit: bool
     }
   }
   const budget: ExportBudget = { maxPixels: spec.maxPixels, maxSide: spec.maxSide };
+  const roles = await listRoles(api);
+  const regionNodes = roles.filter((r) => r.role === 'region');
+  // A region shape on the frame is exported with it like any child: users hide it (a hidden node keeps
+  // its geometry). Hiding it here would be a document change live mode watches and Figma's undo records.
   const init = wantInit ? await exportNode(api, source, budget) : null;
   const refBudget: ExportBudget = { maxPixels: spec.referenceMaxSide * spec.referenceMaxSide, maxSide: spec.referenceMaxSide };
   const references: ExportedImage[] = [];
+  const regions: ExportResult['regions'] = [];
   const controls: ExportedImage[] = [];
-  for (const r of await listRoles(api)) {
+  const on = absoluteRect(source); // the generated image shows the init's node (the target for text only)
+  for (const r of roles) {
     if (r.id === target.id || r.id === source.id) continue; // a node is not its own reference
-    if (r.role === 'reference' && references.length < ROLE_LIMITS.reference) references.push(await exportNode(api, r.node, refBudget));
+    if (r.role === 'reference' && references.length < ROLE_LIMITS.reference) {
+      references.push(await exportNode(api, r.node, refBudget));
+      const region = regionNodes.find((g) => g.regionFor?.id === r.id);
+      regions.push(region ? { ...regionShapeOn(absoluteRect(region.node), on, region.node.type === 'ELLIPSE' ? 'ellipse' : 'rect'), name: region.name } : null);
+    }
     if (r.role === 'control' && controls.length < ROLE_LIMITS.control) controls.push(await exportNode(api, r.node, budget));
   }
-  return { target: summary(target), init, references, controls, record };
+  return { target: summary(target), init, references, regions, controls, record };
 }
 
 /** PNG at the budget's scale, in sRGB, of the node as the user made it (a generated fill is left out). */

@@ -5,9 +5,11 @@
  * arriving as `event.data.pluginMessage`.
  */
 import type { GenerationRecord } from '../../../shared/plugin/record.ts';
+import type { RegionShape } from '../../../shared/plugin/reference-mask.ts';
 import type { ConnectionSettings, GenerationSettings } from '../../../shared/plugin/settings.ts';
 
-export type Role = 'reference' | 'control';
+/** `region`: a shape whose outline on the target limits where one style reference acts (regional image prompt). */
+export type Role = 'reference' | 'control' | 'region';
 export type Placement = 'fill' | 'beside';
 export type Intent = 'generate' | 'regenerate' | 'variation';
 
@@ -37,6 +39,8 @@ export interface SelectionInfo {
 
 export interface RoleEntry extends NodeSummary {
   role: Role;
+  /** A region node: the style reference it belongs to (its node id and name). */
+  regionFor?: { id: string; name: string };
 }
 
 /** Export sizes the UI derived from the daemon's handshake. */
@@ -78,6 +82,8 @@ export type SandboxMessage =
     target: NodeSummary;
     init: ExportedImage | null;
     references: ExportedImage[];
+    /** Per reference (same positions): its region node's shape on the exported image, or null (acts everywhere). */
+    regions?: Array<(RegionShape & { name: string }) | null>;
     controls: ExportedImage[];
     /** The target's record for regenerate/variation. */
     record: GenerationRecord | null;

@@ -1,7 +1,7 @@
 /** Reading the document: what is selected, which nodes carry roles, and node geometry. */
 import { MAX_CONTROLS, MAX_REFERENCES } from '../../../shared/protocol/limits.ts';
 import type { NodeSummary, Role, RoleEntry, SelectionInfo, TargetSummary } from './messages.ts';
-import { KEY_ROLE, readRecord, readRole, readRoleIndex, writeRoleIndex } from './store.ts';
+import { KEY_REGION_FOR, KEY_ROLE, readRecord, readRole, readRoleIndex, writeRoleIndex } from './store.ts';
 
 /** The subset of the plugin API the sandbox uses (tests pass a fake with these members). */
 export type FigmaApi = Pick<PluginAPI,
@@ -55,8 +55,18 @@ export async function listRoles(api: FigmaApi): Promise<Array<RoleEntry & { node
     out.push({ ...summary(node), role, node });
   }
   if (keep.length !== ids.length) writeRoleIndex(api.root, keep);
-  out.sort((a, b) => (a.role === b.role ? a.name.localeCompare(b.name) : a.role === 'reference' ? -1 : 1));
-  return out;
+  // Regions name their reference; one whose reference lost its role acts nowhere and is left out.
+  const refs = new Map(out.filter((e) => e.role === 'reference').map((e) => [e.id, e.name]));
+  const listed = out.filter((e) => {
+    if (e.role !== 'region') return true;
+    const forId = e.node.getPluginData(KEY_REGION_FOR);
+    const name = refs.get(forId);
+    if (name !== undefined) e.regionFor = { id: forId, name };
+    return name !== undefined;
+  });
+  const order: Record<Role, number> = { reference: 0, region: 1, control: 2 };
+  listed.sort((a, b) => (a.role === b.role ? a.name.localeCompare(b.name) : order[a.role] - order[b.role]));
+  return listed;
 }
 
 export async function roleEntries(api: FigmaApi): Promise<RoleEntry[]> {
@@ -75,6 +85,21 @@ export function setRoleOnSelection(api: FigmaApi, role: Role | null): number {
   return nodes.length;
 }
 
+/**
+ * "Mark as region": of two selected nodes, one a style reference, the other becomes its region — where
+ * on the target that reference acts. Returns what the user must do instead, or null when marked.
+ */
+export function markRegion(api: FigmaApi): string | null {
+  const nodes = api.currentPage.selection.filter(isExportable);
+  const refs = nodes.filter((n) => readRole(n) === 'reference');
+  if (nodes.length !== 2 || refs.length !== 1) return 'Select a style node and the shape for its region together (Shift-click), then Mark as region.';
+  const shape = nodes.find((n) => n !== refs[0])!;
+  shape.setPluginData(KEY_ROLE, 'region');
+  shape.setPluginData(KEY_REGION_FOR, refs[0].id);
+  writeRoleIndex(api.root, [...readRoleIndex(api.root), shape.id]);
+  return null;
+}
+
 export async function clearRole(api: FigmaApi, nodeId: string): Promise<void> {
   const node = await api.getNodeByIdAsync(nodeId);
   if (node && !node.removed) node.setPluginData(KEY_ROLE, '');
@@ -88,7 +113,7 @@ export function pageOf(node: BaseNode): PageNode | null {
 }
 
 /** How many of each role a job may carry (the protocol's limits). */
-export const ROLE_LIMITS: Readonly<Record<Role, number>> = { reference: MAX_REFERENCES, control: MAX_CONTROLS };
+export const ROLE_LIMITS: Readonly<Record<Role, number>> = { reference: MAX_REFERENCES, control: MAX_CONTROLS, region: MAX_REFERENCES };
 
 function round2(v: number): number {
   return Math.round(v * 100) / 100;

@@ -6,7 +6,7 @@
 import { parseConnection, parseSettings } from '../../../shared/plugin/settings.ts';
 import { exportForJob, PluginError } from './exporting.ts';
 import type { Placement, SandboxMessage, UiMessage } from './messages.ts';
-import { clearRole, describeSelection, pageOf, roleEntries, setRoleOnSelection, type FigmaApi } from './nodes.ts';
+import { clearRole, describeSelection, markRegion, pageOf, roleEntries, setRoleOnSelection, type FigmaApi } from './nodes.ts';
 import { liveWatch } from './live-watch.ts';
 import { insertResults } from './placing.ts';
 import { STORAGE_CONNECTION, STORAGE_PENDING, STORAGE_SETTINGS } from './store.ts';
@@ -50,8 +50,10 @@ export function startSandbox(api: FigmaApi, html: string): SandboxHandle {
       case 'save-pending':
         return api.clientStorage.setAsync(STORAGE_PENDING, msg.value ?? '');
       case 'set-role': {
-        const n = setRoleOnSelection(api, msg.role);
-        if (n === 0) api.notify('Select the nodes to mark first.');
+        if (msg.role === 'region') {
+          const problem = markRegion(api);
+          if (problem) api.notify(problem);
+        } else if (setRoleOnSelection(api, msg.role) === 0) api.notify('Select the nodes to mark first.');
         post({ type: 'selection', selection: describeSelection(api) });
         return pushRoles();
       }

@@ -4,6 +4,8 @@ import type { Role } from './messages.ts';
 import { parsePaintState, type PaintState } from './paints.ts';
 
 export const KEY_ROLE = 'ipa.role';
+/** On region nodes: the id of the style reference node whose region they are. */
+export const KEY_REGION_FOR = 'ipa.regionFor';
 export const KEY_RECORD = 'ipa.generation';
 export const KEY_PAINT = 'ipa.paint';
 /** On "beside" results: the node they were generated from (its pixels are the init for regenerate). */
@@ -22,7 +24,7 @@ type DataNode = Pick<BaseNode, 'getPluginData' | 'setPluginData'>;
 
 export function readRole(node: DataNode): Role | null {
   const v = node.getPluginData(KEY_ROLE);
-  return v === 'reference' || v === 'control' ? v : null;
+  return v === 'reference' || v === 'control' || v === 'region' ? v : null;
 }
 
 export function readRecord(node: DataNode): GenerationRecord | null {

@@ -20,7 +20,7 @@ export function renderSelection(v: UiView): void {
   if (t) {
     $('target-icon').textContent = t.type === 'FRAME' ? '#' : t.type === 'ELLIPSE' ? '○' : t.type === 'TEXT' ? 'T' : '▢';
     $('target-name').textContent = t.name;
-    const role = t.role === 'reference' ? ' · style reference' : t.role === 'control' ? ' · pose/control' : '';
+    const role = t.role === 'reference' ? ' · style reference' : t.role === 'control' ? ' · pose/control' : t.role === 'region' ? ' · region of a style' : '';
     $('target-meta').textContent = `${title(t.type)} · ${Math.round(t.width)}×${Math.round(t.height)}${t.canFill ? '' : ' · placed beside'}${role}`;
   }
   const rec = t?.record ?? null;
@@ -60,10 +60,10 @@ export function renderRoles(v: UiView): void {
     li.dataset.id = r.id;
     const chip = document.createElement('span');
     chip.className = `chip ${r.role}`;
-    chip.textContent = r.role === 'reference' ? 'Style' : 'Pose';
+    chip.textContent = r.role === 'reference' ? 'Style' : r.role === 'region' ? 'Region' : 'Pose';
     const name = document.createElement('span');
     name.className = 'grow';
-    name.textContent = r.name;
+    name.textContent = r.regionFor ? `${r.name} → ${r.regionFor.name}` : r.name;
     const dims = document.createElement('span');
     dims.className = 'muted';
     dims.textContent = `${Math.round(r.width)}×${Math.round(r.height)}`;

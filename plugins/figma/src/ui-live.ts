@@ -20,7 +20,7 @@ import type { JobOutcome } from '../../../shared/protocol/client.ts';
 import { REFERENCE_MAX_SIDE } from '../../../shared/protocol/limits.ts';
 import type { Capabilities, JobMessage } from '../../../shared/protocol/messages.ts';
 import type { NodeSummary } from './messages.ts';
-import { inputsOf } from './ui-run.ts';
+import { addRegionMasks, inputsOf } from './ui-run.ts';
 import { $, type UiView } from './ui-view.ts';
 
 export const LIVE_DEBOUNCE_MS = 400;
@@ -79,7 +79,9 @@ export function mountLive(v: UiView, saveSettings: () => void): FigmaLive {
         }, caps);
         built.clear();
         built.set(jobId, settings);
-        return { job, inputs: inputsOf(exported, caps.maxPayload) };
+        const inputs = inputsOf(exported, caps.maxPayload);
+        addRegionMasks(job, inputs, exported); // region nodes limit their style in live jobs too
+        return { job, inputs };
       },
       show: async (outcome, job) => {
         const img = outcome.images[0];

@@ -7,7 +7,9 @@
 import { MAX_IMAGE_SIDE } from '../../../shared/plugin/budget.ts';
 import type { BridgeConnection } from '../../../shared/plugin/connection.ts';
 import { errorText, isCancelled, UserError } from '../../../shared/plugin/errors.ts';
-import { buildJob, chooseSeed } from '../../../shared/plugin/job.ts';
+import { buildJob, chooseSeed, TARGET_PIXELS } from '../../../shared/plugin/job.ts';
+import { familyGenerationSize, familyOffer, settingsForFamily } from '../../../shared/plugin/families.ts';
+import { referenceMaskSize, selectsSomething, shapeMask } from '../../../shared/plugin/reference-mask.ts';
 import { JobLifecycle, type CapturedJob, type JobProgress, type PreviewImage } from '../../../shared/plugin/job-lifecycle.ts';
 import type { PendingJobs } from '../../../shared/plugin/pending-jobs.ts';
 import { createRecord, repeatFromRecord, type Repeat } from '../../../shared/plugin/record.ts';
@@ -140,12 +142,18 @@ export class GenerationRun {
       budget: { maxPixels: Math.min(caps.maxPixels, caps.maxInputPixels), maxSide: MAX_IMAGE_SIDE, referenceMaxSide: REFERENCE_MAX_SIDE },
     });
     const seed = this.repeat?.seed ?? chooseSeed(settings, this.deps.random);
-    const job = buildJob(settings, {
-      jobId, seed, hasInit: exported.init !== null, area: { width: target.width, height: target.height },
+    // The chosen checkpoint's family: its defaults where the user set nothing, its adapters/controls,
+    // and for SDXL the aspect bucket nearest the target (SD1.5 keeps the ~512² fitting).
+    const offer = familyOffer(caps, settings.checkpoint);
+    const area = exported.init ? { width: exported.init.width, height: exported.init.height } : { width: target.width, height: target.height };
+    const job = buildJob(settingsForFamily(settings, offer), {
+      jobId, seed, hasInit: exported.init !== null, area,
       references: exported.references.length, controls: exported.controls.length, preview: caps.features.includes('preview'),
       ...(this.repeat?.variation ? { variation: this.repeat.variation } : {}),
     }, caps);
+    if (offer.family === 'sdxl') Object.assign(job, familyGenerationSize(area, offer, TARGET_PIXELS, caps.maxPixels));
     const inputs = inputsOf(exported, caps.maxPayload);
+    addRegionMasks(job, inputs, exported);
     this.sendingText = `Sending ${describeInputs(exported)}…`;
     this.set({ seed });
     this.destination = { targetId: exported.target.id, placement: this.placement() };
@@ -186,6 +194,24 @@ export function inputsOf(exported: Exported, maxPayload: number): JobInputs {
     if (img && img.data.length + 1024 > maxPayload) throw new UserError(`An exported image is ${mb(img.data.length)}, over the daemon's message limit of ${mb(maxPayload)}.`);
   }
   return inputs;
+}
+
+/**
+ * Regional image prompts: a reference with a region node gets `mask` and a raw grey frame of the region's
+ * shape, at the init's exported size (the daemon cuts it like the init) or the generation size.
+ */
+export function addRegionMasks(job: JobMessage, inputs: JobInputs, exported: Pick<Exported, 'init' | 'regions'>): void {
+  const regions = exported.regions ?? [];
+  if (!job.references || !regions.some((r) => r)) return;
+  const size = referenceMaskSize(exported.init !== null, exported.init ?? { width: 0, height: 0 }, { width: job.width ?? 0, height: job.height ?? 0 });
+  inputs.referenceMasks = job.references.map((ref, i) => {
+    const region = regions[i];
+    if (!region) return undefined;
+    const m = shapeMask(region, size);
+    if (!selectsSomething(m)) throw new UserError(`The region "${region.name}" does not lie on the target: move it over the part of the frame where its style should act.`);
+    ref.mask = { source: 'frame' };
+    return { format: 'raw-gray8', width: m.width, height: m.height, data: m.data, hash: sha256Hex(m.data) };
+  });
 }
 
 function payload(img: ExportedImage): ImagePayload {

@@ -16,6 +16,7 @@ import { fillSelect, markSelection, onFormChange, renderOutputs, renderPlacement
 import { SandboxLink } from './ui-host.ts';
 import { startRun } from './ui-job.ts';
 import { mountLive, type FigmaLive } from './ui-live.ts';
+import { mountFamily, type FamilyPicker } from './ui-family.ts';
 import { connectWithForm, renderConnection, renderRetryCountdown, renderServerForm, showConnectionPanel } from './ui-status.ts';
 import { $, type SeededStore, type UiState, type UiView } from './ui-view.ts';
 
@@ -98,6 +99,7 @@ function onSandbox(m: SandboxMessage): void {
       $<HTMLInputElement>('studio-url').value = m.connection.studioUrl ?? '';
       renderServerForm(m.connection);
       writeForm(view, m.settings);
+      family?.render();
       renderSelection(view);
       renderRoles(view);
       renderOutputs(view);
@@ -125,6 +127,8 @@ function onSandbox(m: SandboxMessage): void {
 
 /** Live mode and the speed presets (ui-live.ts); mounted with the other controls in wire(). */
 let live: FigmaLive | null = null;
+/** The model picker and family line (ui-family.ts). */
+let family: FamilyPicker | null = null;
 
 function wire(): void {
   live = mountLive(view, () => sandbox.send({ type: 'save-settings', settings: state.settings, placement: state.placement }));
@@ -150,11 +154,19 @@ function wire(): void {
   $('retry').addEventListener('click', () => conn.retryNow());
   $('mark-reference').addEventListener('click', () => markSelection(view, 'reference'));
   $('mark-control').addEventListener('click', () => markSelection(view, 'control'));
+  $('mark-region').addEventListener('click', () => sandbox.send({ type: 'set-role', role: 'region' }));
+  family = mountFamily(view, () => {
+    writeForm(view, state.settings);
+    sandbox.send({ type: 'save-settings', settings: state.settings, placement: state.placement });
+  });
   $('generate').addEventListener('click', () => startRun(view, 'generate'));
   $('regenerate').addEventListener('click', () => startRun(view, 'regenerate'));
   $('variation').addEventListener('click', () => startRun(view, 'variation'));
   $('cancel').addEventListener('click', () => state.run?.cancel());
-  conn.subscribe(() => renderConnection(view));
+  conn.subscribe(() => {
+    renderConnection(view);
+    family?.render();
+  });
   window.setInterval(() => renderRetryCountdown(view), 500);
   sandbox.on(onSandbox);
   renderConnection(view);
