@@ -21,6 +21,8 @@ export interface PsCapture {
   control?: Rgba8;
   /** Where the reference acts (regional image prompt): at the init's size, or the generation size without one. */
   referenceMask?: Gray8;
+  /** More reference layers after the first (same adapter, use and strength), each with its own mask. */
+  moreReferences?: Array<{ image: Rgba8; mask?: Gray8 }>;
 }
 
 export interface JobOptions {
@@ -87,7 +89,13 @@ export function buildPsJob(s: GenerationSettings, cap: PsCapture, o: JobOptions)
     inputs.references = ['image' in cap.reference
       ? rgbaPayload(cap.reference.image)
       : { format: cap.reference.format, width: 0, height: 0, data: cap.reference.encoded, hash: sha256Hex(cap.reference.encoded) }];
-    if (cap.referenceMask) inputs.referenceMasks = [grayPayload(cap.referenceMask)];
+    for (const more of cap.moreReferences ?? []) {
+      job.references.push({ source: 'frame', adapter, scale: s.referenceScale, preset: s.preset, ...(more.mask ? { mask: { source: 'frame' as const } } : {}) });
+      inputs.references.push(rgbaPayload(more.image));
+    }
+    // Masks line up with the references; an unmasked one has none.
+    const masks = [cap.referenceMask, ...(cap.moreReferences ?? []).map((m) => m.mask)];
+    if (masks.some((m) => m)) inputs.referenceMasks = masks.map((m) => (m ? grayPayload(m) : undefined));
   }
   if (cap.control) {
     job.controls = [{

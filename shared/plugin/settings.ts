@@ -66,6 +66,11 @@ export interface GenerationSettings {
    * is white (Photoshop; Figma marks region nodes instead). Absent = everywhere.
    */
   reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string; mask?: boolean };
+  /**
+   * A second reference layer (Photoshop), with the first one's adapter, use and strength: with layer masks,
+   * two references in two regions (a painting on the left, a photo on the right). Absent = none.
+   */
+  reference2?: { layerId: number; layerName: string; mask?: boolean };
   control: { layerId: number | null; layerName: string; start: number; end: number };
   /** The speed preset the model fields came from; 'custom' once steps, sampler or CFG are changed by hand. */
   speed: SpeedPreset | 'custom';
@@ -226,6 +231,7 @@ export function parseSettings(raw: unknown, defaults: GenerationSettings = DEFAU
       fileName: str(ref.fileName, 256, ''),
       ...(ref.mask === true ? { mask: true } : {}),
     },
+    ...parseReference2(r.reference2),
     control: { layerId: layerId(ctl.layerId), layerName: str(ctl.layerName, 256, ''), ...parseRange(ctl, d.control) },
     speed: oneOf<SpeedPreset | 'custom'>(r.speed, [...SPEED_PRESETS, 'custom'], d.speed),
     checkpoint: str(r.checkpoint, MAX_NAME_LENGTH, d.checkpoint),
@@ -235,6 +241,13 @@ export function parseSettings(raw: unknown, defaults: GenerationSettings = DEFAU
     liveStrength: num(r.liveStrength, 0.05, 1, d.liveStrength),
     liveLayer: typeof r.liveLayer === 'boolean' ? r.liveLayer : d.liveLayer,
   };
+}
+
+/** The second reference layer, kept only when it names a layer. */
+function parseReference2(v: unknown): Pick<GenerationSettings, 'reference2'> {
+  if (!isRecord(v)) return {};
+  const id = layerId(v.layerId);
+  return id === null ? {} : { reference2: { layerId: id, layerName: str(v.layerName, 256, ''), ...(v.mask === true ? { mask: true } : {}) } };
 }
 
 function parseLoras(list: unknown[]): LoraSpec[] {

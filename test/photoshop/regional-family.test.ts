@@ -127,6 +127,28 @@ test('regional image prompt, whole canvas: the layer mask goes as references[0].
   r.close();
 });
 
+test('two reference layers, left and right: two masks, two references, both kept in the record', async () => {
+  const r = await rig();
+  maskLeftHalf(r.doc);
+  const second = r.doc.byName('Pose');
+  second.userMask = Float32Array.from({ length: SCENE.width * SCENE.height }, (_v, i) => (i % SCENE.width < SCENE.width / 2 ? 0 : 1));
+  r.ctl.update({ prompt: 'harbour', mode: 'canvas', seed: 5, steps: 3, reference: styleRef(r.doc), reference2: { layerId: second.id, layerName: 'Pose', mask: true } });
+  await r.ctl.generate();
+  assert.equal(r.ctl.notice, null, r.ctl.notice?.text);
+  const job = r.wire.jobs.at(-1)!;
+  assert.deepEqual(job.references?.map((x) => [x.source, x.mask]), [['frame', { source: 'frame' }], ['frame', { source: 'frame' }]]);
+  const masks = r.wire.frames.filter((x) => x.role === 'reference-mask');
+  assert.deepEqual(masks.map((m) => [m.index, m.width, m.height]), [[0, job.width, job.height], [1, job.width, job.height]]);
+  assert.deepEqual([masks[0].payload[0], masks[0].payload[masks[0].width - 1], masks[1].payload[0], masks[1].payload[masks[1].width - 1]], [255, 0, 0, 255]);
+  assert.equal(r.wire.frames.filter((x) => x.role === 'reference').length, 2);
+  const acc = r.wire.accepted.at(-1)!;
+  assert.equal(acc.inputs.referenceMasks?.filter((h) => typeof h === 'string').length, 2);
+  const rec = parseRecord(JSON.parse(readXmpRecord(generated(r.doc)[0].xmp)!))!;
+  assert.deepEqual(rec.references.map((x) => x.mask), acc.inputs.referenceMasks!.map((hash) => ({ source: 'hash', hash })));
+  assert.deepEqual(rec.settings.reference2, { layerId: second.id, layerName: 'Pose', mask: true });
+  r.close();
+});
+
 test('regional image prompt with img2img in a selection: the mask at the init\'s size, cut to the selection\'s box', async () => {
   const r = await rig();
   maskLeftHalf(r.doc);

@@ -124,8 +124,17 @@ async function readInputs(scope: ModalScope, c: ReadContext): Promise<{ capture:
   }
   const reference = await readReference(scope, c);
   if (reference) capture.reference = reference;
-  // An image file has no layer mask: the option applies to a reference layer only.
-  if (reference && c.settings.reference.mask && c.settings.reference.source === 'layer') capture.referenceMask = await readReferenceMask(scope, c, !!capture.init);
+  // An image file has no layer mask: the option applies to reference layers only.
+  const ref = c.settings.reference;
+  if (reference && ref.source === 'layer' && ref.layerId !== null) {
+    if (ref.mask) capture.referenceMask = await readReferenceMask(scope, c, ref.layerId, ref.layerName, !!capture.init);
+    const second = c.settings.reference2;
+    if (second && second.layerId !== ref.layerId) {
+      const image = await readReferenceLayer(scope, c, second.layerId, second.layerName);
+      const mask = second.mask ? await readReferenceMask(scope, c, second.layerId, second.layerName, !!capture.init) : undefined;
+      capture.moreReferences = [{ image, ...(mask ? { mask } : {}) }];
+    }
+  }
   const control = await readControl(scope, c, notes);
   if (control) capture.control = control;
   return { capture, alpha, notes };
@@ -160,14 +169,7 @@ async function readSelectionFor(scope: ModalScope, c: ReadContext): Promise<Sele
 
 async function readReference(scope: ModalScope, c: ReadContext): Promise<PsCapture['reference']> {
   const ref = c.settings.reference;
-  if (ref.source === 'layer' && ref.layerId !== null) {
-    const layer = c.layers.find((l) => l.id === ref.layerId);
-    if (!layer) throw new UserError(`The style reference layer "${ref.layerName}" is not in this document: pick it again.`);
-    if (!layer.bounds) throw new UserError(`The style reference layer "${layer.name}" is empty.`);
-    const px = await scope.readLayer(c.doc.id, layer.id, null, fitWithin(layer.bounds, REFERENCE_MAX_SIDE, REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE));
-    if (!px) throw new UserError(`The style reference layer "${layer.name}" is empty.`);
-    return { image: px.image };
-  }
+  if (ref.source === 'layer' && ref.layerId !== null) return { image: await readReferenceLayer(scope, c, ref.layerId, ref.layerName) };
   const file = c.referenceFile;
   if (ref.source === 'file' && file && file.name === ref.fileName) {
     const format = sniffImageFormat(file.bytes);
@@ -176,14 +178,23 @@ async function readReference(scope: ModalScope, c: ReadContext): Promise<PsCaptu
   return undefined;
 }
 
+/** A reference layer's pixels, no larger than the daemon would shrink them to. */
+async function readReferenceLayer(scope: ModalScope, c: ReadContext, layerId: number, layerName: string): Promise<Rgba8> {
+  const layer = c.layers.find((l) => l.id === layerId);
+  if (!layer) throw new UserError(`The style reference layer "${layerName}" is not in this document: pick it again.`);
+  if (!layer.bounds) throw new UserError(`The style reference layer "${layer.name}" is empty.`);
+  const px = await scope.readLayer(c.doc.id, layer.id, null, fitWithin(layer.bounds, REFERENCE_MAX_SIDE, REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE));
+  if (!px) throw new UserError(`The style reference layer "${layer.name}" is empty.`);
+  return px.image;
+}
+
 /**
  * A regional image prompt: the reference layer's layer mask over the job's region, mapped like the
  * selection becomes the inpaint mask, at the size the daemon wants (the init's, else the generation's).
  */
-async function readReferenceMask(scope: ModalScope, c: ReadContext, hasInit: boolean): Promise<Gray8> {
-  const ref = c.settings.reference;
-  const name = c.layers.find((l) => l.id === ref.layerId)?.name ?? ref.layerName;
-  const read = ref.layerId === null ? null : await scope.readLayerMask(c.doc.id, ref.layerId, c.plan.region);
+async function readReferenceMask(scope: ModalScope, c: ReadContext, layerId: number, layerName: string, hasInit: boolean): Promise<Gray8> {
+  const name = c.layers.find((l) => l.id === layerId)?.name ?? layerName;
+  const read = await scope.readLayerMask(c.doc.id, layerId, c.plan.region);
   if (!read) throw new UserError(`The style reference layer "${name}" has no layer mask: add one (Layer › Layer Mask), paint white where the reference should act, or turn "only where its layer mask is white" off.`);
   const mask = regionalMask(read.mask, read.doc, c.plan.region, referenceMaskSize(hasInit, c.plan.read, c.plan.generation));
   if (!selectsSomething(mask)) throw new UserError(`The layer mask of "${name}" is black over the whole generated area: the reference would act nowhere.`);

@@ -58,6 +58,15 @@ export function wireForm(v: PanelView): void {
   el.preset.addEventListener('change', () => ctl.update({ preset: picked(el.preset) as BlockPreset }));
   el.refScale.addEventListener('input', () => ctl.update({ referenceScale: num(el.refScale, s().referenceScale) }));
   el.refMask.addEventListener('change', () => ctl.update({ reference: { ...s().reference, mask: el.refMask.checked } }));
+  el.ref2Layer.addEventListener('change', () => {
+    const id = Number(picked(el.ref2Layer)) || null;
+    const l = v.state.layers.find((x) => x.id === id);
+    ctl.update({ reference2: id ? { layerId: id, layerName: l?.name ?? '', ...(s().reference2?.mask ? { mask: true } : {}) } : undefined });
+  });
+  el.ref2Mask.addEventListener('change', () => {
+    const r2 = s().reference2;
+    if (r2) ctl.update({ reference2: { ...r2, mask: el.ref2Mask.checked } });
+  });
   el.checkpoint.addEventListener('change', () => {
     // A model picked by hand leaves the speed preset: its LoRA and step recipe belong to another model,
     // and steps / sampler / CFG go back to "not set" so the new family's defaults apply.
@@ -128,6 +137,11 @@ export function renderForm(v: PanelView): void {
       : 'PNG or JPEG';
     show(el.refMaskRow, st.reference.source === 'layer');
     el.refMask.checked = st.reference.mask === true;
+    show(el.ref2Row, st.reference.source === 'layer');
+    options(el.ref2Layer, layerOptions(v, st.reference2?.layerId ?? null, st.reference2?.layerName ?? ''));
+    pick(el.ref2Layer, st.reference2 ? String(st.reference2.layerId) : '');
+    show(el.ref2MaskRow, !!st.reference2);
+    el.ref2Mask.checked = st.reference2?.mask === true;
     const adapters = ctl.adapters();
     options(el.adapter, adapters.map((a) => ({ value: a, label: ADAPTER_LABELS[a] ?? a })));
     pick(el.adapter, adapters.includes(st.adapter) ? st.adapter : adapters[0]);

@@ -39,6 +39,7 @@ export function panelElements(doc: Document) {
     refFileRow: $('refFileRow'), refPick: $('refPick'), refFileName: $('refFileName'), refOptions: $('refOptions'),
     adapter: $<SpPicker>('adapter'), preset: $<SpPicker>('preset'), refScale: $<SpField>('refScale'),
     refScaleVal: $('refScaleVal'), refGuide: $('refGuide'), refMaskRow: $('refMaskRow'), refMask: $<SpCheckbox>('refMask'),
+    ref2Row: $('ref2Row'), ref2Layer: $<SpPicker>('ref2Layer'), ref2MaskRow: $('ref2MaskRow'), ref2Mask: $<SpCheckbox>('ref2Mask'),
     checkpoint: $<SpPicker>('checkpoint'), familyLabel: $('familyLabel'),
     ctlLayer: $<SpPicker>('ctlLayer'), ctlCurrent: $('ctlCurrent'), ctlOptions: $('ctlOptions'), ctlType: $<SpPicker>('ctlType'),
     ctlPre: $<SpPicker>('ctlPre'), ctlScale: $<SpField>('ctlScale'), ctlScaleVal: $('ctlScaleVal'),
