@@ -10,7 +10,9 @@
  * `--lora-switch` also measures what switching a LoRA costs (UNet + text encoder rebuilt with the
  * merged weights, new sessions) with a synthetic rank-64 LoRA on every UNet linear layer.
  *
- *   node --import tsx bench/live.ts [--provider cpu|webgpu|…] [--edits 5] [--standard-steps 20] [--no-taesd-encoder] [--lora-switch]
+ * `--encoders-only` times just the init encode, full VAE encoder against TAESD's, interleaved.
+ *
+ *   node --import tsx bench/live.ts [--provider cpu|webgpu|…] [--edits 5] [--standard-steps 20] [--no-taesd-encoder] [--lora-switch] [--encoders-only]
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -23,6 +25,12 @@ import { taesdOriginalSpecs } from '../engine/synthetic/taesd-specs.ts';
 import { writeSynthetic } from '../engine/synthetic/write.ts';
 import type { TensorSpec } from '../engine/synthetic/specs.ts';
 import { openCheckpoint } from '../engine/pipeline/checkpoint.ts';
+import * as ort from 'onnxruntime-node';
+import { buildTaesdEncoder, taesdSource } from '../engine/graphs/taesd.ts';
+import { buildVaeEncoder } from '../engine/graphs/vae.ts';
+import { createSession } from '../engine/runtime/session.ts';
+
+const SIZE_ENC = 512;
 import { median, summarize } from './lib/stats.ts';
 import { emit } from './lib/types.ts';
 import { ensureSyntheticSd15 } from './synthetic.ts';
@@ -63,6 +71,40 @@ if (loraSwitch) {
     }
     writeSynthetic(file, specs, { seed: 12 });
   }
+}
+if (args.includes('--encoders-only')) {
+  // The live init encode alone, both encoders warm and interleaved under the same load: the full SD VAE
+  // encoder (a non-draft job) against TAESD's (a draft/live job), 512², 2 threads like the engine.
+  const ckpt = openCheckpoint(set.checkpoint);
+  const vae = await createSession(buildVaeEncoder(ckpt.source('vae')), { provider: 'cpu' });
+  const tiny = await createSession(buildTaesdEncoder(taesdSource(taesdEnc)), { provider: 'cpu' });
+  const x = new Float32Array(3 * SIZE_ENC * SIZE_ENC).map((_, i) => Math.sin(i * 0.001));
+  const run = async (s: typeof vae): Promise<number> => {
+    const t = performance.now();
+    await s.run({ image: new ort.Tensor('float32', x, [1, 3, SIZE_ENC, SIZE_ENC]) });
+    return performance.now() - t;
+  };
+  await run(vae);
+  await run(tiny);
+  const full: number[] = [];
+  const small: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    full.push(await run(vae));
+    small.push(await run(tiny));
+  }
+  const load = loadavg();
+  const result = {
+    bench: 'live',
+    rows: [
+      { label: 'init encode 512², full SD VAE encoder: median', value: Math.round(median(full)), unit: 'ms', min: Math.round(Math.min(...full)), max: Math.round(Math.max(...full)) },
+      { label: 'init encode 512², TAESD encoder: median', value: Math.round(median(small)), unit: 'ms', min: Math.round(Math.min(...small)), max: Math.round(Math.max(...small)) },
+    ],
+    notes: [`5 interleaved runs each after a warm-up; load average ${load.map((v) => v.toFixed(2)).join(' / ')} (1/5/15 min, 2 cores)`],
+  };
+  emit(result, true);
+  await vae.release();
+  await tiny.release();
+  process.exit(0);
 }
 const loadBefore = loadavg();
 const engine = await createEngine({ provider, models: registryLocator(set.models, { hashes: 'cached' }) });
