@@ -18,6 +18,7 @@ import { encodePng } from './image.ts';
 import { withPngText } from './png-text.ts';
 import { resultText, type ResultText } from './result-text.ts';
 import type { Logger } from './log.ts';
+import type { Family } from '../engine/pipeline/family.ts';
 import { ByteLru } from './lru.ts';
 import { finishImages, JobInputError, prepareJob, resultMetadata, type DecodedInputs } from './pipeline.ts';
 import { FairQueue } from './queue.ts';
@@ -64,6 +65,8 @@ export interface JobManagerOptions {
   resultTtlMs: number;
   resultCacheBytes: number;
   log: Logger;
+  /** The model family of the checkpoint a job names (or the default one): its defaults fill what the job leaves out. */
+  familyOf?: (checkpoint: string | undefined) => Promise<Family>;
 }
 
 interface OutFrame {
@@ -275,7 +278,8 @@ export class JobManager implements JobService {
     try {
       const engine = this.opts.engine;
       if (!engine) throw new EngineError('engine-unavailable', this.opts.engineError ?? 'no engine');
-      const prep = await prepareJob(job.spec, job.inputs!, { maxPixels: this.opts.maxPixels, seed: randomInt(0, 2 ** 32 - 1) });
+      const family = await this.opts.familyOf?.(p.checkpoint);
+      const prep = await prepareJob(job.spec, job.inputs!, { maxPixels: this.opts.maxPixels, seed: randomInt(0, 2 ** 32 - 1), ...(family ? { family } : {}) });
       job.inputs = undefined; // the prepared request holds what is still needed
       timings.prepare = Date.now() - t0;
       const rp = prep.request.params;

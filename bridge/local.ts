@@ -10,6 +10,7 @@ import type { InputHashes, JobMessage, ResultMetadata } from '../shared/protocol
 import { validateJob } from '../shared/protocol/validate.ts';
 import { sha256Hex } from './blobs.ts';
 import { decodePixels, type Pixels } from './image.ts';
+import { jobFamily } from './models/families.ts';
 import { finishImages, prepareJob, resultMetadata, type DecodedInputs } from './pipeline.ts';
 
 export class LocalJobError extends Error {
@@ -60,7 +61,8 @@ export async function runJobLocally(engine: Engine, message: JobMessage, inputs:
     hashes,
   };
   const t0 = Date.now();
-  const prep = await prepareJob(job, decoded, { maxPixels: opts.maxPixels, seed: randomInt(0, 2 ** 32 - 1) });
+  const family = jobFamily(await engine.listModels(), job.params.checkpoint);
+  const prep = await prepareJob(job, decoded, { maxPixels: opts.maxPixels, seed: randomInt(0, 2 ** 32 - 1), family });
   const res = await engine.generate(prep.request, { signal: opts.signal, onProgress: opts.onProgress });
   const images = await finishImages(prep, res.images);
   return { images, metadata: resultMetadata(prep, res, hashes, { total: Date.now() - t0 }) };

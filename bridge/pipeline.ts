@@ -18,9 +18,8 @@ import { crop, featherMask, fitToGrid, flatten, maskBounds, padRect, pasteBack, 
 import { renderKeypoints } from '../engine/preprocess/control.ts';
 import type { PoseKeypoints } from '../shared/protocol/messages.ts';
 import { REFERENCE_MAX_SIDE } from '../shared/protocol/limits.ts';
+import { FAMILY_DEFAULTS, nearestSdxlBucket, type Family } from '../engine/pipeline/family.ts';
 
-/** SD1.5's native area: generation sizes derived from an init image aim for about this many pixels. */
-export const TARGET_PIXELS = 512 * 512;
 
 const WHITE = [255, 255, 255] as const;
 const BLACK = [0, 0, 0] as const;
@@ -61,10 +60,25 @@ export interface PrepareOptions {
   maxPixels: number;
   /** Used when the job gives no seed. */
   seed: number;
+  /** The family of the job's checkpoint: its defaults fill what the job leaves out (default SD1.5). */
+  family?: Family;
+}
+
+/**
+ * The generation size for an area (an init region, or none): SDXL takes the aspect bucket nearest the
+ * area's (1024² without one), SD1.5 about 512² on the 8-px grid; both within the pixel budget.
+ */
+export function generationSize(family: Family, area: { width: number; height: number } | undefined, maxPixels: number): { width: number; height: number } {
+  const side = FAMILY_DEFAULTS[family].size;
+  const want = family === 'sdxl' ? (area ? nearestSdxlBucket(area.width, area.height) : { width: side, height: side }) : undefined;
+  if (want && want.width * want.height <= maxPixels) return want;
+  return fitToGrid(area?.width ?? side, area?.height ?? side, side * side, maxPixels);
 }
 
 export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts: PrepareOptions): Promise<PreparedJob> {
   const p = job.params;
+  const family = opts.family ?? 'sd15';
+  const defaults = FAMILY_DEFAULTS[family];
   let width = p.width;
   let height = p.height;
   let base: RgbaImage | undefined;
@@ -88,11 +102,11 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
       feathered = crop(await featherMask(crop(hard, featherArea(region, job.mask.feather, base)), job.mask.feather), relative(region, featherArea(region, job.mask.feather, base)));
       pasteMask = { width: feathered.width, height: feathered.height, data: feathered.data.map((a) => (a > 0 ? 255 : 0)) };
     }
-    if (width === undefined || height === undefined) ({ width, height } = fitToGrid(region.width, region.height, TARGET_PIXELS, opts.maxPixels));
+    if (width === undefined || height === undefined) ({ width, height } = generationSize(family, region, opts.maxPixels));
     init = await resize(crop(base, region), width, height);
     if (feathered) mask = await resize(feathered, width, height);
   }
-  if (width === undefined || height === undefined) throw new JobInputError('width', 'width and height are needed without an init image');
+  if (width === undefined || height === undefined) ({ width, height } = generationSize(family, undefined, opts.maxPixels));
   const gw = width, gh = height;
 
   // The job's own fields go to the engine as they are (one shape, validated once); only the pixels and
@@ -118,7 +132,10 @@ export async function prepareJob(job: NormalizedJob, inputs: DecodedInputs, opts
   }));
 
   const request: GenerateRequest = {
-    params: { ...p, seed: p.seed ?? opts.seed, width: gw, height: gh },
+    params: {
+      ...p, seed: p.seed ?? opts.seed, width: gw, height: gh,
+      steps: p.steps ?? defaults.steps, sampler: p.sampler ?? defaults.sampler, guidance: p.guidance ?? defaults.guidance,
+    },
     ...(init ? { init } : {}),
     ...(mask ? { mask } : {}),
     references,

@@ -13,7 +13,7 @@ import { BlobStore } from './blobs.ts';
 import type { DaemonConfig } from './config.ts';
 import { useCoresForImages } from './image.ts';
 import { JobManager } from './jobs.ts';
-import { familyCapabilities } from './models/families.ts';
+import { familyCapabilities, jobFamily } from './models/families.ts';
 import { fewStepOf } from './models/few-step.ts';
 import { missingFeatures } from './models/features.ts';
 import type { Logger } from './log.ts';
@@ -45,12 +45,13 @@ const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidd
 export async function startDaemon(opts: StartOptions): Promise<DaemonHandle> {
   const { config, log } = opts;
   useCoresForImages();
+  const capabilities = capabilitiesSource(opts.engine, opts.engineError, config, log);
   const jobs = new JobManager({
     engine: opts.engine, engineError: opts.engineError, maxPixels: config.maxPixels, maxQueue: config.maxQueue,
     disconnectGraceMs: config.disconnectGraceMs, resultTtlMs: config.resultTtlMs, resultCacheBytes: config.resultCacheBytes, log,
+    familyOf: async (checkpoint) => jobFamily((await capabilities()).models, checkpoint),
   });
   const blobs = new BlobStore(config.blobCacheBytes);
-  const capabilities = capabilitiesSource(opts.engine, opts.engineError, config, log);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: true });
   const liveness = watchLiveness(wss, config.pingIntervalMs, log);
   let closing = false;
@@ -208,7 +209,7 @@ function capabilitiesSource(engine: Engine | null, engineError: string | undefin
         // base and fewStep let the panels offer only what is installed (their Live/Fast/Quality presets).
         const models = (await engine.listModels()).map((m): ModelInfo => {
           const fewStep = fewStepOf(m.name, m.kind);
-          return { name: m.name, kind: m.kind, bytes: m.bytes, ...(m.base ? { base: m.base } : {}), ...(fewStep ? { fewStep } : {}) };
+          return { name: m.name, kind: m.kind, bytes: m.bytes, ...(m.base ? { base: m.base } : {}), ...(fewStep ? { fewStep } : {}), ...(m.default ? { default: true } : {}) };
         });
         cache = { at: Date.now(), models };
       } catch (e) {

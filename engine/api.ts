@@ -163,6 +163,8 @@ export interface ModelSummary {
   readonly sha256?: string;
   /** The architecture its tensors say (checkpoints, LoRAs, adapters), where known. */
   readonly base?: 'sd15' | 'sd2' | 'sdxl' | 'sd3' | 'flux';
+  /** The model a job that names none gets: one checkpoint across all checkpoint kinds, one per role for the rest. */
+  readonly default?: boolean;
 }
 
 /** The execution provider a running engine uses, as the handshake and `doctor` report it. */

@@ -16,6 +16,15 @@ function checkpointFamily(kind: string): Family | undefined {
   return undefined;
 }
 
+/**
+ * The family of the checkpoint a job runs on: the one it names, else the default one (`ModelInfo.default`).
+ * SD1.5 when the list does not tell (no engine yet, an unknown name: the engine's error will say which).
+ */
+export function jobFamily(models: readonly ModelInfo[], checkpoint: string | undefined): Family {
+  const ckpt = models.find((m) => checkpointFamily(m.kind) !== undefined && (checkpoint === undefined ? m.default : m.name === checkpoint));
+  return (ckpt && checkpointFamily(ckpt.kind)) ?? 'sd15';
+}
+
 /** Families with at least one installed checkpoint, each with what its models allow. */
 export function familyCapabilities(models: readonly ModelInfo[]): Partial<Record<Family, FamilyCapabilities>> {
   const out: Partial<Record<Family, FamilyCapabilities>> = {};
@@ -29,7 +38,7 @@ export function familyCapabilities(models: readonly ModelInfo[]): Partial<Record
       adapters: ADAPTER_KINDS.filter((k) => models.some((m) => m.kind === `ipadapter:${prefix}${k}`)),
       controls: CONTROL_TYPES.filter((t) => models.some((m) => m.kind === `controlnet:${prefix}${t}`)),
       defaults: {
-        width: d.size, height: d.size, steps: d.steps, guidance: d.guidance, sampler: d.sampler as SamplerName,
+        width: d.size, height: d.size, steps: d.steps, guidance: d.guidance, sampler: d.sampler,
         ...(family === 'sdxl' ? { buckets: SDXL_BUCKETS.map(([w, h]) => [w, h] as [number, number]) } : {}),
       },
     };

@@ -120,11 +120,20 @@ export class ModelRegistry {
     }
   }
 
-  /** What the handshake reports: usable models only. */
+  /** What the handshake reports: usable models only, each marked where a job that names none gets it. */
   summaries(): ModelSummary[] {
+    // `find` without a name: the checkpoint across every checkpoint kind (as the engine asks for it), else per role.
+    const defaults = new Set<ModelEntry>();
+    for (const e of this.entries) {
+      const best = this.candidates(e.role.startsWith('checkpoint') ? 'checkpoint' : e.role)[0];
+      if (best) defaults.add(best);
+    }
     return this.entries
       .filter((e) => e.detection.supported)
-      .map((e) => ({ name: e.name, kind: e.role, path: e.path, bytes: e.bytes, ...(e.sha256 ? { sha256: e.sha256 } : {}), ...(e.detection.base ? { base: e.detection.base } : {}) }));
+      .map((e) => ({
+        name: e.name, kind: e.role, path: e.path, bytes: e.bytes,
+        ...(e.sha256 ? { sha256: e.sha256 } : {}), ...(e.detection.base ? { base: e.detection.base } : {}), ...(defaults.has(e) ? { default: true } : {}),
+      }));
   }
 }
 

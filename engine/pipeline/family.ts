@@ -2,7 +2,7 @@
  * What a model family (SD1.5, SDXL) implies for a job: its generation defaults, SDXL's aspect
  * buckets, the roles of the models bound to its UNet, and SDXL's added time ids.
  */
-import type { Role } from '../api.ts';
+import type { Role, SamplerName } from '../api.ts';
 import type { Flavour } from '../onnx/builder.ts';
 import type { SchedulerConfig } from '../schedulers/index.ts';
 
@@ -13,7 +13,7 @@ export interface FamilyDefaults {
   readonly size: number;
   readonly steps: number;
   readonly guidance: number;
-  readonly sampler: string;
+  readonly sampler: SamplerName;
   /** The VAE's latent scaling where the model does not say (diffusers' configs). */
   readonly vaeScaling: number;
 }

@@ -210,6 +210,8 @@ export interface ModelInfo {
   base?: 'sd15' | 'sd2' | 'sdxl' | 'sd3' | 'flux';
   /** Set for few-step checkpoints and LoRAs (LCM, TCD, Hyper-SD, SDXL-Lightning, SDXL-Turbo). */
   fewStep?: FewStepInfo;
+  /** The model a job that names none gets (one checkpoint; one per role for the rest). */
+  default?: boolean;
 }
 
 export type Feature =

@@ -36,10 +36,11 @@ export interface NormalizedParams {
   negativePrompt: string;
   /** Absent = the daemon picks one. */
   seed?: number;
-  steps: number;
-  sampler: SamplerName;
-  guidance: number;
-  /** Absent only when an init image is given: then derived from it. */
+  /** Absent = the checkpoint family's default (SD1.5: 20, euler-ancestral, 7; SDXL: 30, dpmpp-2m-karras, 5), filled by the daemon. */
+  steps?: number;
+  sampler?: SamplerName;
+  guidance?: number;
+  /** Absent = derived from the init image, else the family's size (SD1.5 512², SDXL 1024²). */
   width?: number;
   height?: number;
   strength: number;
@@ -194,14 +195,15 @@ function job(o: Record<string, unknown>, ctx: ValidationContext): NormalizedJob 
   const params: NormalizedParams = {
     prompt: str(o.prompt, 'prompt', 0, L.MAX_PROMPT_LENGTH),
     negativePrompt: opt(o.negativePrompt, '', (v) => str(v, 'negativePrompt', 0, L.MAX_PROMPT_LENGTH)),
-    steps: opt(o.steps, L.STEPS.default, (v) => int(v, 'steps', L.STEPS.min, L.STEPS.max)),
-    sampler: opt(o.sampler, 'euler-ancestral' as SamplerName, (v) => oneOf(v, 'sampler', samplers)),
-    guidance: opt(o.guidance, L.GUIDANCE.default, (v) => num(v, 'guidance', L.GUIDANCE.min, L.GUIDANCE.max)),
     strength: opt(o.strength, L.STRENGTH.default, (v) => num(v, 'strength', L.STRENGTH.min, L.STRENGTH.max)),
     batchSize: opt(o.batchSize, 1, (v) => int(v, 'batchSize', 1, ctx.maxBatch)),
     clipSkip: opt(o.clipSkip, L.CLIP_SKIP.default, (v) => int(v, 'clipSkip', L.CLIP_SKIP.min, L.CLIP_SKIP.max)),
     loras: opt(o.loras, [], (v) => list(v, 'loras', L.MAX_LORAS, lora)),
   };
+  // Steps, sampler, guidance and size have no default here: they depend on the checkpoint's family.
+  if (o.steps !== undefined) params.steps = int(o.steps, 'steps', L.STEPS.min, L.STEPS.max);
+  if (o.sampler !== undefined) params.sampler = oneOf(o.sampler, 'sampler', samplers);
+  if (o.guidance !== undefined) params.guidance = num(o.guidance, 'guidance', L.GUIDANCE.min, L.GUIDANCE.max);
   if (o.seed !== undefined) params.seed = int(o.seed, 'seed', 0, L.SEED_MAX);
   if (o.variationSeed !== undefined) params.variationSeed = int(o.variationSeed, 'variationSeed', 0, L.SEED_MAX);
   if (o.variationStrength !== undefined) params.variationStrength = num(o.variationStrength, 'variationStrength', 0, 1);
@@ -215,18 +217,15 @@ function job(o: Record<string, unknown>, ctx: ValidationContext): NormalizedJob 
     if (!out.init) throw new Invalid('mask', 'a mask needs an init image (send "init" too)');
     out.mask = mask(o.mask);
   }
-  size(o, params, ctx, out.init !== undefined);
+  size(o, params, ctx);
   out.references = opt(o.references, [], (v) => list(v, 'references', L.MAX_REFERENCES, reference));
   out.controls = opt(o.controls, [], (v) => list(v, 'controls', L.MAX_CONTROLS, control));
   return out;
 }
 
-/** width/height: multiples of 8 within the pixel budget; optional (derived from init) with an init image. */
-function size(o: Record<string, unknown>, p: NormalizedParams, ctx: ValidationContext, hasInit: boolean): void {
-  if (o.width === undefined && o.height === undefined) {
-    if (!hasInit) p.width = p.height = L.SIZE.default;
-    return;
-  }
+/** width/height: both or neither; multiples of 8 within the pixel budget. */
+function size(o: Record<string, unknown>, p: NormalizedParams, ctx: ValidationContext): void {
+  if (o.width === undefined && o.height === undefined) return;
   if (o.width === undefined) throw new Invalid('width', 'give both width and height, or neither');
   if (o.height === undefined) throw new Invalid('height', 'give both width and height, or neither');
   const w = int(o.width, 'width', L.SIZE.min, L.SIZE.max);

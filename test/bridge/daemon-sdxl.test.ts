@@ -93,3 +93,15 @@ test('selftest --family sdxl: a private daemon runs an SDXL job with image promp
   assert.deepEqual([meta.width, meta.height], [64, 64]);
   assert.match(meta.text.parameters ?? '', /Model family: SDXL/);
 });
+
+test('a job that leaves out size, steps, sampler and guidance gets the SDXL defaults of the default checkpoint', async () => {
+  assert.ok(client.welcome!.capabilities.models.find((m) => m.name === 'tiny-sdxl')?.default, 'the only plain checkpoint is the default');
+  let started: { width: number; height: number; steps: number } | undefined;
+  // A landscape init of 160×90: the nearest SDXL bucket, 1344×768 (generated, then scaled back to the init's size).
+  const init = { format: 'raw-rgba8' as const, width: 160, height: 90, data: new Uint8Array(160 * 90 * 4).fill(200) };
+  const out = await client.submit({ type: 'job', jobId: 'sdxl-defaults', prompt: 'a fox', seed: 1, strength: 0.04, init: { source: 'frame' } }, { init }, { onStarted: (m) => (started = m) });
+  assert.deepEqual([started?.width, started?.height], [1344, 768]);
+  const p = out.result.metadata.params;
+  assert.deepEqual([p.width, p.height, p.steps, p.sampler, p.guidance], [1344, 768, 30, 'dpmpp-2m-karras', 5]);
+  assert.deepEqual([out.result.metadata.outputWidth, out.result.metadata.outputHeight], [160, 90]);
+});

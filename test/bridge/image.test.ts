@@ -6,7 +6,8 @@ import { validateJob } from '../../shared/protocol/validate.ts';
 import {
   crop, decodePixels, featherMask, fitToGrid, flatten, maskBounds, padRect, pasteBack, resize, toMask, unpremultiplyInPlace,
 } from '../../bridge/image.ts';
-import { finishImages, prepareJob } from '../../bridge/pipeline.ts';
+import { finishImages, generationSize, prepareJob } from '../../bridge/pipeline.ts';
+import { jobFamily } from '../../bridge/models/families.ts';
 import { renderKeypoints } from '../../engine/preprocess/control.ts';
 const renderPose = (kp: object, w: number, h: number) => renderKeypoints(kp, w, h).image;
 
@@ -228,4 +229,45 @@ test('pipeline: reference masks are cut and sized like the init, checked, and re
   assert.equal(m0.data[Math.floor(rp.height / 2) * rp.width + Math.floor((40 / 120) * rp.width)], 255);
   assert.equal(m0.data[Math.floor(rp.height / 2) * rp.width + rp.width - 2], 0, 'x ≥ 150 is outside');
   assert.match(await field(prepareJob(v.value, { init: { ...init, channels: 4 }, mask: { width: 300, height: 200, channels: 1, data: sel }, references: [ref, ref], controls: [], referenceMasks: [half(150, 100, true), half(300, 200, true)], hashes }, { maxPixels: 1 << 20, seed: 3 })) ?? '', /^references\[0\]\.mask: the mask is 150x100 but the init image is 300x200/);
+});
+
+test('pipeline: what a job leaves out comes from its checkpoint family (SD1.5 512², SDXL 1024² and its aspect buckets)', async () => {
+  const minimal = validateJob({ type: 'job', jobId: 'f', prompt: 'x' });
+  assert.ok(minimal.ok);
+  const none = { references: [], controls: [], hashes: { references: [], controls: [] } };
+  const sd15 = (await prepareJob(minimal.value, none, { maxPixels: 4 << 20, seed: 1 })).request.params;
+  assert.deepEqual([sd15.width, sd15.height, sd15.steps, sd15.sampler, sd15.guidance], [512, 512, 20, 'euler-ancestral', 7]);
+  const xl = (await prepareJob(minimal.value, none, { maxPixels: 4 << 20, seed: 1, family: 'sdxl' })).request.params;
+  assert.deepEqual([xl.width, xl.height, xl.steps, xl.sampler, xl.guidance], [1024, 1024, 30, 'dpmpp-2m-karras', 5]);
+  // What the job sets wins.
+  const set = validateJob({ type: 'job', jobId: 'g', prompt: 'x', steps: 4, sampler: 'lcm', guidance: 1, width: 768, height: 512 });
+  assert.ok(set.ok);
+  const xlSet = (await prepareJob(set.value, none, { maxPixels: 4 << 20, seed: 1, family: 'sdxl' })).request.params;
+  assert.deepEqual([xlSet.width, xlSet.height, xlSet.steps, xlSet.sampler, xlSet.guidance], [768, 512, 4, 'lcm', 1]);
+
+  // An init region: SD1.5 about 512² on the grid, SDXL the nearest bucket (a 1600×900 layer → 1344×768).
+  const img2img = validateJob({ type: 'job', jobId: 'h', prompt: 'x', init: { source: 'frame' } });
+  assert.ok(img2img.ok);
+  const init = { ...noise(160, 90), channels: 4 as const };
+  const withInit = { ...none, init };
+  assert.deepEqual(generationSize('sdxl', { width: 1600, height: 900 }, 4 << 20), { width: 1344, height: 768 });
+  const r = (await prepareJob(img2img.value, withInit, { maxPixels: 4 << 20, seed: 1, family: 'sdxl' })).request.params;
+  assert.deepEqual([r.width, r.height], [1344, 768]);
+  const r15 = (await prepareJob(img2img.value, withInit, { maxPixels: 4 << 20, seed: 1 })).request.params;
+  assert.ok(Math.abs(r15.width * r15.height - 512 * 512) < 0.15 * 512 * 512 && r15.width % 8 === 0, `${r15.width}x${r15.height}`);
+  // A daemon whose pixel budget is below the bucket fits the area to the budget instead.
+  const small = generationSize('sdxl', { width: 1600, height: 900 }, 512 * 512);
+  assert.ok(small.width * small.height <= 512 * 512 && small.width % 8 === 0 && Math.abs(small.width / small.height - 16 / 9) < 0.1, `${small.width}x${small.height}`);
+});
+
+test('the family of a job: the checkpoint it names, else the default one', () => {
+  const models = [
+    { name: 'dreamshaper.safetensors', kind: 'checkpoint' },
+    { name: 'juggernaut-xl.safetensors', kind: 'checkpoint:sdxl', default: true },
+    { name: 'ip-adapter_sdxl.safetensors', kind: 'ipadapter:sdxl-base', default: true },
+  ];
+  assert.equal(jobFamily(models, undefined), 'sdxl');
+  assert.equal(jobFamily(models, 'dreamshaper.safetensors'), 'sd15');
+  assert.equal(jobFamily(models, 'juggernaut-xl.safetensors'), 'sdxl');
+  assert.equal(jobFamily([], undefined), 'sd15', 'nothing known: SD1.5');
 });

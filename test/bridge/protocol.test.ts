@@ -58,10 +58,11 @@ test('pure sha256 matches node:crypto around block boundaries', () => {
   }
 });
 
-test('a minimal job gets every default filled in', () => {
+test('a minimal job gets the family-independent defaults; steps, sampler, guidance and size wait for the family', () => {
   const r = validateJob({ type: 'job', jobId: 'a', prompt: 'cat' });
   assert.ok(r.ok);
-  assert.deepEqual(r.value.params, { prompt: 'cat', negativePrompt: '', steps: 20, sampler: 'euler-ancestral', guidance: 7, strength: 0.75, batchSize: 1, clipSkip: 1, loras: [], width: 512, height: 512 });
+  // SD1.5 and SDXL differ in these (bridge/pipeline.ts fills them from the checkpoint's family).
+  assert.deepEqual(r.value.params, { prompt: 'cat', negativePrompt: '', strength: 0.75, batchSize: 1, clipSkip: 1, loras: [] });
   assert.deepEqual(r.value.output, { format: 'png', preview: false, controlImages: false });
 });
 

@@ -46,7 +46,7 @@ class TestEngine implements Engine {
 
   async listModels(): Promise<ModelSummary[]> {
     return [
-      { name: 'test-sd15.safetensors', kind: 'checkpoint', path: '/test/test-sd15.safetensors', bytes: 1234 },
+      { name: 'test-sd15.safetensors', kind: 'checkpoint', path: '/test/test-sd15.safetensors', bytes: 1234, default: true },
       { name: 'test-ip-adapter.safetensors', kind: 'ipadapter:base', path: '/test/test-ip-adapter.safetensors', bytes: 56 },
       { name: 'test-ip-adapter-plus.safetensors', kind: 'ipadapter:plus', path: '/test/test-ip-adapter-plus.safetensors', bytes: 56 },
       { name: 'test-openpose.safetensors', kind: 'controlnet:pose', path: '/test/test-openpose.safetensors', bytes: 78 },

@@ -112,6 +112,12 @@ test('a ComfyUI tree: every model found with its role; broken files skipped with
   assert.equal(reg.find('controlnet:pose').detection.format, 'lllyasviel');
   assert.equal(reg.find('tokenizer').isDirectory, true);
   assert.equal(reg.find('ipadapter', { name: 'ip-adapter_sd15.safetensors' }).role, 'ipadapter:base');
+  // The handshake marks what a job that names no model gets: one checkpoint across both families, one per role.
+  const defaults = reg.summaries().filter((m) => m.default).map((m) => `${m.kind} ${m.name}`);
+  assert.ok(defaults.includes('checkpoint SD1.5/dreamshaper_8.safetensors'), defaults.join('; '));
+  assert.ok(!defaults.some((d) => d.startsWith('checkpoint:sdxl ')), 'the SDXL checkpoint is not the default while an SD1.5 one is installed');
+  assert.ok(defaults.includes('ipadapter:plus ip-adapter-plus_sd15.safetensors'));
+  assert.equal(new Set(reg.summaries().filter((m) => m.default).map((m) => (m.kind.startsWith('checkpoint') ? 'checkpoint' : m.kind))).size, defaults.length, 'one per role');
 });
 
 test('a missing model names itself and the command that fetches it', () => {
