@@ -99,5 +99,5 @@ test('switching a LoRA rebuilds the UNet and the text encoder (one session each)
   await engine.generate(live(7, { loras: [{ model: 'lcm-lora-sdv1-5.safetensors', strength: 1 }] }));
   assert.equal(built.length, mid, 'the same LoRA again: warm');
   await engine.generate(live(8));
-  assert.deepEqual(built.slice(mid).sort(), ['unet'], 'back without it: one UNet in memory, so it is rebuilt; the prompt's embeddings without the LoRA are still cached (no text session)');
+  assert.deepEqual(built.slice(mid).sort(), ['unet'], 'back without it: one UNet in memory, so it is rebuilt; the embeddings of the prompt without the LoRA are still cached (no text session)');
 });
