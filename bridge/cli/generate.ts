@@ -39,6 +39,7 @@ export interface GenerateOptions extends ProviderFlags {
   readonly batch?: number;
   readonly checkpoint?: string;
   readonly style?: string[];
+  readonly styleMask?: string[];
   readonly styleScale?: number;
   readonly stylePreset?: BlockPreset;
   readonly adapter?: AdapterKind;
@@ -81,6 +82,7 @@ export function generateCommand(ran: (code: number) => void): Command {
     .option('--batch <n>', 'images per job [1]; files get -1, -2, ... suffixes', intArg(1, DEFAULT_MAX_BATCH))
     .option('--checkpoint <name>', 'checkpoint from the models folder')
     .option('--style <file>', 'style/reference image (IP-Adapter); repeatable', collect)
+    .option('--style-mask <file>', 'where the --style of the same position acts (white = there; regional image prompt); repeatable', collect)
     .option('--style-scale <n>', '0 = off, 0.3-0.5 weak, 0.7-1 strong, >1 overrides the text [0.7]', numberArg({ min: 0, max: 3 }))
     .addOption(new Option('--style-preset <p>', 'which layers the image prompt drives [reference]').choices(BLOCK_PRESETS))
     .addOption(new Option('--adapter <kind>', 'IP-Adapter kind [base]').choices(ADAPTER_KINDS))
@@ -113,6 +115,8 @@ export function generateCommand(ran: (code: number) => void): Command {
 /** The image inputs by option, in the order the job sends them. */
 interface CheckedInputs {
   readonly styles: CheckedImage[];
+  /** By the position of the --style they limit. */
+  readonly styleMasks: CheckedImage[];
   readonly controls: Array<{ readonly option: string; readonly type: 'pose' | 'canny' | 'depth'; readonly image?: CheckedImage; readonly keypoints?: PoseKeypoints }>;
   readonly init?: CheckedImage;
   readonly mask?: CheckedImage;
@@ -122,6 +126,7 @@ export async function runGenerate(o: GenerateOptions): Promise<number> {
   // 1. Everything the command line says, before any work.
   const plan = checkOutput(o.out);
   if (o.mask && !o.init) throw new UsageError('--mask needs --init (the image the mask applies to)');
+  if ((o.styleMask?.length ?? 0) > (o.style?.length ?? 0)) throw new UsageError(`--style-mask: ${o.styleMask!.length} masks for ${o.style?.length ?? 0} --style images; each mask limits the --style of the same position`);
   if (!o.local) {
     // The daemon has its own models, provider and limits: silently ignoring these would mislead.
     const localOnly = [o.models && '--models', o.maxInputPixels !== undefined && '--max-input-pixels', (o.provider || o.cpu || o.cuda) && (o.cpu ? '--cpu' : o.cuda ? '--cuda' : '--provider')].filter(Boolean);
@@ -199,6 +204,7 @@ async function writeOut(plan: OutputPlan, file: string, img: Uint8Array | { widt
 async function checkInputs(o: GenerateOptions, maxPixels: number, hint: string): Promise<CheckedInputs> {
   const check = (option: string, path: string) => checkImage(option, path, maxPixels, hint);
   const styles = await Promise.all((o.style ?? []).map((f) => check('--style', f)));
+  const styleMasks = await Promise.all((o.styleMask ?? []).map((f) => check('--style-mask', f)));
   const controls: Array<CheckedInputs['controls'][number]> = [];
   if (o.pose && extname(o.pose).toLowerCase() === '.json') controls.push({ option: '--pose', type: 'pose', keypoints: readKeypoints(o.pose, o) });
   else if (o.pose) controls.push({ option: '--pose', type: 'pose', image: await check('--pose', o.pose) });
@@ -208,6 +214,7 @@ async function checkInputs(o: GenerateOptions, maxPixels: number, hint: string):
   }
   return {
     styles,
+    styleMasks,
     controls,
     init: o.init ? await check('--init', o.init) : undefined,
     mask: o.mask ? await check('--mask', o.mask) : undefined,
@@ -215,7 +222,7 @@ async function checkInputs(o: GenerateOptions, maxPixels: number, hint: string):
 }
 
 function allImages(i: CheckedInputs): CheckedImage[] {
-  return [...i.styles, ...i.controls.flatMap((c) => (c.image ? [c.image] : [])), ...(i.init ? [i.init] : []), ...(i.mask ? [i.mask] : [])];
+  return [...i.styles, ...i.styleMasks, ...i.controls.flatMap((c) => (c.image ? [c.image] : [])), ...(i.init ? [i.init] : []), ...(i.mask ? [i.mask] : [])];
 }
 
 /** The job message from the command line (the seed -1 means random: left out, the daemon picks one). */
@@ -235,7 +242,10 @@ export function jobMessage(o: GenerateOptions, inputs: CheckedInputs, jobId: str
   set('strength', o.strength);
   set('checkpoint', o.checkpoint);
   if (inputs.styles.length) {
-    message.references = inputs.styles.map(() => ({ source: 'frame', scale: o.styleScale ?? 0.7, preset: o.stylePreset ?? 'reference', adapter: o.adapter ?? 'base' }));
+    message.references = inputs.styles.map((_, i) => ({
+      source: 'frame', scale: o.styleScale ?? 0.7, preset: o.stylePreset ?? 'reference', adapter: o.adapter ?? 'base',
+      ...(inputs.styleMasks[i] ? { mask: { source: 'frame' as const } } : {}),
+    }));
   }
   const scale = o.controlScale ?? 1;
   const controls: ControlSpec[] = inputs.controls.map((c): ControlSpec => {
@@ -251,6 +261,7 @@ export function jobMessage(o: GenerateOptions, inputs: CheckedInputs, jobId: str
 async function jobPayloads(i: CheckedInputs, maxPixels: number): Promise<JobInputs> {
   return {
     references: await Promise.all(i.styles.map((s) => toPayload(s, maxPixels))),
+    referenceMasks: await Promise.all(i.styleMasks.map((s) => toPayload(s, maxPixels))),
     controls: await Promise.all(i.controls.map((c) => (c.image ? toPayload(c.image, maxPixels) : undefined))),
     init: i.init ? await toPayload(i.init, maxPixels) : undefined,
     mask: i.mask ? await toPayload(i.mask, maxPixels) : undefined,
@@ -281,9 +292,9 @@ function readKeypoints(path: string, o: GenerateOptions): PoseKeypoints {
 function withOptionNames(e: unknown, inputs: CheckedInputs): unknown {
   const field = e instanceof BridgeError || e instanceof LocalJobError ? e.field : undefined;
   if (!field) return e;
-  const m = /^(references|controls)\[(\d+)\]|^(init|mask)\b/.exec(field);
+  const m = /^(references|controls)\[(\d+)\](\.mask)?|^(init|mask)\b/.exec(field);
   if (!m) return e;
-  const which = m[1] === 'references' ? inputs.styles[Number(m[2])] : m[1] === 'controls' ? inputs.controls[Number(m[2])] : m[3] === 'init' ? inputs.init : inputs.mask;
+  const which = m[1] === 'references' ? (m[3] ? inputs.styleMasks : inputs.styles)[Number(m[2])] : m[1] === 'controls' ? inputs.controls[Number(m[2])] : m[4] === 'init' ? inputs.init : inputs.mask;
   if (!which) return e;
   const option = 'option' in which ? which.option : '';
   const file = 'path' in which ? which.path : 'image' in which && which.image ? which.image.path : '';

@@ -46,6 +46,9 @@ Examples:
   npx ipa-bridge generate --prompt "a lighthouse at dusk" --style painting.png --style-scale 0.8 --out out.png
   npx ipa-bridge generate --prompt "dancer" --pose pose.json --style ref.png --seed 42 --out dancer.jpg
   npx ipa-bridge generate --prompt "red sofa" --init room.png --mask sofa-mask.png --strength 0.6 --crop --out room2.png
+  # Regional image prompts: the painting acts where left.png is white, the photo where right.png is.
+  npx ipa-bridge generate --prompt "a harbour at dusk" --width 768 --height 512 \
+    --style painting.png --style-mask left.png --style photo.png --style-mask right.png --out harbour.png
 `;
 
 export const SELFTEST_HELP_AFTER = `

@@ -117,6 +117,31 @@ test('generate through the daemon: style reference, pose JSON, init + mask with 
   assert.match(invalid.stderr, /--width <n>' argument '100' is invalid\. must be a whole number that is a multiple of 8 from 64 to 4096/);
 });
 
+test('generate with regional image prompts: --style-mask limits the --style of its position; a misshapen mask is named by option and file', async () => {
+  const half = async (file: string, left: boolean, w = 96, h = 64): Promise<string> => {
+    const px = Buffer.alloc(w * h);
+    for (let i = 0; i < px.length; i++) px[i] = (i % w < w / 2) === left ? 255 : 0;
+    await sharp(px, { raw: { width: w, height: h, channels: 1 } }).png().toFile(join(tmp, file));
+    return join(tmp, file);
+  };
+  const style = join(tmp, 'style-a.png');
+  await sharp({ create: { width: 40, height: 40, channels: 3, background: '#208040' } }).png().toFile(style);
+  const [left, right] = [await half('left.png', true), await half('right.png', false)];
+  const out = join(tmp, 'regional.png');
+  const base = ['generate', '--prompt', 'two regions', '--width', '96', '--height', '64', '--steps', '2', '--out', out, '--metadata', '--port', String(d.port)];
+  const r = await cli([...base, '--style', style, '--style-mask', left, '--style', style, '--style-mask', right], { IPA_BRIDGE_TOKEN: d.token });
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(readFileSync(join(tmp, 'regional.json'), 'utf8'));
+  assert.deepEqual(json.references.map((x: { mask?: { source: string } }) => x.mask?.source), ['hash', 'hash'], 'both masks recorded by hash');
+  const square = await half('square.png', true, 64, 64);
+  const bad = await cli([...base, '--style', style, '--style-mask', square], { IPA_BRIDGE_TOKEN: d.token });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--style-mask .*square\.png: the mask is 64x64, another shape than the 96x64 image/);
+  const extra = await cli([...base, '--style', style, '--style-mask', left, '--style-mask', right], { IPA_BRIDGE_TOKEN: d.token });
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /--style-mask: 2 masks for 1 --style images/);
+});
+
 test('generate --local runs the engine in-process; batch files get suffixes', async () => {
   const out = join(tmp, 'local.png');
   const r = await cli(['generate', '--local', '--engine', 'test', '--prompt', 'local', '--steps', '2', '--width', '80', '--height', '64', '--batch', '2', '--out', out]);
