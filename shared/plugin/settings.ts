@@ -63,9 +63,10 @@ export interface GenerationSettings {
   sample: SampleFrom;
   /**
    * `mask`: a regional image prompt — the reference acts only where the reference layer's own layer mask
-   * is white (Photoshop; Figma marks region nodes instead). Absent = everywhere.
+   * is white; `maskChannel`: only where that saved selection (alpha channel) selects, for a layer or a
+   * file (Photoshop; Figma marks region nodes instead). Absent = everywhere.
    */
-  reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string; mask?: boolean };
+  reference: { source: ReferenceSource; layerId: number | null; layerName: string; fileName: string; mask?: boolean; maskChannel?: string };
   /**
    * A second reference layer (Photoshop), with the first one's adapter, use and strength: with layer masks,
    * two references in two regions (a painting on the left, a photo on the right). Absent = none.
@@ -230,6 +231,7 @@ export function parseSettings(raw: unknown, defaults: GenerationSettings = DEFAU
       layerName: str(ref.layerName, 256, ''),
       fileName: str(ref.fileName, 256, ''),
       ...(ref.mask === true ? { mask: true } : {}),
+      ...(typeof ref.maskChannel === 'string' && ref.maskChannel.length > 0 && ref.maskChannel.length <= 256 ? { maskChannel: ref.maskChannel } : {}),
     },
     ...parseReference2(r.reference2),
     control: { layerId: layerId(ctl.layerId), layerName: str(ctl.layerName, 256, ''), ...parseRange(ctl, d.control) },

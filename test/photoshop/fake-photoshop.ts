@@ -46,6 +46,15 @@ export interface FakeDocInit {
   layers: FakeLayerInit[];
   active?: string;
   selection?: { x: number; y: number; width: number; height: number; feather?: number } | null;
+  /** Alpha channels (saved selections): each value 0–1 at each document pixel. */
+  channels?: Array<{ name: string; value: (x: number, y: number) => number }>;
+}
+
+/** A saved selection: an alpha channel ("selectedAreas") with its values, document-sized (0–1). */
+export interface FakeChannel {
+  readonly name: string;
+  readonly kind: string;
+  readonly data: Float32Array;
 }
 
 export interface FakeOptions {
@@ -189,6 +198,7 @@ export class FakeLayer implements PsLayer {
 }
 
 interface Snapshot {
+  selection: Float32Array | null;
   layers: FakeLayer[];
   state: Map<FakeLayer, { name: string; visible: boolean; pixels: Float32Array | null; xmp: string | null; children: FakeLayer[] | null; parent: FakeLayer | null }>;
   active: FakeLayer[];
@@ -200,6 +210,8 @@ export class FakeDocument implements PsDocument {
   readonly history: string[] = [];
   /** Selection amount 0–1 per document pixel, or null. */
   selection: Float32Array | null = null;
+  /** The colour channels are not modelled; only alpha channels are listed. */
+  readonly channels: FakeChannel[] = [];
   suspended = 0;
   modifiedWhileSuspended = false;
   readonly mode: string;
@@ -293,10 +305,11 @@ export class FakeDocument implements PsDocument {
   snapshot(): Snapshot {
     const state: Snapshot['state'] = new Map();
     for (const l of this.all()) state.set(l, { name: l.name, visible: l.visible, pixels: l.pixels ? new Float32Array(l.pixels) : null, xmp: l.xmp, children: l.layers ? [...l.layers] : null, parent: l.parent });
-    return { layers: [...this.layers], state, active: [...this.activeLayers] };
+    return { selection: this.selection ? new Float32Array(this.selection) : null, layers: [...this.layers], state, active: [...this.activeLayers] };
   }
 
   restore(s: Snapshot): void {
+    this.selection = s.selection;
     this.layers.splice(0, this.layers.length, ...s.layers);
     for (const [l, st] of s.state) {
       (l as unknown as { _name: string })._name = st.name;
@@ -386,6 +399,11 @@ export class FakeWorld {
       }
     };
     build(init.layers, null, doc.layers);
+    for (const c of init.channels ?? []) {
+      const data = new Float32Array(doc.width * doc.height);
+      for (let y = 0; y < doc.height; y++) for (let x = 0; x < doc.width; x++) data[y * doc.width + x] = c.value(x, y);
+      doc.channels.push({ name: c.name, kind: 'selectedAreas', data });
+    }
     doc.activeLayers = [init.active ? doc.byName(init.active) : doc.layers[0]];
     this.setSelection(doc, init.selection ?? null);
     this.documents.push(doc);
@@ -530,6 +548,17 @@ export class FakeWorld {
       if (!b) return {};
       const px = (v: number) => ({ _unit: 'pixelsUnit', _value: v });
       return { selection: { _obj: 'rectangle', top: px(b.top), left: px(b.left), bottom: px(b.bottom), right: px(b.right) } };
+    }
+    const channelRef = target.find((t) => t._ref === 'channel');
+    if (c._obj === 'set' && channelRef && prop === 'selection') {
+      // Load a saved selection: `to` names the alpha channel.
+      this.requireModal('load selection');
+      const to = (c.to ?? {}) as Record<string, unknown>;
+      const ch = doc.channels.find((x) => x.name === to._name);
+      if (to._ref !== 'channel' || !ch) throw new PsError(`fake: no channel ${String(to._name)}`);
+      doc.selection = ch.data.some((v) => v > 0) ? new Float32Array(ch.data) : null;
+      doc.record('Set Selection');
+      return {};
     }
     if (c._obj === 'get' && prop === 'metadata' && layerRef) {
       const l = doc.byId(layerRef._id as number);

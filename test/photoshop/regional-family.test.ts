@@ -98,6 +98,8 @@ async function rig(): Promise<{ world: FakeWorld; doc: FakeDocument; ctl: PanelC
   return { world, doc, ctl, wire, close: () => conn.close() };
 }
 
+/** The notice now (a function, so an earlier `notice === null` assertion does not narrow it). */
+const noticeText = (ctl: PanelController): string => ctl.notice?.text ?? '';
 const generated = (doc: FakeDocument) => doc.all().filter((l) => l.name.startsWith('[IPA]'));
 /** The Style layer with a layer mask: white left of x = 160 (the document's middle), black right of it. */
 const maskLeftHalf = (doc: FakeDocument): void => {
@@ -163,6 +165,34 @@ test('regional image prompt with img2img in a selection: the mask at the init\'s
   const edge = Math.round((160 - sel.x) * m.width / sel.width);
   assert.deepEqual([m.payload[0], m.payload[edge - 2], m.payload[edge + 1], m.payload[m.width - 1]], [255, 255, 0, 0]);
   assert.equal(typeof r.wire.accepted.at(-1)!.inputs.referenceMasks?.[0], 'string');
+  r.close();
+});
+
+test('a saved selection (alpha channel) as the region: read without changing the user\'s selection or history', async () => {
+  const r = await rig();
+  // "Right third": a saved selection of x ≥ 2/3 of the width; the user's current selection is elsewhere.
+  r.doc.channels.push({ name: 'Right third', kind: 'selectedAreas', data: Float32Array.from({ length: SCENE.width * SCENE.height }, (_v, i) => (i % SCENE.width >= (SCENE.width * 2) / 3 ? 1 : 0)) });
+  r.world.setSelection(r.doc, { x: 10, y: 10, width: 20, height: 20 });
+  const before = r.doc.selection!.slice();
+  const history = r.doc.history.length;
+  r.ctl.update({ prompt: 'harbour', mode: 'canvas', seed: 5, steps: 3, reference: { ...styleRef(r.doc), mask: false, maskChannel: 'Right third' } });
+  await r.ctl.generate();
+  assert.equal(r.ctl.notice, null, r.ctl.notice?.text);
+  const job = r.wire.jobs.at(-1)!;
+  assert.deepEqual(job.references?.[0].mask, { source: 'frame' });
+  const m = r.wire.frames.find((x) => x.role === 'reference-mask')!;
+  const w = m.width;
+  assert.deepEqual([m.payload[0], m.payload[Math.floor(w * 0.6)], m.payload[Math.floor(w * 0.7)], m.payload[w - 1]], [0, 0, 255, 255]);
+  assert.equal(typeof r.wire.accepted.at(-1)!.inputs.referenceMasks?.[0], 'string');
+  assert.deepEqual(Array.from(r.doc.selection!), Array.from(before), 'the user\'s selection is back');
+  assert.deepEqual(r.doc.history.slice(history), ['Generate with IP-Adapter'], 'reading the channel left no history state');
+  assert.equal(r.world.liveImageData, 0);
+  // A channel that is gone: said plainly, nothing sent.
+  const jobs = r.wire.jobs.length;
+  r.ctl.update({ reference: { ...styleRef(r.doc), mask: false, maskChannel: 'Gone' } });
+  await r.ctl.generate();
+  assert.match(noticeText(r.ctl), /saved selection "Gone" selects nothing/);
+  assert.equal(r.wire.jobs.length, jobs);
   r.close();
 });
 

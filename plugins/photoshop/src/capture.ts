@@ -124,10 +124,11 @@ async function readInputs(scope: ModalScope, c: ReadContext): Promise<{ capture:
   }
   const reference = await readReference(scope, c);
   if (reference) capture.reference = reference;
-  // An image file has no layer mask: the option applies to reference layers only.
+  // A saved selection works for any reference; a layer mask only for a reference layer.
   const ref = c.settings.reference;
+  if (reference && ref.maskChannel) capture.referenceMask = await readChannelMask(scope, c, ref.maskChannel, !!capture.init);
   if (reference && ref.source === 'layer' && ref.layerId !== null) {
-    if (ref.mask) capture.referenceMask = await readReferenceMask(scope, c, ref.layerId, ref.layerName, !!capture.init);
+    if (ref.mask && !ref.maskChannel) capture.referenceMask = await readReferenceMask(scope, c, ref.layerId, ref.layerName, !!capture.init);
     const second = c.settings.reference2;
     if (second && second.layerId !== ref.layerId) {
       const image = await readReferenceLayer(scope, c, second.layerId, second.layerName);
@@ -201,6 +202,14 @@ async function readReferenceMask(scope: ModalScope, c: ReadContext, layerId: num
   return mask;
 }
 
+/** A regional image prompt from a saved selection (alpha channel), mapped like the layer mask. */
+async function readChannelMask(scope: ModalScope, c: ReadContext, channel: string, hasInit: boolean): Promise<Gray8> {
+  const read = await scope.readChannelMask(c.doc.id, channel, c.plan.region);
+  const mask = read ? regionalMask(read.mask, read.doc, c.plan.region, referenceMaskSize(hasInit, c.plan.read, c.plan.generation)) : null;
+  if (!mask || !selectsSomething(mask)) throw new UserError(`The saved selection "${channel}" selects nothing in the generated area (or is not in this document): the reference would act nowhere.`);
+  return mask;
+}
+
 async function readControl(scope: ModalScope, c: ReadContext, notes: string[]): Promise<Rgba8 | undefined> {
   const ctl = c.settings.control;
   if (ctl.layerId === null) return undefined;
@@ -222,7 +231,9 @@ function referenceByHash(job: JobMessage, inputs: JobInputs, s: GenerationSettin
     if (s.reference.fileName) throw new UserError(`Pick the reference image "${s.reference.fileName}" again (files are not kept between sessions).`);
     return;
   }
-  job.references = [{ source: 'hash', hash, adapter: s.adapter, scale: s.referenceScale, preset: s.preset }];
+  // A recorded regional mask is still on the daemon too: same area, same sizes, so it goes by hash as well.
+  const mask = s.reference.maskChannel ? repeat?.record.references[0]?.mask : undefined;
+  job.references = [{ source: 'hash', hash, adapter: s.adapter, scale: s.referenceScale, preset: s.preset, ...(mask ? { mask } : {}) }];
   inputs.references = [undefined];
 }
 

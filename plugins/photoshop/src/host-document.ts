@@ -60,8 +60,18 @@ export function findLayer(doc: PsDocument, id: number): PsLayer | null {
   return null;
 }
 
-export function documentQueries(ps: PsModule): Pick<PsHost, 'activeDocument' | 'document' | 'layers' | 'activeLayerIds' | 'selectionBounds' | 'onDocumentChange'> {
+export function documentQueries(ps: PsModule): Pick<PsHost, 'activeDocument' | 'document' | 'layers' | 'activeLayerIds' | 'selectionBounds' | 'alphaChannels' | 'onDocumentChange'> {
   return {
+    alphaChannels(docId) {
+      const doc = findDoc(ps, docId);
+      if (!doc) return [];
+      try {
+        return Array.from(doc.channels).filter((c) => c.kind === 'maskedAreas' || c.kind === 'selectedAreas').map((c) => c.name);
+      } catch {
+        return []; // no channel list (before Photoshop 23.0)
+      }
+    },
+
     activeDocument() {
       try {
         const d = ps.app.activeDocument;

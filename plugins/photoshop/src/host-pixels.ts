@@ -146,6 +146,25 @@ export function modalScope(ps: PsModule, ctx: PsExecutionContext, alive: () => b
       return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
     },
 
+    async readChannelMask(docId, channelName, rect) {
+      live();
+      // Loading a channel as the selection is a document change: suspended and rolled back, so the user's
+      // own selection comes back and nothing is recorded.
+      const suspension = await ctx.hostControl.suspendHistory({ documentID: docId, name: 'IP-Adapter read' });
+      try {
+        await ps.action.batchPlay([{ _obj: 'set', _target: [{ _ref: 'channel', _property: 'selection' }, { _ref: 'document', _id: docId }], to: { _ref: 'channel', _name: channelName } }], {});
+        const r = await ps.imaging.getSelection({ documentID: docId, sourceBounds: rectToBounds(rect) });
+        const { width, height, components, componentSize } = r.imageData;
+        const data = to8(await takeData(r.imageData), componentSize);
+        const mask = components === 1 ? data : Uint8Array.from({ length: width * height }, (_v, i) => data[i * components]);
+        return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
+      } catch {
+        return null; // no such channel, or it selects nothing
+      } finally {
+        await ctx.hostControl.resumeHistory(suspension as never, false);
+      }
+    },
+
     async insertLayer(req) {
       live();
       const doc = mustDoc(ps, req.docId);

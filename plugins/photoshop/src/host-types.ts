@@ -79,6 +79,8 @@ export interface ModalScope {
   readSelection(docId: number, rect: Rect): Promise<SelectionRead | null>;
   /** A layer's user mask over `rect` (a regional image prompt); null when the layer has no layer mask. */
   readLayerMask(docId: number, layerId: number, rect: Rect): Promise<SelectionRead | null>;
+  /** A saved selection (alpha channel) over `rect`; null when there is no such channel or it selects nothing there. */
+  readChannelMask(docId: number, channelName: string, rect: Rect): Promise<SelectionRead | null>;
   insertLayer(req: InsertRequest): Promise<number>;
   /** Live mode's layer: `req.image` written over the whole of layer `layerId` (replacing its pixels). */
   updateLayer(layerId: number, req: InsertRequest): Promise<void>;
@@ -105,6 +107,8 @@ export interface PsHost {
   layers(docId: number): LayerInfo[];
   activeLayerIds(docId: number): number[];
   selectionBounds(docId: number): Promise<Rect | null>;
+  /** Names of the document's alpha channels (saved selections). */
+  alphaChannels(docId: number): string[];
   /** Runs `fn` in a modal scope; with `history`, all its changes become one history step. */
   modal<T>(label: string, fn: (scope: ModalScope) => Promise<T>, history?: { docId: number; name: string }): Promise<T>;
   readLayerRecord(docId: number, layerId: number): Promise<string | null>;

@@ -57,7 +57,12 @@ export function wireForm(v: PanelView): void {
   el.adapter.addEventListener('change', () => ctl.update({ adapter: picked(el.adapter) as GenerationSettings['adapter'] }));
   el.preset.addEventListener('change', () => ctl.update({ preset: picked(el.preset) as BlockPreset }));
   el.refScale.addEventListener('input', () => ctl.update({ referenceScale: num(el.refScale, s().referenceScale) }));
-  el.refMask.addEventListener('change', () => ctl.update({ reference: { ...s().reference, mask: el.refMask.checked } }));
+  el.refMask.addEventListener('change', () => {
+    // '' everywhere, 'layer' its layer mask, 'channel:NAME' a saved selection (regional image prompt).
+    const value = picked(el.refMask);
+    const { mask: _m, maskChannel: _c, ...rest } = s().reference;
+    ctl.update({ reference: { ...rest, ...(value === 'layer' ? { mask: true } : value.startsWith('channel:') ? { maskChannel: value.slice(8) } : {}) } });
+  });
   el.ref2Layer.addEventListener('change', () => {
     const id = Number(picked(el.ref2Layer)) || null;
     const l = v.state.layers.find((x) => x.id === id);
@@ -135,8 +140,14 @@ export function renderForm(v: PanelView): void {
     el.refFileName.textContent = st.reference.fileName
       ? `${st.reference.fileName}${ctl.referenceFile?.name === st.reference.fileName ? '' : ' (choose again)'}`
       : 'PNG or JPEG';
-    show(el.refMaskRow, st.reference.source === 'layer');
-    el.refMask.checked = st.reference.mask === true;
+    const channels = v.state.channels ?? [];
+    const maskChoices = [{ value: '', label: 'Everywhere' }];
+    if (st.reference.source === 'layer') maskChoices.push({ value: 'layer', label: 'Where its layer mask is white' });
+    for (const c of channels) maskChoices.push({ value: `channel:${c}`, label: `In saved selection "${c}"` });
+    const ch = st.reference.maskChannel;
+    if (ch && !channels.includes(ch)) maskChoices.push({ value: `channel:${ch}`, label: `In saved selection "${ch}" (not in this document)` });
+    options(el.refMask, maskChoices);
+    pick(el.refMask, ch ? `channel:${ch}` : st.reference.mask && st.reference.source === 'layer' ? 'layer' : '');
     show(el.ref2Row, st.reference.source === 'layer');
     options(el.ref2Layer, layerOptions(v, st.reference2?.layerId ?? null, st.reference2?.layerName ?? ''));
     pick(el.ref2Layer, st.reference2 ? String(st.reference2.layerId) : '');

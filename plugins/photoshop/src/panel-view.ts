@@ -38,7 +38,7 @@ export function panelElements(doc: Document) {
     refSource: $('refSource'), refLayerRow: $('refLayerRow'), refLayer: $<SpPicker>('refLayer'), refCurrent: $('refCurrent'),
     refFileRow: $('refFileRow'), refPick: $('refPick'), refFileName: $('refFileName'), refOptions: $('refOptions'),
     adapter: $<SpPicker>('adapter'), preset: $<SpPicker>('preset'), refScale: $<SpField>('refScale'),
-    refScaleVal: $('refScaleVal'), refGuide: $('refGuide'), refMaskRow: $('refMaskRow'), refMask: $<SpCheckbox>('refMask'),
+    refScaleVal: $('refScaleVal'), refGuide: $('refGuide'), refMaskRow: $('refMaskRow'), refMask: $<SpPicker>('refMask'),
     ref2Row: $('ref2Row'), ref2Layer: $<SpPicker>('ref2Layer'), ref2MaskRow: $('ref2MaskRow'), ref2Mask: $<SpCheckbox>('ref2Mask'),
     checkpoint: $<SpPicker>('checkpoint'), familyLabel: $('familyLabel'),
     ctlLayer: $<SpPicker>('ctlLayer'), ctlCurrent: $('ctlCurrent'), ctlOptions: $('ctlOptions'), ctlType: $<SpPicker>('ctlType'),
@@ -127,5 +127,6 @@ export interface PanelView {
   kit: FormKit;
   ctl: PanelController;
   conn: BridgeConnection;
-  state: { connOpen: boolean; layers: LayerInfo[]; renderedResults: string };
+  /** `channels`: the active document's saved selections (alpha channels), for a reference's region. */
+  state: { connOpen: boolean; layers: LayerInfo[]; channels?: string[]; renderedResults: string };
 }

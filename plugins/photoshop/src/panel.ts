@@ -67,6 +67,7 @@ export function mountPanel(d: PanelDeps): { render(): void; refreshLayers(): voi
   function refreshLayers(): void {
     const active = d.host.activeDocument();
     v.state.layers = active ? d.host.layers(active.id) : [];
+    v.state.channels = active ? d.host.alphaChannels(active.id) : [];
     renderForm(v);
   }
 

@@ -59,6 +59,13 @@ export interface PsLayer {
   move(relativeObject: PsLayer, insertLocation: string): unknown;
 }
 
+/** A document channel (Photoshop 23.0+): alpha channels are saved selections. */
+export interface PsChannel {
+  readonly name: string;
+  /** "component", "maskedAreas", "selectedAreas" (alpha channels) or "spot". */
+  readonly kind: string;
+}
+
 export interface PsDocument {
   readonly id: number;
   readonly title: string;
@@ -69,6 +76,7 @@ export interface PsDocument {
   readonly colorProfileName: string;
   readonly layers: ArrayLike<PsLayer>;
   readonly activeLayers: ArrayLike<PsLayer>;
+  readonly channels: ArrayLike<PsChannel>;
   createPixelLayer(options?: { name?: string }): Promise<PsLayer | null>;
 }
 
