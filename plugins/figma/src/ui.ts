@@ -131,7 +131,10 @@ let live: FigmaLive | null = null;
 let family: FamilyPicker | null = null;
 
 function wire(): void {
-  live = mountLive(view, () => sandbox.send({ type: 'save-settings', settings: state.settings, placement: state.placement }));
+  live = mountLive(view, () => {
+    sandbox.send({ type: 'save-settings', settings: state.settings, placement: state.placement });
+    family?.render(); // a speed preset may have chosen another checkpoint
+  });
   fillSelect('sampler', SAMPLERS);
   fillSelect('adapter', ADAPTER_KINDS);
   fillSelect('preset', BLOCK_PRESETS);
