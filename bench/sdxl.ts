@@ -15,7 +15,7 @@
  * first session creation past 15.7 GiB RSS (1.65× the weights, still rising when stopped); without it the
  * peak is ~1.16×. --tiny runs the same code on the tiny SDXL topology (a smoke test, seconds).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildUNet } from '../engine/graphs/unet.ts';
@@ -23,7 +23,7 @@ import { buildVaeDecoder, runTiled, type Planar, type TileRunner } from '../engi
 import { createSession, defaultCacheDir } from '../engine/runtime/session.ts';
 import { sdxlUnetSpecs, SDXL_UNET_SPEC, TINY_SDXL_UNET_SPEC } from '../engine/synthetic/sdxl-specs.ts';
 import * as S from '../engine/synthetic/specs.ts';
-import { writeSynthetic } from '../engine/synthetic/write.ts';
+import { elementCount, fanIn, writeSafetensorsFile, writeSynthetic } from '../engine/synthetic/write.ts';
 import { floatToHalf, halfToFloat } from '../engine/weights/safetensors.ts';
 import { safetensorsSource } from '../engine/weights/source.ts';
 import { inspectUNet, UNET_IO } from '../engine/weights/unet-structure.ts';
@@ -61,40 +61,24 @@ function writeFast(path: string, specs: readonly S.TensorSpec[], seed: number, d
   const unit = new Uint16Array(raw.buffer.slice(raw.byteOffset + raw.length - 2 * POOL, raw.byteOffset + raw.length));
   rmSync(poolFile);
   const pools = new Map<number, Buffer>();
-  const poolFor = (fanIn: number): Buffer => {
-    let b = pools.get(fanIn);
+  const poolFor = (inputs: number): Buffer => {
+    let b = pools.get(inputs);
     if (!b) {
-      const std = 1 / Math.sqrt(fanIn);
+      const std = 1 / Math.sqrt(inputs);
       const f = Float32Array.from(unit, (u) => halfToFloat(u) * std);
       b = Buffer.from(dtype === 'F16' ? Uint16Array.from(f, floatToHalf).buffer : f.buffer);
-      pools.set(fanIn, b);
+      pools.set(inputs, b);
     }
     return b;
   };
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'ipa-bridge synthetic (bench/sdxl.ts)' } };
-  let offset = 0;
-  for (const t of specs) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size * n] };
-    offset += size * n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  let rng = seed >>> 0 || 1;
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json));
+  const metadata = { format: 'pt', generator: 'ipa-bridge synthetic (bench/sdxl.ts)' };
+  return writeSafetensorsFile(path, specs, dtype, metadata, (fd) => {
+    let rng = seed >>> 0 || 1;
     const ONE = Buffer.from(dtype === 'F16' ? new Uint16Array(POOL).fill(0x3c00).buffer : new Float32Array(POOL).fill(1).buffer);
     const ZERO = Buffer.alloc(size * POOL);
     for (const t of specs) {
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      const fanIn = t.shape.length > 1 ? t.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-      const pool = t.init === 'ones' ? ONE : t.init === 'zeros' ? ZERO : poolFor(fanIn);
-      for (let left = n; left > 0;) {
+      const pool = t.init === 'ones' ? ONE : t.init === 'zeros' ? ZERO : poolFor(fanIn(t.shape));
+      for (let left = elementCount(t.shape); left > 0;) {
         rng ^= rng << 13; rng ^= rng >>> 17; rng ^= rng << 5; rng >>>= 0;
         const start = rng % (POOL / 2);
         const m = Math.min(left, POOL - start);
@@ -102,11 +86,7 @@ function writeFast(path: string, specs: readonly S.TensorSpec[], seed: number, d
         left -= m;
       }
     }
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  return 8 + Buffer.byteLength(json) + offset;
+  });
 }
 
 function ensure(path: string, specs: readonly S.TensorSpec[], seed: number): void {

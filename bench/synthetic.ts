@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { defaultCacheDir } from '../engine/runtime/session.ts';
 import * as S from '../engine/synthetic/specs.ts';
-import { tinyVocabulary } from '../engine/synthetic/tiny.ts';
+import { writeTinyTokenizer } from '../engine/synthetic/tiny.ts';
 import { writeSynthetic } from '../engine/synthetic/write.ts';
 
 export interface SyntheticSet {
@@ -60,12 +60,7 @@ export function ensureSyntheticSd15(log: (s: string) => void = console.error): S
   const index = join(checkpoint, 'model_index.json');
   if (!existsSync(index)) writeFileSync(index, JSON.stringify({ _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], text_encoder: ['transformers', 'CLIPTextModel'] }));
   const tok = join(models, 'tokenizer');
-  if (!existsSync(join(tok, 'merges.txt'))) {
-    mkdirSync(tok, { recursive: true });
-    const v = tinyVocabulary();
-    writeFileSync(join(tok, 'vocab.json'), JSON.stringify(v.vocab));
-    writeFileSync(join(tok, 'merges.txt'), v.merges);
-  }
+  if (!existsSync(join(tok, 'merges.txt'))) writeTinyTokenizer(tok);
   return set;
 }
 

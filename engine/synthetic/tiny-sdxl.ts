@@ -9,8 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as S from './specs.ts';
-import { sdxlControlNetSpecs, sdxlUnetSpecs, TINY_SDXL_UNET_SPEC, type SdxlUNetSpecConfig } from './sdxl-specs.ts';
-import { tinyVocabulary } from './tiny.ts';
+import { sdxlControlNetSpecs, sdxlIpAdapterBaseSpecs, sdxlUnetSpecs, TINY_SDXL_UNET_SPEC, type SdxlUNetSpecConfig } from './sdxl-specs.ts';
+import { modelsFolder, writeTinyTokenizer } from './tiny.ts';
 import { writeSynthetic } from './write.ts';
 
 export interface TinySdxlModelSet {
@@ -34,57 +34,6 @@ const HINTS: Record<string, string> = {
   'ipa_bridge.unet.heads': '[1,2,4]', 'ipa_bridge.unet.norm_groups': '8', 'ipa_bridge.unet.time_id_dim': String(TIME_ID_DIM),
   'ipa_bridge.vae.norm_groups': '4', 'ipa_bridge.text.heads': '2', 'ipa_bridge.text2.heads': '2', 'ipa_bridge.vision.heads': '2',
 };
-
-/** Output channels of every transformer block's attn2, in attention-processor order (down, up, mid): h94 index 2l + 1. */
-export function sdxlAttn2Channels(cfg: SdxlUNetSpecConfig): number[] {
-  const ch = cfg.blockChannels;
-  const out: number[] = [];
-  ch.forEach((c, i) => { for (let j = 0; j < cfg.layersPerBlock; j++) for (let t = 0; t < cfg.transformerDepth[i]; t++) out.push(c); });
-  const rev = [...ch].reverse();
-  const depthUp = [...cfg.transformerDepth].reverse();
-  rev.forEach((c, i) => { for (let j = 0; j <= cfg.layersPerBlock; j++) for (let t = 0; t < depthUp[i]; t++) out.push(c); });
-  for (let t = 0; t < cfg.transformerDepth[cfg.transformerDepth.length - 1]; t++) out.push(ch[ch.length - 1]);
-  return out;
-}
-
-/** h94 ip-adapter_sdxl layout: ImageProjModel (4 tokens) + to_k_ip / to_v_ip per attn2. */
-export function sdxlIpAdapterBaseSpecs(cfg: SdxlUNetSpecConfig, imageEmbedDim: number, tokens = 4): S.TensorSpec[] {
-  const o: S.TensorSpec[] = [
-    { name: 'image_proj.proj.weight', shape: [tokens * cfg.crossAttentionDim, imageEmbedDim] },
-    { name: 'image_proj.proj.bias', shape: [tokens * cfg.crossAttentionDim], init: 'zeros' },
-    { name: 'image_proj.norm.weight', shape: [cfg.crossAttentionDim], init: 'ones' },
-    { name: 'image_proj.norm.bias', shape: [cfg.crossAttentionDim], init: 'zeros' },
-  ];
-  sdxlAttn2Channels(cfg).forEach((c, l) => {
-    o.push({ name: `ip_adapter.${2 * l + 1}.to_k_ip.weight`, shape: [c, cfg.crossAttentionDim] }, { name: `ip_adapter.${2 * l + 1}.to_v_ip.weight`, shape: [c, cfg.crossAttentionDim] });
-  });
-  return o;
-}
-
-/**
- * h94 ip-adapter-faceid_sdxl layout: MLPProjModel (face embedding → `tokens` tokens), to_k_ip / to_v_ip
- * per attn2, and the LoRA it carries on every attention processor (attn1 at even, attn2 at odd h94 indices).
- */
-export function sdxlIpAdapterFaceIdSpecs(cfg: SdxlUNetSpecConfig, faceDim = 512, hidden = 1024, tokens = 4, rank = 128): S.TensorSpec[] {
-  const cross = cfg.crossAttentionDim;
-  const o: S.TensorSpec[] = [
-    { name: 'image_proj.proj.0.weight', shape: [hidden, faceDim] },
-    { name: 'image_proj.proj.0.bias', shape: [hidden], init: 'zeros' },
-    { name: 'image_proj.proj.2.weight', shape: [tokens * cross, hidden] },
-    { name: 'image_proj.proj.2.bias', shape: [tokens * cross], init: 'zeros' },
-    { name: 'image_proj.norm.weight', shape: [cross], init: 'ones' },
-    { name: 'image_proj.norm.bias', shape: [cross], init: 'zeros' },
-  ];
-  sdxlAttn2Channels(cfg).forEach((c, l) => {
-    o.push({ name: `ip_adapter.${2 * l + 1}.to_k_ip.weight`, shape: [c, cross] }, { name: `ip_adapter.${2 * l + 1}.to_v_ip.weight`, shape: [c, cross] });
-    for (const [i, kvIn] of [[2 * l, c], [2 * l + 1, cross]] as const) {
-      for (const [proj, inp] of [['to_q', c], ['to_k', kvIn], ['to_v', kvIn], ['to_out', c]] as const) {
-        o.push({ name: `ip_adapter.${i}.${proj}_lora.down.weight`, shape: [rank, inp] }, { name: `ip_adapter.${i}.${proj}_lora.up.weight`, shape: [c, rank] });
-      }
-    }
-  });
-  return o;
-}
 
 /** A kohya LoRA touching the UNet (diffusers module names) and both text encoders, rank 4. */
 export function sdxlLoraSpecs(cfg: SdxlUNetSpecConfig, rank = 4): S.TensorSpec[] {
@@ -124,19 +73,13 @@ export function writeTinySdxlPipeline(dir: string, opts: { unet?: SdxlUNetSpecCo
 }
 
 export async function writeTinySdxlModels(root: string): Promise<TinySdxlModelSet> {
-  const dir = (...p: string[]) => {
-    const d = join(root, ...p);
-    mkdirSync(d, { recursive: true });
-    return d;
-  };
+  const dir = (...parts: string[]) => modelsFolder(root, ...parts);
   const checkpoint = dir('checkpoints', 'tiny-sdxl');
   writeTinySdxlPipeline(checkpoint);
   const inpaintCheckpoint = dir('checkpoints', 'tiny-sdxl-inpainting');
   writeTinySdxlPipeline(inpaintCheckpoint, { unet: { ...TINY_SDXL_UNET_SPEC, inChannels: 9 }, className: 'StableDiffusionXLInpaintPipeline' });
-  const tokenizer = dir('tokenizer');
-  const v = tinyVocabulary();
-  writeFileSync(join(tokenizer, 'vocab.json'), JSON.stringify(v.vocab));
-  writeFileSync(join(tokenizer, 'merges.txt'), v.merges);
+  const tokenizer = join(root, 'tokenizer');
+  writeTinyTokenizer(tokenizer);
   const imageEncoder = join(dir('clip_vision'), 'tiny-clip-vit-bigG.safetensors');
   writeSynthetic(imageEncoder, S.clipVisionSpecs(S.TINY_VISION_SPEC), { seed: 25, metadata: HINTS });
   // The file names say SDXL (tiny widths cannot) and the control type, as users' files do.

@@ -40,6 +40,21 @@ export function tinyVocabulary(): { vocab: Record<string, number>; merges: strin
   return { vocab, merges: `#version: 0.2\n${rules.join('\n')}\n` };
 }
 
+/** The tiny vocabulary as a tokenizer folder (vocab.json, merges.txt), created if missing. */
+export function writeTinyTokenizer(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const v = tinyVocabulary();
+  writeFileSync(join(dir, 'vocab.json'), JSON.stringify(v.vocab));
+  writeFileSync(join(dir, 'merges.txt'), v.merges);
+}
+
+/** `root/...parts`, created if missing: a folder of the daemon's models layout. */
+export function modelsFolder(root: string, ...parts: string[]): string {
+  const d = join(root, ...parts);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
 /** A 9-channel (inpainting) UNet beside the tiny checkpoint, sharing its VAE and text encoder. */
 export function writeTinyInpaintingCheckpoint(root: string): string {
   const ckpt = join(root, 'checkpoints', 'tiny-sd15-inpainting');
@@ -52,20 +67,14 @@ export function writeTinyInpaintingCheckpoint(root: string): string {
 }
 
 export async function writeTinyModels(root: string): Promise<TinyModelSet> {
-  const dir = (...p: string[]) => {
-    const d = join(root, ...p);
-    mkdirSync(d, { recursive: true });
-    return d;
-  };
+  const dir = (...parts: string[]) => modelsFolder(root, ...parts);
   const ckpt = dir('checkpoints', 'tiny-sd15');
   writeFileSync(join(ckpt, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', _diffusers_version: '0.30.3', unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], text_encoder: ['transformers', 'CLIPTextModel'] }, null, 2));
   writeSynthetic(join(dir('checkpoints', 'tiny-sd15', 'unet'), 'diffusion_pytorch_model.safetensors'), S.unetSpecs(S.TINY_UNET_SPEC), { seed: 11, metadata: HINTS });
   writeSynthetic(join(dir('checkpoints', 'tiny-sd15', 'vae'), 'diffusion_pytorch_model.safetensors'), S.vaeSpecs(S.TINY_VAE_SPEC), { seed: 12, metadata: HINTS });
   writeSynthetic(join(dir('checkpoints', 'tiny-sd15', 'text_encoder'), 'model.safetensors'), S.clipTextSpecs(S.TINY_TEXT_SPEC), { seed: 13, metadata: HINTS });
-  const tok = dir('tokenizer');
-  const v = tinyVocabulary();
-  writeFileSync(join(tok, 'vocab.json'), JSON.stringify(v.vocab));
-  writeFileSync(join(tok, 'merges.txt'), v.merges);
+  const tok = join(root, 'tokenizer');
+  writeTinyTokenizer(tok);
   const imageEncoder = join(dir('clip_vision'), 'tiny-clip-vit-h.safetensors');
   writeSynthetic(imageEncoder, S.clipVisionSpecs(S.TINY_VISION_SPEC), { seed: 14, metadata: HINTS });
   const ipAdapter = join(dir('ipadapter'), 'ip-adapter_sd15_tiny.safetensors');

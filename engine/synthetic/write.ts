@@ -4,7 +4,6 @@
  * range through 100+ layers), ones/zeros for norms and biases, a fixed seed per file.
  */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
-import type { Dtype } from '../weights/safetensors.ts';
 import { floatToHalf } from '../weights/safetensors.ts';
 import type { TensorSpec } from './specs.ts';
 
@@ -37,13 +36,24 @@ function gaussian(seed: number): () => number {
   };
 }
 
-export function writeSynthetic(path: string, specs: readonly TensorSpec[], opts: { dtype?: 'F32' | 'F16'; seed?: number; metadata?: Record<string, string> } = {}): number {
-  const dtype: Dtype = opts.dtype ?? 'F32';
-  const bytesPer = dtype === 'F32' ? 4 : 2;
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'ipa-bridge synthetic', ...opts.metadata } };
+export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Inputs per output of a weight (all dimensions but the first); the scale of its N(0, 1/fan_in) values. */
+export const fanIn = (shape: readonly number[]): number => (shape.length > 1 ? elementCount(shape.slice(1)) : 1);
+
+const bytesPerValue = (dtype: 'F32' | 'F16'): number => (dtype === 'F32' ? 4 : 2);
+
+/**
+ * Writes a safetensors file whose tensors lie back to back in spec order: the header, then `writeData`
+ * (which must write every tensor's bytes, in that order) into the open file. Written to `path.tmp` and
+ * renamed, so a file at `path` is always complete. Returns the file's size in bytes.
+ */
+export function writeSafetensorsFile(path: string, specs: readonly TensorSpec[], dtype: 'F32' | 'F16', metadata: Record<string, string>, writeData: (fd: number) => void): number {
+  const bytesPer = bytesPerValue(dtype);
+  const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const s of specs) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(s.shape);
     header[s.name] = { dtype, shape: s.shape, data_offsets: [offset, offset + n * bytesPer] };
     offset += n * bytesPer;
   }
@@ -56,11 +66,22 @@ export function writeSynthetic(path: string, specs: readonly TensorSpec[], opts:
     len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
     writeSync(fd, len);
     writeSync(fd, Buffer.from(json));
+    writeData(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  return 8 + Buffer.byteLength(json) + offset;
+}
+
+export function writeSynthetic(path: string, specs: readonly TensorSpec[], opts: { dtype?: 'F32' | 'F16'; seed?: number; metadata?: Record<string, string> } = {}): number {
+  const dtype = opts.dtype ?? 'F32';
+  const metadata = { format: 'pt', generator: 'ipa-bridge synthetic', ...opts.metadata };
+  return writeSafetensorsFile(path, specs, dtype, metadata, (fd) => {
     const rand = gaussian(opts.seed ?? 1);
     for (const s of specs) {
-      const n = s.shape.reduce((a, b) => a * b, 1);
-      const fanIn = s.shape.length > 1 ? s.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-      const std = 1 / Math.sqrt(fanIn);
+      const n = elementCount(s.shape);
+      const std = 1 / Math.sqrt(fanIn(s.shape));
       const chunk = 1 << 20;
       for (let start = 0; start < n; start += chunk) {
         const m = Math.min(chunk, n - start);
@@ -72,9 +93,5 @@ export function writeSynthetic(path: string, specs: readonly TensorSpec[], opts:
         writeSync(fd, buf);
       }
     }
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  return 8 + Buffer.byteLength(json) + offset;
+  });
 }

@@ -16,8 +16,8 @@ import { createEngine } from '../../engine/index.ts';
 import { memorySource } from '../../engine/weights/source.ts';
 import { nearestSdxlBucket, sdxlTimeIds, vaeDecoderPlan } from '../../engine/pipeline/family.ts';
 import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
-import { sdxlIpAdapterFaceIdSpecs, writeTinySdxlModels, writeTinySdxlPipeline, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
-import { TINY_SDXL_UNET_SPEC } from '../../engine/synthetic/sdxl-specs.ts';
+import { writeTinySdxlModels, writeTinySdxlPipeline, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
+import { sdxlIpAdapterFaceIdSpecs, TINY_SDXL_UNET_SPEC } from '../../engine/synthetic/sdxl-specs.ts';
 import { writeSynthetic } from '../../engine/synthetic/write.ts';
 import { buildDetector, buildRecognizer, canvas } from '../helpers/tiny-face-models.ts';
 
