@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { BridgeClient } from '../shared/protocol/client.ts';
 import { PROTOCOL_VERSION } from '../shared/protocol/constants.ts';
 import { BRIDGE_VERSION } from './version.ts';
+import { waitForOpen } from './ws-open.ts';
 
 export interface ConnectOptions {
   host: string;
@@ -36,33 +37,18 @@ export async function connectBridge(o: ConnectOptions): Promise<BridgeClient> {
     perMessageDeflate: false,
     ...(o.origin ? { origin: o.origin } : {}),
   });
-  const opened = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new ConnectError(`no answer from ${o.host}:${o.port} within ${o.timeoutMs ?? 10_000} ms`));
-    }, o.timeoutMs ?? 10_000);
-    ws.once('open', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      clearTimeout(timer);
-      const status = res.statusCode ?? 0;
-      res.resume();
-      ws.terminate();
-      reject(new ConnectError(
-        status === 401 ? 'the daemon refused the token (401): run `npx ipa-bridge token` on the daemon machine and pass it with --token or IPA_BRIDGE_TOKEN'
-          : status === 403 ? 'the daemon refused this Origin (403)'
-            : status === 503 ? 'the daemon is busy or shutting down (503: too many connections?)'
-              : `the daemon answered HTTP ${status} instead of a WebSocket`,
-      ));
-    });
-    ws.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new ConnectError(e.code === 'ECONNREFUSED' ? `no daemon on ${o.host}:${o.port}: start one with \`npx ipa-bridge start\` (or use --local)` : `cannot connect to ${o.host}:${o.port}: ${e.message}`));
-    });
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  await waitForOpen(ws, {
+    timeoutMs,
+    timedOut: () => new ConnectError(`no answer from ${o.host}:${o.port} within ${timeoutMs} ms`),
+    refused: (status = 0) => new ConnectError(
+      status === 401 ? 'the daemon refused the token (401): run `npx ipa-bridge token` on the daemon machine and pass it with --token or IPA_BRIDGE_TOKEN'
+        : status === 403 ? 'the daemon refused this Origin (403)'
+          : status === 503 ? 'the daemon is busy or shutting down (503: too many connections?)'
+            : `the daemon answered HTTP ${status} instead of a WebSocket`,
+    ),
+    failed: (e) => new ConnectError(e.code === 'ECONNREFUSED' ? `no daemon on ${o.host}:${o.port}: start one with \`npx ipa-bridge start\` (or use --local)` : `cannot connect to ${o.host}:${o.port}: ${e.message}`),
   });
-  await opened;
   const client = new BridgeClient(ws, { name: o.clientName ?? 'ipa-bridge-cli', version: BRIDGE_VERSION });
   try {
     await client.ready;

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { BridgeClient } from '../../shared/protocol/client.ts';
 import { BRIDGE_VERSION } from '../version.ts';
+import { waitForOpen } from '../ws-open.ts';
 import { pinnedTls } from './pin.ts';
 import { normalizeFingerprint } from './tls.ts';
 
@@ -32,25 +33,12 @@ export async function connectTeam(o: TeamConnectOptions): Promise<BridgeClient> 
     maxPayload: 256 * 1024 * 1024,
     ...(socket ? { createConnection: () => socket } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error(`no answer from ${u.host} within ${o.timeoutMs ?? 10_000} ms`));
-    }, o.timeoutMs ?? 10_000);
-    ws.once('open', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      clearTimeout(timer);
-      res.resume();
-      ws.terminate();
-      reject(new Error(res.statusCode === 401 ? 'the studio server refused the token (401)' : `the studio server answered HTTP ${res.statusCode}`));
-    });
-    ws.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  await waitForOpen(ws, {
+    timeoutMs,
+    timedOut: () => new Error(`no answer from ${u.host} within ${timeoutMs} ms`),
+    refused: (status) => new Error(status === 401 ? 'the studio server refused the token (401)' : `the studio server answered HTTP ${status}`),
+    failed: (e) => e,
   });
   const client = new BridgeClient(ws, { name: o.clientName ?? 'ipa-bridge-node', version: BRIDGE_VERSION, ...(o.clientId ? { id: o.clientId } : {}) });
   await client.ready;
