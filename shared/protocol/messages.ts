@@ -123,10 +123,11 @@ export interface JobParams {
   negativePrompt?: string;
   /** 0 … 2^32-1; omitted = the daemon picks one and reports it in the result. */
   seed?: number;
+  /** Omitted = the checkpoint family's default (SD1.5: 20, euler-ancestral, 7; SDXL: 30, dpmpp-2m-karras, 5), filled by the daemon. */
   steps?: number;
   sampler?: SamplerName;
   guidance?: number;
-  /** Generation size, multiples of 8. Optional when an init image is given (derived from it). */
+  /** Generation size, multiples of 8. Omitted = derived from the init image, else the family's size (SD1.5 512², SDXL 1024²). */
   width?: number;
   height?: number;
   strength?: number;

@@ -8,7 +8,7 @@ import * as L from './limits.ts';
 import {
   ADAPTER_KINDS, BLOCK_PRESETS, CLIENT_MESSAGE_TYPES, CONTROL_PREPROCESS, CONTROL_TYPES, OUTPUT_FORMATS, SAMPLERS,
   type AdapterKind, type BlockPreset, type ClientMessage, type ControlPreprocess, type ControlType, type ErrorCode,
-  type HelloMessage, type LoraSpec, type OutputFormat, type PoseKeypoints, type SamplerName, type StepRange,
+  type HelloMessage, type JobParams, type LoraSpec, type OutputFormat, type PoseKeypoints, type SamplerName, type StepRange,
 } from './messages.ts';
 
 /** Longest JSON text message the daemon parses (images travel as binary frames). */
@@ -31,28 +31,11 @@ export interface ProtocolProblem {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ProtocolProblem };
 
-export interface NormalizedParams {
-  prompt: string;
-  negativePrompt: string;
-  /** Absent = the daemon picks one. */
-  seed?: number;
-  /** Absent = the checkpoint family's default (SD1.5: 20, euler-ancestral, 7; SDXL: 30, dpmpp-2m-karras, 5), filled by the daemon. */
-  steps?: number;
-  sampler?: SamplerName;
-  guidance?: number;
-  /** Absent = derived from the init image, else the family's size (SD1.5 512², SDXL 1024²). */
-  width?: number;
-  height?: number;
-  strength: number;
-  batchSize: number;
-  clipSkip: number;
-  variationSeed?: number;
-  variationStrength?: number;
-  checkpoint?: string;
-  loras: LoraSpec[];
-  eta?: number;
-  draftDecode?: boolean;
-}
+/** The job fields the validator fills when a job leaves them out (empty negative prompt, default strength, batch 1, default clip skip, no LoRAs). */
+type DefaultedParams = 'negativePrompt' | 'strength' | 'batchSize' | 'clipSkip' | 'loras';
+
+/** A job's parameters after validation: the defaulted fields always present; the others stay absent when left out (seed: the daemon picks one; steps, sampler, guidance, size: the daemon fills them from the checkpoint's family). */
+export type NormalizedParams = Omit<JobParams, DefaultedParams> & Required<Pick<JobParams, DefaultedParams>>;
 
 /** A frame that follows the job message, or a blob the daemon should already hold. */
 export type NormalizedSource = { source: 'frame' } | { source: 'hash'; hash: string };
