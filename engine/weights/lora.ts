@@ -5,6 +5,7 @@
  * (`ip_adapter.N.to_{q,k,v,out}_lora.{down,up}.weight`, N in attention-processor order).
  * Merged tensors are held in memory (float32) and layered over the original source.
  */
+import { RESNET_MODULES } from './names.ts';
 import type { Dtype } from './safetensors.ts';
 import { memorySource, readWeightFloat32, requireWeight, type WeightSource } from './source.ts';
 import { inspectUNet, type UNetStructure } from './unet-structure.ts';
@@ -144,17 +145,8 @@ export function kohyaTargets(base: WeightSource): Map<string, string> {
   return m;
 }
 
-const RESNET_TO_LDM: ReadonlyArray<readonly [string, string]> = [
-  ['norm1', 'in_layers.0'],
-  ['conv1', 'in_layers.2'],
-  ['time_emb_proj', 'emb_layers.1'],
-  ['norm2', 'out_layers.0'],
-  ['conv2', 'out_layers.3'],
-  ['conv_shortcut', 'skip_connection'],
-];
-
 function resnetToLdm(rest: string): string | undefined {
-  for (const [from, to] of RESNET_TO_LDM) if (rest === from || rest.startsWith(`${from}.`)) return to + rest.slice(from.length);
+  for (const [ldm, diffusers] of RESNET_MODULES) if (rest === diffusers || rest.startsWith(`${diffusers}.`)) return ldm + rest.slice(diffusers.length);
   return undefined;
 }
 

@@ -113,17 +113,18 @@ function under(shapes: Shapes, prefix: string): string[] {
   return out;
 }
 
-const RESNET_LDM: ReadonlyArray<readonly [string, string]> = [
-  ['in_layers.0.', 'norm1.'],
-  ['in_layers.2.', 'conv1.'],
-  ['emb_layers.1.', 'time_emb_proj.'],
-  ['out_layers.0.', 'norm2.'],
-  ['out_layers.3.', 'conv2.'],
-  ['skip_connection.', 'conv_shortcut.'],
+/** A ResnetBlock2D's modules: LDM's path and diffusers' name (also read backwards by the LoRA mapper, lora.ts). */
+export const RESNET_MODULES: ReadonlyArray<readonly [ldm: string, diffusers: string]> = [
+  ['in_layers.0', 'norm1'],
+  ['in_layers.2', 'conv1'],
+  ['emb_layers.1', 'time_emb_proj'],
+  ['out_layers.0', 'norm2'],
+  ['out_layers.3', 'conv2'],
+  ['skip_connection', 'conv_shortcut'],
 ];
 
 function renameResnet(rest: string): string | undefined {
-  for (const [from, to] of RESNET_LDM) if (rest.startsWith(from)) return to + rest.slice(from.length);
+  for (const [ldm, diffusers] of RESNET_MODULES) if (rest.startsWith(`${ldm}.`)) return diffusers + rest.slice(ldm.length);
   return undefined;
 }
 
@@ -371,37 +372,34 @@ export function ldmTextMap(shapes: Shapes, prefix: string = LDM_PREFIX.text, fil
 // ---------------------------------------------------------------------------------------------
 // Sources
 
-function describe(f: SafetensorsFile, what: string): string {
-  return `${f.path} [${what}]`;
+/** A file's tensors under the names `nameMap` reads off its key shapes; described as "<path> [what]". */
+function renamedFileSource(file: SafetensorsFile | string, what: string, nameMap: (shapes: Shapes, path: string) => NameMap): WeightSource {
+  const f = openFile(file);
+  return mappedSource(safetensorsSource(f), nameMap(shapesOf(f), f.path), `${f.path} [${what}]`);
 }
 
 /** The UNet of a single-file SD1.5 checkpoint, keyed by diffusers names. */
 export function ldmUnetSource(file: SafetensorsFile | string): WeightSource {
-  const f = openFile(file);
-  return mappedSource(safetensorsSource(f), ldmUnetMap(shapesOf(f), LDM_PREFIX.unet, f.path), describe(f, 'LDM UNet'));
+  return renamedFileSource(file, 'LDM UNet', (shapes, path) => ldmUnetMap(shapes, LDM_PREFIX.unet, path));
 }
 
 /** The VAE of a single-file SD1.5 checkpoint (or a standalone LDM VAE file without the prefix). */
 export function ldmVaeSource(file: SafetensorsFile | string): WeightSource {
-  const f = openFile(file);
-  const shapes = shapesOf(f);
-  // Standalone VAE files (e.g. vae-ft-mse-840000-ema-pruned.safetensors) carry no prefix.
-  const prefix = under(shapes, LDM_PREFIX.vae).length > 0 || !shapes.has('decoder.conv_in.weight') ? LDM_PREFIX.vae : '';
-  const map = prefix ? ldmVaeMap(shapes, prefix, f.path) : ldmVaeMap(new Map([...shapes].filter(([k]) => /^(encoder|decoder|quant_conv|post_quant_conv)\./.test(k))), '', f.path);
-  return mappedSource(safetensorsSource(f), map, describe(f, 'LDM VAE'));
+  return renamedFileSource(file, 'LDM VAE', (shapes, path) => {
+    // Standalone VAE files (e.g. vae-ft-mse-840000-ema-pruned.safetensors) carry no prefix.
+    const prefix = under(shapes, LDM_PREFIX.vae).length > 0 || !shapes.has('decoder.conv_in.weight') ? LDM_PREFIX.vae : '';
+    return prefix ? ldmVaeMap(shapes, prefix, path) : ldmVaeMap(new Map([...shapes].filter(([k]) => /^(encoder|decoder|quant_conv|post_quant_conv)\./.test(k))), '', path);
+  });
 }
 
 /** The CLIP text encoder of a single-file SD1.5 checkpoint, keyed `text_model.*`. */
 export function ldmTextSource(file: SafetensorsFile | string): WeightSource {
-  const f = openFile(file);
-  return mappedSource(safetensorsSource(f), ldmTextMap(shapesOf(f), LDM_PREFIX.text, f.path), describe(f, 'LDM text encoder'));
+  return renamedFileSource(file, 'LDM text encoder', (shapes, path) => ldmTextMap(shapes, LDM_PREFIX.text, path));
 }
 
 /** A lllyasviel ControlNet (with or without `control_model.`), keyed by diffusers ControlNetModel names. */
 export function ldmControlNetSource(file: SafetensorsFile | string): WeightSource {
-  const f = openFile(file);
-  const shapes = shapesOf(f);
-  return mappedSource(safetensorsSource(f), ldmControlNetMap(shapes, controlNetPrefix(shapes.keys()), f.path), describe(f, 'lllyasviel ControlNet'));
+  return renamedFileSource(file, 'lllyasviel ControlNet', (shapes, path) => ldmControlNetMap(shapes, controlNetPrefix(shapes.keys()), path));
 }
 
 export function ldmSource(file: SafetensorsFile | string, component: Component): WeightSource {

@@ -38,19 +38,34 @@ export function requireWeight(src: WeightSource, key: string): WeightTensor {
   return t;
 }
 
+/** Where one tensor's bytes lie in its file: all a file-backed source needs to know of it. */
+export interface StoredTensor {
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  /** Absolute byte offset in the file. */
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+/** The tensors of the file at `path` whose names start with `prefix` (prefix stripped), read as byte ranges of that file. */
+export function storedTensorSource(path: string, tensors: ReadonlyMap<string, StoredTensor>, prefix = ''): WeightSource {
+  const keys = [...tensors.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  return {
+    description: path,
+    keys: () => keys,
+    get(key) {
+      const name = prefix + key;
+      const t = tensors.get(name);
+      if (!t) return undefined;
+      return { key, dtype: t.dtype, shape: t.shape, data: { file: path, offset: t.offset, byteLength: t.byteLength }, origin: `${path}: ${name}` };
+    },
+  };
+}
+
 /** All tensors of one safetensors file whose names start with `prefix` (prefix stripped). */
 export function safetensorsSource(file: SafetensorsFile | string, prefix = ''): WeightSource {
   const f = typeof file === 'string' ? SafetensorsFile.open(file) : file;
-  const keys = f.keys().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-  return {
-    description: f.path,
-    keys: () => keys,
-    get(key) {
-      const info = f.tensors.get(prefix + key);
-      if (!info) return undefined;
-      return { key, dtype: info.dtype, shape: info.shape, data: { file: f.path, offset: info.offset, byteLength: info.byteLength }, origin: `${f.path}: ${info.name}` };
-    },
-  };
+  return storedTensorSource(f.path, f.tensors, prefix);
 }
 
 /** Renames keys: `map` goes canonical key -> source key (built once from a naming table). */

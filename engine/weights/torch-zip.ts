@@ -19,7 +19,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { DTYPE_BYTES, type Dtype } from './safetensors.ts';
-import type { WeightSource, WeightTensor } from './source.ts';
+import { storedTensorSource, type WeightSource } from './source.ts';
 
 export class TorchZipError extends Error {
   constructor(readonly file: string, message: string) {
@@ -559,16 +559,7 @@ function locateTensor(fd: number, file: string, key: string, t: TensorRef, entry
 /** All tensors of a torch zip checkpoint as byte ranges of the file; `prefix` selects and strips a key prefix. */
 export function torchZipSource(file: TorchZipFile | string, prefix = ''): WeightSource {
   const f = typeof file === 'string' ? TorchZipFile.open(file) : file;
-  const keys = f.keys().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-  return {
-    description: f.path,
-    keys: () => keys,
-    get(key): WeightTensor | undefined {
-      const t = f.tensors.get(prefix + key);
-      if (!t) return undefined;
-      return { key, dtype: t.dtype, shape: t.shape, data: { file: f.path, offset: t.offset, byteLength: t.byteLength }, origin: `${f.path}: ${t.key}` };
-    },
-  };
+  return storedTensorSource(f.path, f.tensors, prefix);
 }
 
 /** True for a zip archive holding a `data.pkl` (torch.save ≥ 1.6); never throws. */
