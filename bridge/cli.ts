@@ -3,7 +3,7 @@
  * 0 done, 1 the work failed (network, engine, files), 2 the command line was wrong (unknown option,
  * a value out of range, a missing or unreadable input file, an output path that cannot be written).
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { UsageError } from './cli/args.ts';
 import { doctorCommand, installCudaCommand } from './cli/doctor.ts';
 import { generateCommand } from './cli/generate.ts';
@@ -13,7 +13,7 @@ import { selftestCommand } from './cli/selftest.ts';
 import { startCommand } from './cli/start.ts';
 import { tokenCommand } from './cli/token.ts';
 import { teamCommand } from './team/cli.ts';
-import { commanderExitCode, configureIo } from './models/cli.ts';
+import { parseCommand } from './models/cli.ts';
 import { BRIDGE_VERSION } from './version.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -27,18 +27,11 @@ async function main(argv: string[]): Promise<number> {
     .enablePositionalOptions()
     .addHelpText('after', MAIN_HELP_AFTER);
   for (const make of [startCommand, tokenCommand, generateCommand, selftestCommand, modelsCommand, doctorCommand, installCudaCommand, teamCommand]) program.addCommand(make(ran));
-  configureIo(program, { stdout: process.stdout, stderr: process.stderr, env: process.env });
   if (argv.length === 0) {
     process.stdout.write(program.helpInformation());
     return 2;
   }
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return commanderExitCode(e);
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, argv, { stdout: process.stdout, stderr: process.stderr, env: process.env })) ?? code;
 }
 
 // `npx ipa-bridge --help | head` closes stdout early: that is not an error worth a stack trace.

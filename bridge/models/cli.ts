@@ -99,14 +99,22 @@ export async function runModelsCommand(argv: string[], io: CliIo = { stdout: pro
   const rest = argv[0] === 'models' ? argv.slice(1) : argv;
   let code = 0;
   const cmd = modelsCommand(io, (c) => (code = c)).name('ipa-bridge models');
+  return (await parseCommand(cmd, rest, io)) ?? code;
+}
+
+/**
+ * Parses `argv` with `cmd`, help and errors going to `io`: the exit code when commander ends the run
+ * (help, --version, a usage mistake); undefined when the command's action ran (it reports its own code).
+ */
+export async function parseCommand(cmd: Command, argv: readonly string[], io: CliIo): Promise<number | undefined> {
   configureIo(cmd, io);
   try {
-    await cmd.parseAsync(rest, { from: 'user' });
+    await cmd.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return commanderExitCode(e);
     throw e;
   }
-  return code;
+  return undefined;
 }
 
 /** Help and errors to `io`, and commander's exits turned into exceptions (for every subcommand). */
