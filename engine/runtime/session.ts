@@ -38,6 +38,12 @@ export function materialize(g: BuiltGraph, cacheDir: string, opts: { weightsInMe
   const hash = createHash('sha256');
   hash.update(g.model);
   for (const f of g.files) hash.update(`${f.location}=${f.path}:${statSync(f.path).size}:${statSync(f.path).mtimeMs}\n`);
+  // onnxruntime takes in-memory external data only as the complete table: given any entry, a weight
+  // file it should read beside the .onnx is "not found from the table user provided" (a LoRA-merged
+  // full-size UNet: memory.bin in memory, the checkpoint hard-linked). So unless every weight goes in
+  // memory, the merged tensors are written into the folder too, which their content hash names.
+  const memoryToFolder = !opts.weightsInMemory && g.files.length > 0;
+  if (memoryToFolder) for (const m of g.memory) hash.update(m.location).update(m.bytes);
   const dir = join(cacheDir, 'graphs', `${g.name}-${hash.digest('hex').slice(0, 16)}`);
   mkdirSync(dir, { recursive: true });
   const externalData: Array<{ path: string; data: Uint8Array }> = [];
@@ -56,7 +62,17 @@ export function materialize(g: BuiltGraph, cacheDir: string, opts: { weightsInMe
       }
     }
   }
-  for (const m of g.memory) externalData.push({ path: m.location, data: m.bytes });
+  // Weight files already in memory (no hard link possible): the merged tensors join them there.
+  const allInMemory = !memoryToFolder || externalData.length > 0;
+  for (const m of g.memory) {
+    const file = join(dir, m.location);
+    if (allInMemory) externalData.push({ path: m.location, data: m.bytes });
+    else if (!existsSync(file)) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, m.bytes);
+      renameSync(tmp, file);
+    }
+  }
   const modelPath = join(dir, 'model.onnx');
   if (!existsSync(modelPath)) {
     const tmp = `${modelPath}.${process.pid}.tmp`;
