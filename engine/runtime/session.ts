@@ -5,11 +5,11 @@
  * filesystem), the weight bytes are handed over in memory instead.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { BuiltGraph } from '../onnx/builder.ts';
+import { MEMORY_LOCATION, type BuiltGraph } from '../onnx/builder.ts';
 import { executionProviders, providerSessionOptions, type ProviderName } from './providers.ts';
 
 /** The provider a session runs on. */
@@ -78,8 +78,39 @@ export function materialize(g: BuiltGraph, cacheDir: string, opts: { weightsInMe
     const tmp = `${modelPath}.${process.pid}.tmp`;
     writeFileSync(tmp, g.model);
     renameSync(tmp, modelPath);
+  } else {
+    const now = new Date();
+    utimesSync(modelPath, now, now); // last use, for pruning
   }
+  if (memoryToFolder && g.memory.length > 0) pruneMergedGraphs(join(cacheDir, 'graphs'), g.name, MERGED_GRAPHS_KEPT);
   return { modelPath, externalData: externalData.length ? externalData : undefined };
+}
+
+/**
+ * Folders of one graph with merged weights (a LoRA, its strength, FaceID) kept on disk, most recently
+ * used first. Each holds the merged tensors and, on CPU, an optimised copy of the whole graph (about the
+ * UNet's size again), and every LoRA or strength a designer tries makes a new one: without a bound the
+ * cache grows by gigabytes per switch. Two covers switching back and forth between two LoRAs.
+ */
+const MERGED_GRAPHS_KEPT = Number(process.env.IPA_BRIDGE_MERGED_GRAPHS_KEPT ?? 2);
+
+/** Deletes all but the `keep` most recently used folders of graph `name` that hold merged weights. */
+export function pruneMergedGraphs(graphsDir: string, name: string, keep: number): string[] {
+  const isFolderOf = (d: string): boolean => d.startsWith(`${name}-`) && /^[0-9a-f]{16}$/.test(d.slice(name.length + 1));
+  const merged = readdirSync(graphsDir)
+    .filter((d) => isFolderOf(d) && existsSync(join(graphsDir, d, MEMORY_LOCATION)) && existsSync(join(graphsDir, d, 'model.onnx')))
+    .map((d) => ({ d, used: statSync(join(graphsDir, d, 'model.onnx')).mtimeMs }))
+    .sort((a, b) => b.used - a.used);
+  const removed: string[] = [];
+  for (const { d } of merged.slice(Math.max(0, keep))) {
+    try {
+      rmSync(join(graphsDir, d), { recursive: true, force: true });
+      removed.push(d);
+    } catch {
+      // Still open elsewhere (Windows refuses to delete open files): the next prune tries again.
+    }
+  }
+  return removed;
 }
 
 /**
