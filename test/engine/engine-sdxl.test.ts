@@ -74,6 +74,19 @@ test('SDXL txt2img with an image prompt, a ControlNet and a LoRA together; seeds
   }
 });
 
+test('SDXL ControlNets: several at once add up, guess mode and a step range each change the result', async () => {
+  const control = (k: number, extra: Partial<GenerateRequest['controls'][number]> = {}): GenerateRequest['controls'][number] =>
+    ({ image: pattern(W, W, k), type: 'pose', preprocess: 'none', scale: 0.8, range: { start: 0, end: 1 }, guessMode: false, ...extra });
+  const one = await engine.generate(job({}, { controls: [control(3)] }));
+  const two = await engine.generate(job({}, { controls: [control(3), control(11, { scale: 0.6 })] }));
+  const guess = await engine.generate(job({}, { controls: [control(3, { guessMode: true })] }));
+  const early = await engine.generate(job({}, { controls: [control(3, { range: { start: 0, end: 0.4 } })] }));
+  assert.equal(two.metadata.controls.length, 2);
+  assert.notDeepEqual(two.images[0].data, one.images[0].data, 'a second ControlNet changes the result');
+  assert.notDeepEqual(guess.images[0].data, one.images[0].data, 'guess mode changes the result');
+  assert.notDeepEqual(early.images[0].data, one.images[0].data, 'a shorter step range changes the result');
+});
+
 test('every sampler runs with SDXL\'s scheduler config (leading spacing), few-step ones included', async () => {
   for (const sampler of ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m', 'dpmpp-2m-karras', 'unipc', 'lcm', 'tcd', 'euler-trailing'] as const) {
     const r = await engine.generate(job({ sampler, steps: 2, guidance: sampler === 'lcm' || sampler === 'tcd' ? 1 : 5 }));
