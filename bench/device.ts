@@ -2,7 +2,9 @@
  * The one prepared check for a GPU machine (`npm run bench -- device`), meant to finish within 5
  * minutes: every provider probed; the parity fixtures on the chosen GPU provider (fp32 portable or
  * the CUDA flavour, and fp16); a full-size synthetic SD1.5 512² job with IP-Adapter + ControlNet
- * (20 steps: ms per step, total, GPU memory); and a 1024² job, whose VAE decode runs in tiles.
+ * (20 steps: ms per step, total, GPU memory); a 1024² job, whose VAE decode runs in tiles; and live
+ * mode's job (512² img2img at 0.5, 4 LCM steps, CFG off, TAESD encode and draft decode): edit→preview
+ * median and p90, previews per second (goal on an H100/H200: ≤ 150 ms, ≥ 5 per second).
  *
  *   node --import tsx bench/device.ts [--provider auto|cuda|webgpu|…] [--steps 20] [--big 1024] [--tiny] [--no-parity]
  *
@@ -10,7 +12,7 @@
  * itself on machines without a GPU, e.g. WebGPU on software Vulkan).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registryLocator } from '../bridge/models/locator.ts';
@@ -21,6 +23,9 @@ import { runCase } from '../engine/parity/run.ts';
 import { parityTarget } from '../engine/parity/target.ts';
 import { probeAll, probeProvider, selectProvider } from '../engine/runtime/probe.ts';
 import { isProviderChoice, type ProviderChoice } from '../engine/runtime/providers.ts';
+import { taesdOriginalSpecs } from '../engine/synthetic/taesd-specs.ts';
+import { writeSynthetic } from '../engine/synthetic/write.ts';
+import { percentile, summarize } from './lib/stats.ts';
 import { emit, type BenchRow } from './lib/types.ts';
 import { ensureSyntheticSd15 } from './synthetic.ts';
 
@@ -71,6 +76,13 @@ if (!args.includes('--no-parity') && selection.provider !== 'cpu') {
 phase(`jobs on ${selection.provider}${selection.fp16 ? ' (fp16)' : ''}: ${tiny ? 'tiny models' : 'synthetic full-size SD1.5 (generated once, ~7.8 GB)'}`);
 const modelsDir = tiny ? join(mkdtempSync(join(tmpdir(), 'ipa-device-')), 'models') : ensureSyntheticSd15().models;
 if (tiny) await writeTinyModels(modelsDir);
+// Live mode's tiny autoencoder (taesd.py layout, full width), where the registry looks for it.
+for (const part of ['decoder', 'encoder'] as const) {
+  const file = join(modelsDir, 'vae', `taesd_${part}.safetensors`);
+  if (existsSync(file)) continue;
+  mkdirSync(join(modelsDir, 'vae'), { recursive: true });
+  writeSynthetic(file, taesdOriginalSpecs(part), { seed: part === 'decoder' ? 9 : 10 });
+}
 const engine: Engine = await createEngine({ provider: selection.provider, fp16: selection.fp16, models: registryLocator(modelsDir, { hashes: 'cached' }) }); // hashing 8 GB is not the job's time
 const image = (w: number, h: number): RgbaImage => ({ width: w, height: h, data: Uint8Array.from({ length: w * h * 4 }, (_, i) => (i * 31 + (i >> 9)) % 256) });
 const job = (size: number, n: number): GenerateRequest => ({
@@ -119,6 +131,26 @@ const bigCold = await timed(job(big, Math.min(steps, 4)));
 const bigWarm = await timed(job(big, Math.min(steps, 4)));
 row(`warm job, ${label(big, Math.min(steps, 4))} (tiled VAE)`, bigWarm.ms / 1000, 's');
 row(`warm: VAE decode ${big}² (tiled)`, bigWarm.timings.vae_decode_0, 'ms');
+phase('live: 512² img2img 0.5, 4 LCM steps, CFG off, TAESD encode + draft decode');
+/** The layer after `edit` strokes: a band across the top that grows with each edit. */
+const stroked = (edit: number): RgbaImage => {
+  const img = image(512, 512);
+  img.data.fill(200, 0, 4 * 512 * 8 * (edit + 1));
+  return img;
+};
+const liveJob = (edit: number): GenerateRequest => ({
+  params: { prompt: 'a red box on a gradient, studio light', negativePrompt: '', seed: 11, steps: 4, sampler: 'lcm', guidance: 1, width: 512, height: 512, strength: 0.5, batchSize: 1, clipSkip: 1, draftDecode: true },
+  init: stroked(edit),
+  references: [],
+  controls: [],
+});
+await timed(liveJob(0)); // sessions for the live path
+const liveMs: number[] = [];
+for (let e = 1; e <= 10; e++) liveMs.push((await timed(liveJob(e))).ms);
+const liveStats = summarize(liveMs);
+row('live: edit→preview, median (512², 4 LCM steps, TAESD)', liveStats.value, 'ms', { min: liveStats.min, max: liveStats.max, target: '≤ 150 (H100/H200)', pass: liveStats.value <= 150 });
+row('live: edit→preview, p90', percentile(liveMs, 0.9), 'ms');
+row('live: previews per second', 1000 / liveStats.value, '/s', { target: '≥ 5', pass: 1000 / liveStats.value >= 5 });
 const peakMiB = await gpu.stop();
 if (peakMiB !== undefined) row('GPU memory used, peak (nvidia-smi)', peakMiB, 'MiB');
 else notes.push('GPU memory: not known here (no nvidia-smi; onnxruntime-node reports no WebGPU/CoreML/DirectML memory)');

@@ -31,7 +31,7 @@ import { buildVaeEncoder } from '../engine/graphs/vae.ts';
 import { createSession } from '../engine/runtime/session.ts';
 
 const SIZE_ENC = 512;
-import { median, summarize } from './lib/stats.ts';
+import { median, percentile, summarize } from './lib/stats.ts';
 import { emit } from './lib/types.ts';
 import { ensureSyntheticSd15 } from './synthetic.ts';
 
@@ -175,7 +175,7 @@ await engine.dispose();
 
 const loadAfter = loadavg();
 const s = summarize(latencies);
-const p90 = [...latencies].sort((a, b) => a - b)[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.9) - 1)];
+const p90 = percentile(latencies, 0.9);
 const ratio = s.value / standardMs;
 emit({
   bench: 'live',

@@ -14,6 +14,13 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The value at fraction `q` of the sorted values (nearest rank: p90 of 10 values is the 9th). */
+export function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(s.length * q) - 1))];
+}
+
 /** Median with min and max. */
 export function summarize(xs: readonly number[]): Summary {
   return { value: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
