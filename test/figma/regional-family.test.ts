@@ -6,59 +6,23 @@
  * one on the right, through two region nodes. What goes over the wire is read off the socket.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import sharp from 'sharp';
-import WebSocket from 'ws';
 import type { ExportedImage, ResultImage, SandboxMessage, TargetSummary, UiMessage } from '../../plugins/figma/src/messages.ts';
 import { describeSelection, type FigmaApi } from '../../plugins/figma/src/nodes.ts';
 import { startSandbox, type SandboxHandle } from '../../plugins/figma/src/sandbox.ts';
 import { addRegionMasks, GenerationRun, type RunStatus } from '../../plugins/figma/src/ui-run.ts';
-import { BridgeConnection } from '../../shared/plugin/connection.ts';
+import type { JobMessage } from '../../shared/protocol/messages.ts';
+import type { BridgeConnection } from '../../shared/plugin/connection.ts';
 import { PendingJobs } from '../../shared/plugin/pending-jobs.ts';
 import { DEFAULT_SETTINGS, type GenerationSettings } from '../../shared/plugin/settings.ts';
-import type { SocketLike } from '../../shared/protocol/client.ts';
-import { decodeFrame, type FrameRole } from '../../shared/protocol/frame.ts';
-import type { AcceptedMessage, JobMessage } from '../../shared/protocol/messages.ts';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { connectTo, testConnection } from '../helpers/connection.ts';
+import { FAMILIES_DAEMON, useTestDaemon } from '../helpers/daemon.ts';
+import { emptyWire, spySocket, type Wire } from '../helpers/socket-spy.ts';
 import { SDXL_CHECKPOINT } from '../helpers/test-engine-families.ts';
 import { FakeFigma, type FakeNode } from './fake-figma.ts';
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startTestDaemon({ stepMs: 5, args: ['--engine', 'test/helpers/test-engine-families.ts'] });
-});
-
-after(async () => {
-  await daemon.stop();
-});
-
-interface Wire {
-  jobs: JobMessage[];
-  accepted: AcceptedMessage[];
-  frames: Array<{ role: FrameRole; index: number; width: number; height: number; payload: Uint8Array }>;
-}
-
-function spySocket(url: string, wire: Wire): SocketLike {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  const send = ws.send.bind(ws);
-  ws.send = ((data: unknown, ...rest: unknown[]) => {
-    if (typeof data === 'string') {
-      const m = JSON.parse(data) as { type: string };
-      if (m.type === 'job') wire.jobs.push(m as JobMessage);
-    } else {
-      const f = decodeFrame(data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer));
-      wire.frames.push({ role: f.header.role, index: f.header.index, width: f.header.width, height: f.header.height, payload: f.payload.slice() });
-    }
-    return (send as (...a: unknown[]) => void)(data, ...rest);
-  }) as typeof ws.send;
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const m = JSON.parse(String(data)) as { type: string };
-    if (m.type === 'accepted') wire.accepted.push(m as AcceptedMessage);
-  });
-  return ws as unknown as SocketLike;
-}
+const daemon = useTestDaemon(FAMILIES_DAEMON);
 
 /** The sandbox answering the UI's export/insert requests directly (what ui-host.ts does over postMessage). */
 function sandboxPort(figma: FakeFigma, sb: SandboxHandle) {
@@ -80,13 +44,9 @@ function sandboxPort(figma: FakeFigma, sb: SandboxHandle) {
 async function setup(): Promise<{ figma: FakeFigma; sb: SandboxHandle; wire: Wire; conn: BridgeConnection; frame: FakeNode; run(settings: Partial<GenerationSettings>): Promise<{ status: RunStatus; images: ResultImage[] }> }> {
   const figma = new FakeFigma();
   const sb = startSandbox(figma.asApi(), '<html>ui</html>');
-  const wire: Wire = { jobs: [], accepted: [], frames: [] };
-  const conn = new BridgeConnection({
-    openSocket: (url) => spySocket(url, wire), probe: async () => false, setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-    random: Math.random, now: Date.now, client: { name: 'figma-test', version: '0' }, backoff: { baseMs: 100, capMs: 400, jitter: 0 },
-  });
-  conn.configure({ token: daemon.token, port: daemon.port, host: '127.0.0.1' });
-  await conn.whenConnected();
+  const wire = emptyWire();
+  const conn = testConnection({ client: 'figma-test', openSocket: (url) => spySocket(url, wire), probe: false, backoff: { baseMs: 100, capMs: 400 } });
+  await connectTo(conn, daemon);
   const frame = figma.add('FRAME', 'Harbour', { x: 40, y: 40, width: 200, height: 100 }, { r: 1, g: 0, b: 0 });
   const port = sandboxPort(figma, sb);
   const mem = new Map<string, string>();

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 
 import { ROOT, spawnListening } from './spawn.ts';
 
@@ -61,5 +62,48 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
       clearTimeout(killer);
       return r;
     },
+  };
+}
+
+/** The test engine that also lists an SDXL checkpoint (test/helpers/test-engine-families.ts), stepping fast. */
+export const FAMILIES_DAEMON: TestDaemonOptions = { stepMs: 5, args: ['--engine', 'test/helpers/test-engine-families.ts'] };
+
+/**
+ * One daemon for a whole test file: started in `before`, stopped in `after`. The returned object reads
+ * through to it, so tests use it like the daemon itself (it throws if read before `before` ran).
+ */
+export function useTestDaemon(opts: TestDaemonOptions = {}): TestDaemon {
+  let started: TestDaemon | undefined;
+  before(async () => {
+    started = await startTestDaemon(opts);
+  });
+  after(async () => {
+    await started?.stop();
+  });
+  return readThrough(() => {
+    if (!started) throw new Error('the test daemon starts in before(); it is not running yet');
+    return started;
+  });
+}
+
+/** A TestDaemon that reads every field from `current()`, for a daemon started later (in a `before` hook). */
+export function readThrough(current: () => TestDaemon): TestDaemon {
+  return {
+    get port() {
+      return current().port;
+    },
+    get token() {
+      return current().token;
+    },
+    get proc() {
+      return current().proc;
+    },
+    get configDir() {
+      return current().configDir;
+    },
+    url: (token, host) => current().url(token, host),
+    log: () => current().log(),
+    rssKb: () => current().rssKb(),
+    stop: (signal) => current().stop(signal),
   };
 }

@@ -7,48 +7,21 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import WebSocket from 'ws';
-import { PanelController, PENDING_KEY, type JobPhase } from '../../plugins/photoshop/src/controller.ts';
-import { createUxpHost, type PsHost } from '../../plugins/photoshop/src/host.ts';
+import { PENDING_KEY, type JobPhase } from '../../plugins/photoshop/src/controller.ts';
 import { BridgeClient, type SocketLike } from '../../shared/protocol/client.ts';
-import { BridgeConnection } from '../../shared/plugin/connection.ts';
 import { parseRecord as parsePsRecord } from '../../shared/plugin/record.ts';
 import { readXmpRecord } from '../../shared/plugin/xmp-record.ts';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { useTestDaemon } from '../helpers/daemon.ts';
 import { expectedColor } from '../helpers/test-engine.ts';
 import { FakeWorld, type FakeDocument } from './fake-photoshop.ts';
 import { addScene, SCENE, type SceneOptions } from './scene.ts';
+import { MemoryStorage, openPanelSession, type PanelSession } from './controller-rig.ts';
 
-let daemon: TestDaemon;
+const daemon = useTestDaemon({ stepMs: 15 });
 
-before(async () => {
-  daemon = await startTestDaemon({ stepMs: 15 });
-});
-
-after(async () => {
-  await daemon.stop();
-});
-
-class MemoryStorage {
-  private readonly m = new Map<string, string>();
-  getItem(k: string): string | null {
-    return this.m.get(k) ?? null;
-  }
-  setItem(k: string, v: string): void {
-    this.m.set(k, v);
-  }
-  removeItem(k: string): void {
-    this.m.delete(k);
-  }
-}
-
-interface Rig {
-  world: FakeWorld;
-  doc: FakeDocument;
-  host: PsHost;
-  ctl: PanelController;
-  conn: BridgeConnection;
+interface Rig extends PanelSession {
   phases: JobPhase[];
   /** Set when the controller was seen waiting on the network inside a modal scope. */
   modalWhileWaiting: boolean;
@@ -57,30 +30,17 @@ interface Rig {
 
 /** A panel session. Pass `world`/`storage` to reopen on the same document and settings. */
 async function rig(o: { scene?: SceneOptions; world?: FakeWorld; storage?: MemoryStorage; port?: number } = {}): Promise<Rig> {
-  const world = o.world ?? new FakeWorld();
-  const doc = o.world ? (world.active as FakeDocument) : addScene(world, o.scene);
-  const base = createUxpHost(world.photoshop(), world.uxp(), { localStorage: (o.storage ?? new MemoryStorage()) as unknown as Storage });
-  const host: PsHost = {
-    ...base,
-    openSocket: (url) => new WebSocket(url, { perMessageDeflate: false }) as unknown as SocketLike,
-    probe: async () => false,
-    imageUrl: () => 'blob:test',
-    releaseImageUrl: () => undefined,
-  };
-  const conn = new BridgeConnection({
-    openSocket: host.openSocket, probe: host.probe, setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-    random: Math.random, now: Date.now, client: { name: 'ps-test', version: '0' }, backoff: { baseMs: 100, capMs: 400, jitter: 0 },
+  const r = { phases: [] as JobPhase[], modalWhileWaiting: false };
+  const session = await openPanelSession({
+    daemon, client: 'ps-test', ...o,
+    beforeConnect: ({ ctl, world }) => ctl.subscribe(() => {
+      const p = ctl.job?.phase;
+      if (p && r.phases[r.phases.length - 1] !== p) r.phases.push(p);
+      if ((p === 'queued' || p === 'running' || p === 'reconnecting') && world.modalDepth > 0) r.modalWhileWaiting = true;
+    }),
   });
-  const ctl = new PanelController({ host, connection: conn });
-  const r: Rig = { world, doc, host, ctl, conn, phases: [], modalWhileWaiting: false, close: () => conn.close() };
-  ctl.subscribe(() => {
-    const p = ctl.job?.phase;
-    if (p && r.phases[r.phases.length - 1] !== p) r.phases.push(p);
-    if ((p === 'queued' || p === 'running' || p === 'reconnecting') && world.modalDepth > 0) r.modalWhileWaiting = true;
-  });
-  conn.configure({ token: daemon.token, port: o.port ?? daemon.port, host: '127.0.0.1' });
-  await conn.whenConnected();
-  return r;
+  // Into `r` itself: the subscriber above writes there.
+  return Object.assign(r, session, { close: () => session.conn.close() });
 }
 
 const generated = (doc: FakeDocument) => doc.all().filter((l) => l.name.startsWith('[IPA]'));

@@ -10,92 +10,23 @@
  *   and the record names the family.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import WebSocket from 'ws';
+import { test } from 'node:test';
 import { PanelController } from '../../plugins/photoshop/src/controller.ts';
-import { createUxpHost, type PsHost } from '../../plugins/photoshop/src/host.ts';
-import type { SocketLike } from '../../shared/protocol/client.ts';
-import { decodeFrame, type FrameRole } from '../../shared/protocol/frame.ts';
-import type { AcceptedMessage, JobMessage } from '../../shared/protocol/messages.ts';
-import { BridgeConnection } from '../../shared/plugin/connection.ts';
 import { parseRecord } from '../../shared/plugin/record.ts';
 import { readXmpRecord } from '../../shared/plugin/xmp-record.ts';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { FAMILIES_DAEMON, useTestDaemon } from '../helpers/daemon.ts';
+import { emptyWire, spySocket, type Wire } from '../helpers/socket-spy.ts';
 import { SDXL_CHECKPOINT } from '../helpers/test-engine-families.ts';
-import { FakeWorld, type FakeDocument } from './fake-photoshop.ts';
-import { addScene, SCENE } from './scene.ts';
+import { openPanelSession, type PanelSession } from './controller-rig.ts';
+import type { FakeDocument } from './fake-photoshop.ts';
+import { SCENE } from './scene.ts';
 
-let daemon: TestDaemon;
+const daemon = useTestDaemon(FAMILIES_DAEMON);
 
-before(async () => {
-  daemon = await startTestDaemon({ stepMs: 5, args: ['--engine', 'test/helpers/test-engine-families.ts'] });
-});
-
-after(async () => {
-  await daemon.stop();
-});
-
-class MemoryStorage {
-  private readonly m = new Map<string, string>();
-  getItem(k: string): string | null {
-    return this.m.get(k) ?? null;
-  }
-  setItem(k: string, v: string): void {
-    this.m.set(k, v);
-  }
-  removeItem(k: string): void {
-    this.m.delete(k);
-  }
-}
-
-interface Wire {
-  jobs: JobMessage[];
-  accepted: AcceptedMessage[];
-  /** Binary frames sent, decoded (role, index, size, payload). */
-  frames: Array<{ role: FrameRole; index: number; width: number; height: number; payload: Uint8Array }>;
-}
-
-async function rig(): Promise<{ world: FakeWorld; doc: FakeDocument; ctl: PanelController; wire: Wire; close(): void }> {
-  const world = new FakeWorld();
-  const doc = addScene(world, { selection: false });
-  const wire: Wire = { jobs: [], accepted: [], frames: [] };
-  const base = createUxpHost(world.photoshop(), world.uxp(), { localStorage: new MemoryStorage() as unknown as Storage });
-  const host: PsHost = {
-    ...base,
-    openSocket: (url) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
-      // Watch both directions without changing either.
-      const send = ws.send.bind(ws);
-      ws.send = ((data: unknown, ...rest: unknown[]) => {
-        if (typeof data === 'string') {
-          const m = JSON.parse(data) as { type: string };
-          if (m.type === 'job') wire.jobs.push(m as JobMessage);
-        } else {
-          const bytes = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
-          const f = decodeFrame(bytes);
-          wire.frames.push({ role: f.header.role, index: f.header.index, width: f.header.width, height: f.header.height, payload: f.payload.slice() });
-        }
-        return (send as (...a: unknown[]) => void)(data, ...rest);
-      }) as typeof ws.send;
-      ws.on('message', (data, isBinary) => {
-        if (isBinary) return;
-        const m = JSON.parse(String(data)) as { type: string };
-        if (m.type === 'accepted') wire.accepted.push(m as AcceptedMessage);
-      });
-      return ws as unknown as SocketLike;
-    },
-    probe: async () => false,
-    imageUrl: () => 'blob:test',
-    releaseImageUrl: () => undefined,
-  };
-  const conn = new BridgeConnection({
-    openSocket: host.openSocket, probe: host.probe, setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-    random: Math.random, now: Date.now, client: { name: 'ps-test', version: '0' }, backoff: { baseMs: 100, capMs: 400, jitter: 0 },
-  });
-  const ctl = new PanelController({ host, connection: conn });
-  conn.configure({ token: daemon.token, port: daemon.port, host: '127.0.0.1' });
-  await conn.whenConnected();
-  return { world, doc, ctl, wire, close: () => conn.close() };
+async function rig(): Promise<PanelSession & { wire: Wire; close(): void }> {
+  const wire = emptyWire();
+  const session = await openPanelSession({ daemon, client: 'ps-test', scene: { selection: false }, openSocket: (url) => spySocket(url, wire) });
+  return Object.assign(session, { wire, close: () => session.conn.close() });
 }
 
 /** The notice now (a function, so an earlier `notice === null` assertion does not narrow it). */

@@ -6,25 +6,20 @@
  * session.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import WebSocket from 'ws';
 import { BridgeClient, type JobOutcome, type SocketLike } from '../../shared/protocol/client.ts';
 import type { JobMessage } from '../../shared/protocol/messages.ts';
-import { BridgeConnection } from '../../shared/plugin/connection.ts';
+import type { BridgeConnection } from '../../shared/plugin/connection.ts';
 import { errorText, isCancelled } from '../../shared/plugin/errors.ts';
 import { JobLifecycle, type JobPhase, type GenerationPorts } from '../../shared/plugin/job-lifecycle.ts';
 import { PendingJobs, type KeyValueStore } from '../../shared/plugin/pending-jobs.ts';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { connectTo, testConnection } from '../helpers/connection.ts';
+import { useTestDaemon } from '../helpers/daemon.ts';
+import { interceptSend } from '../helpers/socket-spy.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startTestDaemon({ stepMs: 20 });
-});
-
-after(async () => {
-  await daemon.stop();
-});
+const daemon = useTestDaemon({ stepMs: 20 });
 
 class MemoryStore implements KeyValueStore {
   readonly m = new Map<string, string>();
@@ -50,24 +45,14 @@ interface Rig {
 /** `onSend` may swallow what a socket sends (return true), to play a job lost on the way. */
 async function rig(o: { store?: MemoryStore; onSend?: (ws: WebSocket, data: unknown, index: number) => boolean } = {}): Promise<Rig> {
   const sockets: WebSocket[] = [];
-  const conn = new BridgeConnection({
-    openSocket: (url) => {
+  const conn = testConnection({
+    client: 'core-test', openSocket: (url) => {
       const ws = new WebSocket(url, { perMessageDeflate: false });
       const index = sockets.push(ws) - 1;
-      const send = ws.send.bind(ws);
-      ws.send = ((data: unknown, options?: unknown, cb?: unknown) => {
-        if (o.onSend?.(ws, data, index)) return;
-        (send as (d: unknown, o?: unknown, c?: unknown) => void)(data, options, cb);
-      }) as typeof ws.send;
+      interceptSend(ws, (data) => o.onSend?.(ws, data, index));
       return ws as unknown as SocketLike;
     },
-    probe: async () => true,
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-    random: Math.random,
-    now: Date.now,
-    client: { name: 'core-test', version: '0' },
-    backoff: { baseMs: 50, capMs: 200, jitter: 0 },
+    probe: true, backoff: { baseMs: 50, capMs: 200 },
   });
   const store = o.store ?? new MemoryStore();
   const pending = new PendingJobs(store, 'pending', Date.now);
@@ -78,8 +63,7 @@ async function rig(o: { store?: MemoryStore; onSend?: (ws: WebSocket, data: unkn
     },
     preview: () => undefined,
   });
-  conn.configure({ token: daemon.token, port: daemon.port, host: '127.0.0.1' });
-  await conn.whenConnected();
+  await connectTo(conn, daemon);
   return { conn, store, pending, sockets, phases, lifecycle, close: () => conn.close() };
 }
 
@@ -193,13 +177,3 @@ test('a job left pending by a closed session is collected by the next one', asyn
   assert.equal(store.load('pending'), null, 'both forgotten: one collected, one unknown to the daemon');
   r.close();
 });
-
-async function waitFor<T>(fn: () => T, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${fn}`);
-    await new Promise((res) => setTimeout(res, 10));
-  }
-}

@@ -5,23 +5,18 @@
  * while live, and an edit made while offline run once the connection is back.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import WebSocket from 'ws';
-import type { JobOutcome, SocketLike } from '../../shared/protocol/client.ts';
+import { test } from 'node:test';
+import type WebSocket from 'ws';
+import type { JobOutcome } from '../../shared/protocol/client.ts';
 import type { JobMessage } from '../../shared/protocol/messages.ts';
-import { BridgeConnection } from '../../shared/plugin/connection.ts';
+import type { BridgeConnection } from '../../shared/plugin/connection.ts';
 import { LiveController, type LivePhase } from '../../shared/plugin/live.ts';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { connectTo, testConnection } from '../helpers/connection.ts';
+import { useTestDaemon } from '../helpers/daemon.ts';
+import { emptyWire, spySocket, type Wire } from '../helpers/socket-spy.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startTestDaemon({ stepMs: 20 });
-});
-
-after(async () => {
-  await daemon.stop();
-});
+const daemon = useTestDaemon({ stepMs: 20 });
 
 const SIDE = 64;
 
@@ -36,7 +31,7 @@ interface Rig {
   conn: BridgeConnection;
   live: LiveController;
   /** Binary frames and job messages sent on the wire. */
-  wire: { frames: number; jobs: JobMessage[] };
+  wire: Wire;
   shown: Array<{ outcome: JobOutcome; job: JobMessage }>;
   phases: LivePhase[];
   errors: unknown[];
@@ -47,31 +42,15 @@ interface Rig {
 }
 
 async function rig(debounceMs = 40): Promise<Rig> {
-  const wire = { frames: 0, jobs: [] as JobMessage[] };
+  const wire = emptyWire();
   const sockets: WebSocket[] = [];
-  const conn = new BridgeConnection({
-    openSocket: (url) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
+  const conn = testConnection({
+    client: 'live-test', openSocket: (url) => {
+      const ws = spySocket(url, wire);
       sockets.push(ws);
-      const send = ws.send.bind(ws);
-      ws.send = ((data: unknown, options?: unknown, cb?: unknown) => {
-        if (typeof data === 'string') {
-          const m = JSON.parse(data) as { type: string };
-          if (m.type === 'job') wire.jobs.push(m as JobMessage);
-        } else {
-          wire.frames++;
-        }
-        (send as (d: unknown, o?: unknown, c?: unknown) => void)(data, options, cb);
-      }) as typeof ws.send;
-      return ws as unknown as SocketLike;
+      return ws;
     },
-    probe: async () => true,
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-    random: Math.random,
-    now: Date.now,
-    client: { name: 'live-test', version: '0' },
-    backoff: { baseMs: 50, capMs: 200, jitter: 0 },
+    probe: true, backoff: { baseMs: 50, capMs: 200 },
   });
   const doc = { version: 0, steps: 4 };
   const reference = pixels(999);
@@ -102,28 +81,15 @@ async function rig(debounceMs = 40): Promise<Rig> {
       error: (e) => void errors.push(e),
     },
   );
-  conn.configure({ token: daemon.token, port: daemon.port, host: '127.0.0.1' });
-  await conn.whenConnected();
+  await connectTo(conn, daemon);
   return { conn, live, wire, shown, phases, errors, sockets, doc, close: () => { live.stop(); conn.close(); } };
 }
-
-async function waitFor<T>(fn: () => T, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${fn}`);
-    await new Promise((res) => setTimeout(res, 10));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('start runs at once; a burst of edits is one job after the quiet time; unchanged inputs go by hash', async () => {
   const r = await rig(60);
   r.live.start(1234);
   await waitFor(() => r.shown.length === 1);
-  assert.equal(r.wire.frames, 2, 'first job: init and reference sent as frames');
+  assert.equal(r.wire.frames.length, 2, 'first job: init and reference sent as frames');
   for (let i = 0; i < 6; i++) {
     r.doc.version++;
     r.live.edit();
@@ -134,7 +100,7 @@ test('start runs at once; a burst of edits is one job after the quiet time; unch
   assert.equal(r.live.stats.jobs, 2, 'six edits in a burst → one job');
   assert.equal(r.wire.jobs.length, 2);
   assert.equal(r.shown[1].job.prompt, 'edit 6', 'the job saw the document after the last edit');
-  assert.equal(r.wire.frames, 3, 'second job: only the edited init crossed the wire');
+  assert.equal(r.wire.frames.length, 3, 'second job: only the edited init crossed the wire');
   assert.equal(r.wire.jobs[1].references?.[0].source, 'hash', 'the unchanged reference went as a hash reference');
   assert.deepEqual([r.live.stats.framesSent, r.live.stats.sentByHash], [3, 1]);
   assert.deepEqual(r.shown.map((s) => s.outcome.result.metadata.params.seed), [1234, 1234], 'the seed stays fixed while live');
