@@ -7,37 +7,19 @@
  * Screenshot: test-artifacts/figma-ui-live.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { KEY_PAINT, KEY_ROLE, STORAGE_CONNECTION } from '../../plugins/figma/src/store.ts';
-import { hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
-import { buildFigma } from './build.ts';
-import { openUi } from './ui-page.ts';
+import type { FakeFigma } from './fake-figma.ts';
+import { ARTIFACTS, skip, useUiRig } from './ui-rig.ts';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-let dist: string;
-let daemon: TestDaemon;
-let browser: Browser;
-const skip = hasChromium() ? false : 'Debian chromium is not installed';
-
-before(async () => {
-  if (skip) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [dist, daemon, browser] = await Promise.all([buildFigma(), startTestDaemon({ stepMs: 25 }), launchBrowser()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await daemon?.stop();
-});
+const rig = useUiRig({ stepMs: 25 });
+const daemon = rig.daemon;
 
 test('live: edits inside the frame → debounced jobs; Apply fills the frame, one undo step', { skip }, async () => {
   let hero: ReturnType<typeof addHero> | null = null;
-  const addHero = (f: Parameters<Parameters<typeof openUi>[2] & object>[0]) => f.add('FRAME', 'Hero', { x: 0, y: 0, width: 256, height: 192 }, { r: 0.9, g: 0.2, b: 0.2 });
-  const ui = await openUi(browser, dist, (figma) => {
+  const addHero = (f: FakeFigma) => f.add('FRAME', 'Hero', { x: 0, y: 0, width: 256, height: 192 }, { r: 0.9, g: 0.2, b: 0.2 });
+  const ui = await rig.openUi((figma) => {
     hero = addHero(figma);
     figma.add('RECTANGLE', 'Badge', { x: 20, y: 20, width: 40, height: 40 }, { r: 1, g: 1, b: 1 }, hero);
     const ref = figma.add('RECTANGLE', 'Moodboard', { x: 0, y: 300, width: 200, height: 200 }, { r: 0.2, g: 0.3, b: 0.9 });

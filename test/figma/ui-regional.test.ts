@@ -7,38 +7,20 @@
  * Screenshot: test-artifacts/figma-ui-regional.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { KEY_RECORD, STORAGE_CONNECTION } from '../../plugins/figma/src/store.ts';
 import { parseRecord } from '../../shared/plugin/record.ts';
-import { hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
-import { buildFigma } from './build.ts';
+import { FAMILIES_DAEMON } from '../helpers/daemon.ts';
 import type { FakeNode } from './fake-figma.ts';
-import { openUi } from './ui-page.ts';
+import { ARTIFACTS, skip, useUiRig } from './ui-rig.ts';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-let dist: string;
-let daemon: TestDaemon;
-let browser: Browser;
-const skip = hasChromium() ? false : 'Debian chromium is not installed';
-
-before(async () => {
-  if (skip) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [dist, daemon, browser] = await Promise.all([buildFigma(), startTestDaemon({ stepMs: 5, args: ['--engine', 'test/helpers/test-engine-families.ts'] }), launchBrowser()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await daemon?.stop();
-});
+const rig = useUiRig(FAMILIES_DAEMON);
+const daemon = rig.daemon;
 
 test('the UI: SDXL model and family line; two styles with regions marked by the buttons; both masks recorded', { skip }, async () => {
   const n: Record<string, FakeNode> = {};
-  const ui = await openUi(browser, dist, (figma) => {
+  const ui = await rig.openUi((figma) => {
     n.frame = figma.add('FRAME', 'Harbour', { x: 0, y: 0, width: 200, height: 100 }, { r: 0.9, g: 0.2, b: 0.2 });
     n.left = figma.add('RECTANGLE', 'Left half', { x: 0, y: 0, width: 100, height: 100 }, undefined, n.frame);
     n.right = figma.add('ELLIPSE', 'Right oval', { x: 100, y: 0, width: 100, height: 100 }, undefined, n.frame);

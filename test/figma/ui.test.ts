@@ -5,43 +5,24 @@
  * states (not running, wrong token, version mismatch), and saves screenshots under test-artifacts/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { WebSocketServer } from 'ws';
 import type { UiMessage } from '../../plugins/figma/src/messages.ts';
 import { KEY_PAINT, KEY_RECORD, KEY_ROLE, STORAGE_CONNECTION } from '../../plugins/figma/src/store.ts';
-import { hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { withSilentPort } from '../helpers/ports.ts';
-import { buildFigma } from './build.ts';
 import type { FakeFigma, FakeNode } from './fake-figma.ts';
-import { fromUiAsUint8, openUi, type UiPage } from './ui-page.ts';
+import { fromUiAsUint8, type UiPage } from './ui-page.ts';
+import { ARTIFACTS, skip, useUiRig } from './ui-rig.ts';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 const RED = { r: 0.9, g: 0.2, b: 0.2 };
 const BLUE = { r: 0.2, g: 0.3, b: 0.9 };
 const GREEN = { r: 0.1, g: 0.7, b: 0.3 };
 
-let dist: string;
-let daemon: TestDaemon;
-let browser: Browser;
-
-const skip = hasChromium() ? false : 'Debian chromium is not installed';
-
-before(async () => {
-  if (skip) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [dist, daemon, browser] = await Promise.all([buildFigma(), startTestDaemon({ stepMs: 25 }), launchBrowser()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await daemon?.stop();
-});
+const rig = useUiRig({ stepMs: 25 });
+const daemon = rig.daemon;
 
 /** A mockup page: a hero frame, a style reference and a pose frame. */
 function mockup(figma: FakeFigma): { hero: FakeNode; ref: FakeNode; pose: FakeNode } {
@@ -78,7 +59,7 @@ function selectPairedFrame(figma: FakeFigma): void {
  * line reports step `fromStep` (1-9) or later, `during` acts on the running job. The page is closed after.
  */
 async function midRun(prompt: string, steps: number, fromStep: number, during: (ui: UiPage) => Promise<void>): Promise<void> {
-  const ui = await openUi(browser, dist, selectPairedFrame);
+  const ui = await rig.openUi(selectPairedFrame);
   try {
     await waitConnected(ui);
     await ui.page.fill('#prompt', prompt);
@@ -117,7 +98,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
   test('pair with the token, mark roles, generate 2 variations into the frame, then regenerate and vary', async () => {
     let nodes!: ReturnType<typeof mockup>;
     // In Figma's dark theme (the other tests run in the light one).
-    const ui = await openUi(browser, dist, (f) => (nodes = mockup(f)), 'dark');
+    const ui = await rig.openUi((f) => (nodes = mockup(f)), 'dark');
     const { page, figma } = ui;
     try {
       // First run: no token stored → the connection panel asks for it.
@@ -240,7 +221,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
 
   test('text only, placed beside: no init pixels, a generation size with the frame\'s aspect', async () => {
     let hero!: FakeNode;
-    const ui = await openUi(browser, dist, (f) => {
+    const ui = await rig.openUi((f) => {
       hero = f.add('FRAME', 'Wide', { x: 0, y: 0, width: 800, height: 400 }, RED);
       f.select(hero);
       storeToken(f, daemon.port, daemon.token);
@@ -292,7 +273,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
 
   test('error state: daemon not running → how to start it, retrying with backoff', async () => {
     const port = await freePort();
-    const ui = await openUi(browser, dist, (f) => storeToken(f, port, 'whatever'));
+    const ui = await rig.openUi((f) => storeToken(f, port, 'whatever'));
     try {
       await ui.page.waitForFunction(() => !document.getElementById('problem')!.hidden, null, { timeout: 10_000 });
       assert.equal(await ui.page.locator('#problem-title').innerText(), 'The ipa-bridge daemon is not running');
@@ -309,7 +290,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
   });
 
   test('error state: wrong token → refused, token field shown, no retry loop; fixing the token connects', async () => {
-    const ui = await openUi(browser, dist, (f) => storeToken(f, daemon.port, 'not-the-token'));
+    const ui = await rig.openUi((f) => storeToken(f, daemon.port, 'not-the-token'));
     try {
       await ui.page.waitForFunction(() => !document.getElementById('problem')!.hidden, null, { timeout: 10_000 });
       assert.equal(await ui.page.locator('#problem-title').innerText(), 'The daemon refused the connection');
@@ -337,7 +318,7 @@ describe('figma UI in Chromium against a real daemon', { skip }, () => {
     }));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const port = (http.address() as { port: number }).port;
-    const ui = await openUi(browser, dist, (f) => storeToken(f, port, 't'));
+    const ui = await rig.openUi((f) => storeToken(f, port, 't'));
     try {
       await ui.page.waitForFunction(() => !document.getElementById('problem')!.hidden, null, { timeout: 10_000 });
       assert.equal(await ui.page.locator('#problem-title').innerText(), 'Plugin and daemon versions differ');
