@@ -6,27 +6,12 @@
  * Screenshot: test-artifacts/photoshop-panel-live.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { after, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
-import { buildFakeHost, buildPanel, readText } from './build-panel.ts';
-import { buildRestrictScript, wrapForUxp } from './uxp-globals.ts';
+import { test } from 'node:test';
+import { hasChromium } from '../helpers/browser.ts';
+import { ARTIFACTS, connectPanel, uxpViolations, usePanelRig } from './panel-rig.ts';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-let dir = '';
-let daemon: TestDaemon | null = null;
-let browser: Browser | null = null;
-
-after(async () => {
-  await browser?.close();
-  await daemon?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const panel = usePanelRig();
 
 type FakeApi = {
   world: { userPaint(doc: unknown, layer: string, rect: { x: number; y: number; width: number; height: number }, color: number[]): void };
@@ -36,25 +21,8 @@ type FakeApi = {
 };
 
 test('live mode in the panel: strokes → live picture and live layer; Apply is one history step', { skip: !hasChromium() && 'no chromium' }, async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ipa-ps-live-'));
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await buildPanel(dir);
-  writeFileSync(join(dir, 'index.js'), wrapForUxp(readText(join(dir, 'index.js'))));
-  const fake = await buildFakeHost();
-  const restrict = await buildRestrictScript();
-  daemon = await startTestDaemon({ stepMs: 40 });
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 320, height: 1100 }, deviceScaleFactor: 2 });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.addInitScript({ content: `window.__ipaFakeConfig = ${JSON.stringify({ scene: {} })};\n${fake}\n${restrict}` });
-  await page.goto(pathToFileURL(join(dir, 'index.html')).href);
-
-  await page.waitForSelector('#connBox:not(.hidden)');
-  await page.fill('#token input', daemon.token);
-  await page.fill('#port input', String(daemon.port));
-  await page.click('#connect');
-  await page.waitForFunction(() => document.getElementById('statusText')?.textContent === 'Connected', undefined, { timeout: 15_000 });
+  const { page, daemon, errors } = await panel.open({ tmpPrefix: 'ipa-ps-live-', daemon: { stepMs: 40 }, viewportHeight: 1100, fakeConfig: { scene: {} } });
+  await connectPanel(page, daemon);
 
   // The preset picker: Live / Fast / Quality; Quality sets the standard job's fields.
   await page.selectOption('#speed select', { label: 'Quality' });
@@ -98,6 +66,6 @@ test('live mode in the panel: strokes → live picture and live layer; Apply is 
   await page.click('#liveToggle input');
   await page.waitForFunction(() => /^Off/.test(document.getElementById('liveStatus')?.textContent ?? ''));
   assert.deepEqual(errors, []);
-  assert.deepEqual(await page.evaluate(() => (window as unknown as { __ipaUxpViolations: string[] }).__ipaUxpViolations), [], 'globals UXP does not provide');
+  assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide');
   await page.close();
 });

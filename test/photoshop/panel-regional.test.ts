@@ -7,29 +7,15 @@
  * Screenshot: test-artifacts/photoshop-panel-regional.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { after, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
-import { buildFakeHost, buildPanel, readText } from './build-panel.ts';
-import { buildRestrictScript, wrapForUxp } from './uxp-globals.ts';
+import { test } from 'node:test';
+import { hasChromium } from '../helpers/browser.ts';
+import { FAMILIES_DAEMON } from '../helpers/daemon.ts';
+import { ARTIFACTS, connectPanel, uxpViolations, usePanelRig } from './panel-rig.ts';
 import { parseRecord } from '../../shared/plugin/record.ts';
 import { readXmpRecord } from '../../shared/plugin/xmp-record.ts';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-let dir = '';
-let daemon: TestDaemon | null = null;
-let browser: Browser | null = null;
-
-after(async () => {
-  await browser?.close();
-  await daemon?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const panel = usePanelRig();
 
 /** Runs in the page after the fake: layer masks on Style (left half) and Pose (right half), a saved selection. */
 const MASKS = `(() => {
@@ -44,25 +30,8 @@ const labels = (page: import('playwright-core').Page, id: string): Promise<strin
   page.evaluate((i) => Array.from(document.getElementById(i)!.getElementsByTagName('sp-menu-item')).map((m) => m.textContent ?? ''), id);
 
 test('the panel: SDXL model with its family line and offers; two reference layers with left/right layer masks', { skip: !hasChromium() && 'no chromium' }, async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ipa-ps-regional-'));
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await buildPanel(dir);
-  writeFileSync(join(dir, 'index.js'), wrapForUxp(readText(join(dir, 'index.js'))));
-  const fake = await buildFakeHost();
-  const restrict = await buildRestrictScript();
-  daemon = await startTestDaemon({ stepMs: 5, args: ['--engine', 'test/helpers/test-engine-families.ts'] });
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 320, height: 1300 }, deviceScaleFactor: 2 });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.addInitScript({ content: `window.__ipaFakeConfig = ${JSON.stringify({ scene: { selection: false } })};\n${fake}\n${MASKS}\n${restrict}` });
-  await page.goto(pathToFileURL(join(dir, 'index.html')).href);
-
-  await page.waitForSelector('#connBox:not(.hidden)');
-  await page.fill('#token input', daemon.token);
-  await page.fill('#port input', String(daemon.port));
-  await page.click('#connect');
-  await page.waitForFunction(() => document.getElementById('statusText')?.textContent === 'Connected', undefined, { timeout: 15_000 });
+  const { page, daemon, errors } = await panel.open({ tmpPrefix: 'ipa-ps-regional-', daemon: FAMILIES_DAEMON, viewportHeight: 1300, fakeConfig: { scene: { selection: false } }, afterFake: MASKS });
+  await connectPanel(page, daemon);
 
   // The daemon default is SD1.5; choosing the SDXL checkpoint changes the family line and the offers.
   assert.match(await page.textContent('#familyLabel') ?? '', /^SD 1\.5/);
@@ -93,6 +62,6 @@ test('the panel: SDXL model with its family line and offers; two reference layer
   assert.deepEqual(rec.references.map((r) => r.mask?.source), ['hash', 'hash'], 'both masks reached the daemon and are kept by hash');
   await page.screenshot({ path: join(ARTIFACTS, 'photoshop-panel-regional.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  assert.deepEqual(await page.evaluate(() => (window as unknown as { __ipaUxpViolations: string[] }).__ipaUxpViolations), [], 'globals UXP does not provide');
+  assert.deepEqual(await uxpViolations(page), [], 'globals UXP does not provide');
   await page.close();
 });

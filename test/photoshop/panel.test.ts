@@ -15,12 +15,11 @@ import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { buildFakeHost, buildPanel, readText } from './build-panel.ts';
 import { buildRestrictScript, wrapForUxp } from './uxp-globals.ts';
+import { ARTIFACTS, uxpViolations } from './panel-rig.ts';
 import { SCENE } from './scene.ts';
-
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 interface Summary {
   tree: Array<{ id: number; name: string; visible: boolean; children?: Summary['tree'] }>;
@@ -63,9 +62,6 @@ async function shot(page: Page, state: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `photoshop-panel-${state}.png`), fullPage: true });
 }
 
-function uxpViolations(page: Page): Promise<string[]> {
-  return page.evaluate(() => (window as unknown as { __ipaUxpViolations: string[] }).__ipaUxpViolations);
-}
 
 test('the panel generates into a selection end to end, and shows and survives a daemon restart', { skip: !hasChromium() && 'no chromium' }, async () => {
   await buildPanel(dir);
