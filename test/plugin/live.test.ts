@@ -85,6 +85,16 @@ async function rig(debounceMs = 40): Promise<Rig> {
   return { conn, live, wire, shown, phases, errors, sockets, doc, close: () => { live.stop(); conn.close(); } };
 }
 
+/** Live started with a slow first job (`steps` long) at `seed`; returns once the daemon has been running it for a moment. */
+async function rigRunningSlowJob(debounceMs: number, steps: number, seed: number): Promise<Rig> {
+  const r = await rig(debounceMs);
+  r.doc.steps = steps;
+  r.live.start(seed);
+  await waitFor(() => r.wire.jobs.length === 1);
+  await sleep(100);
+  return r;
+}
+
 test('start runs at once; a burst of edits is one job after the quiet time; unchanged inputs go by hash', async () => {
   const r = await rig(60);
   r.live.start(1234);
@@ -129,11 +139,7 @@ test('an edit while a job runs cancels it on the daemon; one job in flight at a 
 });
 
 test('an edit while the cancelled job is still ending waits for it (single flight), then runs once', async () => {
-  const r = await rig(0);
-  r.doc.steps = 30;
-  r.live.start(5);
-  await waitFor(() => r.wire.jobs.length === 1);
-  await sleep(100);
+  const r = await rigRunningSlowJob(0, 30, 5);
   // Edits with no debounce: each fires at once while the previous job is still winding down.
   for (let v = 1; v <= 4; v++) {
     r.doc.version = v;
@@ -151,11 +157,7 @@ test('an edit while the cancelled job is still ending waits for it (single fligh
 });
 
 test('stop cancels the running job; an edit made while offline runs when the connection is back', async () => {
-  const r = await rig(20);
-  r.doc.steps = 60;
-  r.live.start(9);
-  await waitFor(() => r.wire.jobs.length === 1);
-  await sleep(100);
+  const r = await rigRunningSlowJob(20, 60, 9);
   r.live.stop();
   assert.equal(r.live.stats.cancelled, 1);
   assert.deepEqual(r.phases.slice(-1), ['off']);
