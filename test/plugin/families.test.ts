@@ -15,22 +15,12 @@ import {
 import { referenceMaskSize, regionalMask, regionShapeOn, selectsSomething, shapeMask } from '../../shared/plugin/reference-mask.ts';
 import { DEFAULT_SETTINGS, applySpeedPreset } from '../../shared/plugin/settings.ts';
 import { presetRecipe } from '../../shared/plugin/speed-presets.ts';
+import { MIXED_INSTALL } from '../helpers/installed-models.ts';
 
-const MODELS: ModelInfo[] = [
-  { name: 'dreamshaper_8.safetensors', kind: 'checkpoint', base: 'sd15' },
-  { name: 'sd_xl_base_1.0.safetensors', kind: 'checkpoint:sdxl', base: 'sdxl' },
-  { name: 'sd_xl_inpaint.safetensors', kind: 'checkpoint:sdxl-inpaint', base: 'sdxl' },
-  { name: 'ip-adapter_sd15.safetensors', kind: 'ipadapter:base', base: 'sd15' },
-  { name: 'ip-adapter-plus_sd15.safetensors', kind: 'ipadapter:plus', base: 'sd15' },
-  { name: 'ip-adapter_sdxl_vit-h.safetensors', kind: 'ipadapter:sdxl-base', base: 'sdxl' },
-  { name: 'control_v11p_sd15_openpose.pth', kind: 'controlnet:pose', base: 'sd15' },
-  { name: 'control_v11p_sd15_canny.pth', kind: 'controlnet:canny', base: 'sd15' },
-  { name: 'controlnet-openpose-sdxl-1.0', kind: 'controlnet:sdxl-pose', base: 'sdxl' },
-];
 
-function caps(models: ModelInfo[] = MODELS): Capabilities {
+function caps(models: readonly ModelInfo[] = MIXED_INSTALL): Capabilities {
   return {
-    models, maxPixels: 1024 * 1024, maxInputPixels: 4096 * 4096, maxPayload: 1 << 26, maxBatch: 8, samplers: ['euler', 'dpmpp-2m-karras'],
+    models: [...models], maxPixels: 1024 * 1024, maxInputPixels: 4096 * 4096, maxPayload: 1 << 26, maxBatch: 8, samplers: ['euler', 'dpmpp-2m-karras'],
     adapters: ['base', 'plus'], controls: ['pose', 'canny'], features: ['txt2img'], provider: 'cpu', families: familyCapabilities(models),
   };
 }
@@ -40,8 +30,8 @@ test('the family of the chosen checkpoint, and what its installed models allow',
   assert.equal(checkpointFamily(c, 'sd_xl_base_1.0.safetensors'), 'sdxl');
   assert.equal(checkpointFamily(c, 'dreamshaper_8.safetensors'), 'sd15');
   assert.equal(checkpointFamily(c, ''), 'sd15', 'the daemon defaults to SD1.5 when one is installed');
-  assert.equal(checkpointFamily(caps(MODELS.filter((m) => m.base === 'sdxl')), ''), 'sdxl');
-  assert.equal(checkpointFamily({ ...c, models: MODELS.map((m) => ({ ...m, default: m.name.startsWith('sd_xl_base') })) }, ''), 'sdxl', 'the daemon\'s default mark wins');
+  assert.equal(checkpointFamily(caps(MIXED_INSTALL.filter((m) => m.base === 'sdxl')), ''), 'sdxl');
+  assert.equal(checkpointFamily({ ...c, models: MIXED_INSTALL.map((m) => ({ ...m, default: m.name.startsWith('sd_xl_base') })) }, ''), 'sdxl', 'the daemon\'s default mark wins');
   const xl = familyOffer(c, 'sd_xl_base_1.0.safetensors');
   assert.deepEqual([xl.label, xl.adapters, xl.controls], ['SDXL', ['base'], ['pose']]);
   assert.deepEqual([xl.defaults.steps, xl.defaults.guidance, xl.defaults.sampler], [30, 5, 'dpmpp-2m-karras']);
@@ -58,7 +48,7 @@ test('family defaults apply where the user set nothing; a preset or a typed valu
   const xl = familyOffer(caps(), 'sd_xl_base_1.0.safetensors');
   assert.deepEqual(familyModelSettings(DEFAULT_SETTINGS, xl), { steps: 30, guidance: 5, sampler: 'dpmpp-2m-karras' });
   assert.deepEqual(familyModelSettings({ ...DEFAULT_SETTINGS, steps: 12, sampler: 'euler' }, xl), { steps: 12, guidance: 5, sampler: 'euler' });
-  const quality = applySpeedPreset(DEFAULT_SETTINGS, presetRecipe('quality', MODELS));
+  const quality = applySpeedPreset(DEFAULT_SETTINGS, presetRecipe('quality', MIXED_INSTALL));
   assert.deepEqual(familyModelSettings(quality, xl), { steps: quality.steps, guidance: quality.guidance, sampler: quality.sampler });
   // SD1.5's defaults are the plugins' own: nothing changes.
   assert.deepEqual(familyModelSettings(DEFAULT_SETTINGS, familyOffer(caps(), '')), { steps: 20, guidance: 7, sampler: 'dpmpp-2m-karras' });
