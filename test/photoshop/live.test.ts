@@ -39,6 +39,7 @@ async function rig(debounceMs = 80): Promise<Rig> {
 
 /** Live results here wait on a debounce and a daemon job each: a longer time-out than the helpers' default. */
 const waitForLive = <T>(fn: () => T): Promise<NonNullable<T>> => waitFor(fn, 20_000);
+
 const red = [0.9, 0.1, 0.1, 1] as [number, number, number, number];
 
 test('live: strokes debounced into one job; img2img at the live strength with the Live preset; fixed seed; style layer by hash', async () => {

@@ -17,7 +17,6 @@ import { DEFAULT_SETTINGS, applySpeedPreset } from '../../shared/plugin/settings
 import { presetRecipe } from '../../shared/plugin/speed-presets.ts';
 import { MIXED_INSTALL } from '../helpers/installed-models.ts';
 
-
 function caps(models: readonly ModelInfo[] = MIXED_INSTALL): Capabilities {
   return {
     models: [...models], maxPixels: 1024 * 1024, maxInputPixels: 4096 * 4096, maxPayload: 1 << 26, maxBatch: 8, samplers: ['euler', 'dpmpp-2m-karras'],

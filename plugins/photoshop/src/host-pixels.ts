@@ -10,8 +10,8 @@ import { scaledStripes } from '../../../shared/plugin/raster.ts';
 import { boundsToRect, intersectRect, levelBoundsToDocument, rectToBounds, type Rect } from '../../../shared/plugin/region.ts';
 import { readXmpRecord, writeXmpRecord } from '../../../shared/plugin/xmp-record.ts';
 import { docInfo, findLayer, layerKind, mustDoc } from './host-document.ts';
-import { HostError, type InsertRequest, type ModalScope, type PixelRead } from './host-types.ts';
-import type { PsExecutionContext, PsImageData, PsLayer, PsModule } from './uxp-api.ts';
+import { HostError, type InsertRequest, type ModalScope, type PixelRead, type SelectionRead } from './host-types.ts';
+import type { PsBounds, PsExecutionContext, PsImageData, PsLayer, PsModule } from './uxp-api.ts';
 
 /** Reads a whole imageData and disposes it at once (Photoshop frees the memory now, not at GC). */
 async function takeData(img: PsImageData): Promise<PixelArray> {
@@ -42,6 +42,17 @@ async function toRead(img: PsImageData, bounds: Rect, profileHint: string): Prom
   const read: PixelRead = { image, doc: bounds };
   if (!prof && profileName) read.colorNote = `Colours are read as they are in "${profileName}" (not converted to sRGB).`;
   return read;
+}
+
+/**
+ * A selection, layer mask or channel as getSelection/getLayerMask return it: one grey channel (or its
+ * first, where more come), 8/16/32-bit by the document's depth, made 8-bit and placed in the document.
+ */
+async function toMaskRead(r: { imageData: PsImageData; sourceBounds: PsBounds }): Promise<SelectionRead> {
+  const { width, height, components, componentSize } = r.imageData;
+  const data = to8(await takeData(r.imageData), componentSize);
+  const mask = components === 1 ? data : Uint8Array.from({ length: width * height }, (_v, i) => data[i * components]);
+  return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
 }
 
 /** The layer's XMP packet, or null (a layer without metadata answers with an error on some versions). */
@@ -125,10 +136,7 @@ export function modalScope(ps: PsModule, ctx: PsExecutionContext, alive: () => b
       } catch {
         return null; // no selection
       }
-      const { width, height, components, componentSize } = r.imageData;
-      const data = to8(await takeData(r.imageData), componentSize);
-      const mask = components === 1 ? data : Uint8Array.from({ length: width * height }, (_v, i) => data[i * components]);
-      return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
+      return toMaskRead(r);
     },
 
     async readLayerMask(docId, layerId, rect) {
@@ -139,11 +147,7 @@ export function modalScope(ps: PsModule, ctx: PsExecutionContext, alive: () => b
       } catch {
         return null; // the layer has no layer mask
       }
-      // One grey channel like the selection (8/16/32-bit by the document's depth).
-      const { width, height, components, componentSize } = r.imageData;
-      const data = to8(await takeData(r.imageData), componentSize);
-      const mask = components === 1 ? data : Uint8Array.from({ length: width * height }, (_v, i) => data[i * components]);
-      return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
+      return toMaskRead(r);
     },
 
     async readChannelMask(docId, channelName, rect) {
@@ -154,10 +158,7 @@ export function modalScope(ps: PsModule, ctx: PsExecutionContext, alive: () => b
       try {
         await ps.action.batchPlay([{ _obj: 'set', _target: [{ _ref: 'channel', _property: 'selection' }, { _ref: 'document', _id: docId }], to: { _ref: 'channel', _name: channelName } }], {});
         const r = await ps.imaging.getSelection({ documentID: docId, sourceBounds: rectToBounds(rect) });
-        const { width, height, components, componentSize } = r.imageData;
-        const data = to8(await takeData(r.imageData), componentSize);
-        const mask = components === 1 ? data : Uint8Array.from({ length: width * height }, (_v, i) => data[i * components]);
-        return { mask: { width, height, data: mask }, doc: boundsToRect(r.sourceBounds) };
+        return await toMaskRead(r);
       } catch {
         return null; // no such channel, or it selects nothing
       } finally {
