@@ -23,7 +23,8 @@ interface FeatureRule {
 
 const PULL = 'npx ipa-bridge models pull';
 
-const CHECKPOINT: Requirement = { anyOf: ['checkpoint'], label: 'Stable Diffusion 1.5 checkpoint', preset: 'sd15-style' };
+// 'checkpoint' also matches its sub-roles (checkpoint:sdxl…): either family serves text to image.
+const CHECKPOINT: Requirement = { anyOf: ['checkpoint'], label: 'Stable Diffusion 1.5 or SDXL checkpoint', preset: 'sd15-style' };
 // The tokenizer alone is ~2 MB: never send someone to the 6.8 GB preset for it.
 const TOKENIZER: Requirement = { anyOf: ['tokenizer'], label: 'CLIP tokenizer', preset: 'tokenizer' };
 
@@ -32,14 +33,16 @@ export const FEATURE_RULES: readonly FeatureRule[] = [
   {
     feature: 'image prompts',
     needs: [
-      { anyOf: ['ipadapter:base', 'ipadapter:plus'], label: 'IP-Adapter', preset: 'sd15-style' },
-      // The engine takes the encoder whose width the adapter's projection expects; ViT-H for the SD1.5 adapters.
+      // Either family's adapters; an SDXL-only install is not told to fetch SD1.5 ones.
+      { anyOf: ['ipadapter:base', 'ipadapter:plus', 'ipadapter:sdxl-base', 'ipadapter:sdxl-plus'], label: 'IP-Adapter', preset: 'sd15-style' },
+      // The engine takes the encoder whose width the adapter's projection expects: ViT-H for the SD1.5 and
+      // `_vit-h` SDXL adapters, ViT-bigG for ip-adapter_sdxl (a mismatch is named when the job runs).
       { anyOf: ['clip_vision:vit-h', 'clip_vision'], label: 'ViT-H image encoder', preset: 'sd15-style' },
     ],
   },
-  { feature: 'pose control', needs: [{ anyOf: ['controlnet:pose'], label: 'OpenPose ControlNet', preset: 'sd15-style' }] },
-  { feature: 'canny control', needs: [{ anyOf: ['controlnet:canny'], label: 'Canny ControlNet', preset: 'sd15-style' }] },
-  { feature: 'depth control', needs: [{ anyOf: ['controlnet:depth'], label: 'Depth ControlNet', preset: 'sd15-style' }] },
+  { feature: 'pose control', needs: [{ anyOf: ['controlnet:pose', 'controlnet:sdxl-pose'], label: 'OpenPose ControlNet', preset: 'sd15-style' }] },
+  { feature: 'canny control', needs: [{ anyOf: ['controlnet:canny', 'controlnet:sdxl-canny'], label: 'Canny ControlNet', preset: 'sd15-style' }] },
+  { feature: 'depth control', needs: [{ anyOf: ['controlnet:depth', 'controlnet:sdxl-depth'], label: 'Depth ControlNet', preset: 'sd15-style' }] },
   {
     feature: 'pose from photos',
     needs: [

@@ -79,7 +79,7 @@ describe('missing models are reported', () => {
       await waitFor(() => /ready on/.test(d.log()));
       const log = d.log();
       assert.match(log, /models in .*no-models-.*: none found/);
-      assert.match(log, /warning: text to image: no Stable Diffusion 1\.5 checkpoint, no CLIP tokenizer — npx ipa-bridge models pull sd15-style/);
+      assert.match(log, /warning: text to image: no Stable Diffusion 1\.5 or SDXL checkpoint, no CLIP tokenizer — npx ipa-bridge models pull sd15-style/);
       assert.match(log, /warning: image prompts: no IP-Adapter, no ViT-H image encoder — npx ipa-bridge models pull sd15-style/);
       assert.match(log, /warning: FaceID: .* — npx ipa-bridge models pull faceid/);
       assert.match(log, /ready on .*; 8 features lack models: see the warnings above\)/);

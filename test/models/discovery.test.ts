@@ -99,6 +99,14 @@ test('a ComfyUI models folder without a tokenizer points at the 2 MB `models pul
   assert.deepEqual(missing.find((f) => f.feature === 'text to image'), { feature: 'text to image', lacks: ['CLIP tokenizer'], roles: ['tokenizer'], command: 'npx ipa-bridge models pull tokenizer' });
 });
 
+test('an SDXL-only install is not told to fetch SD1.5 models for what its SDXL models serve', () => {
+  const missing = missingFeatures([
+    { kind: 'checkpoint:sdxl' }, { kind: 'tokenizer' }, { kind: 'ipadapter:sdxl-base' }, { kind: 'clip_vision:vit-bigG' }, { kind: 'controlnet:sdxl-pose' },
+  ]).map((m) => m.feature);
+  for (const served of ['text to image', 'image prompts', 'pose control']) assert.ok(!missing.includes(served), `${served}: ${missing.join(', ')}`);
+  assert.ok(missing.includes('canny control'), 'what no installed model serves is still listed');
+});
+
 test('InvokeAI: the root (invokeai.yaml) and its models folder, models/<base>/<type>/<name>', () => {
   const root = tmp('ipa-invoke-');
   writeFile(join(root, 'invokeai.yaml'), 'schema_version: 4.0.2\n');
