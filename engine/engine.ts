@@ -3,7 +3,6 @@
  * locator, builds graphs from the users' own weight files (once; sessions stay cached), computes
  * the conditioning, runs the denoising loop with progress and cancellation, decodes and composes.
  */
-import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import {
   CancelledError, EngineError,
@@ -31,7 +30,7 @@ import { concat, maskToLatent, resizeRgba, rgbaToPlanar } from './pipeline/tenso
 import { createScheduler } from './schedulers/index.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import { fileLoraDeltas, kohyaTargets, mergeDeltas, mergeIpAdapterLora } from './weights/lora.ts';
-import { diffusersSource, ldmSource } from './weights/names.ts';
+import { vaeFileSource } from './weights/names.ts';
 import { openWeightFile } from './weights/open.ts';
 import { layeredSource, renamedSource, safetensorsSource, type WeightSource } from './weights/source.ts';
 import { preprocessControlImage } from './pipeline/controls.ts';
@@ -203,8 +202,9 @@ export class SdEngine implements Engine {
     // TAESD (when installed) for previews and draft decodes; a draft job never loads the full VAE decoder.
     const tiny = o.wantPreview || p.draftDecode ? await loadTinyDecoder(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false)) : undefined;
     if (tiny) note('vae:taesd', tiny.model);
-    const vaePlan = vaeDecoderPlan(ckpt.family, this.flavourOf('vae-decoder'), ckpt.family === 'sdxl' && this.flavourOf('vae-decoder') === 'cuda' && this.fp16FixVae() !== undefined);
-    const fixVae = vaePlan.fp16Fix ? this.fp16FixVae() : undefined;
+    const fp16Fix = ckpt.family === 'sdxl' && this.flavourOf('vae-decoder') === 'cuda' ? this.fp16FixVae() : undefined;
+    const vaePlan = vaeDecoderPlan(ckpt.family, this.flavourOf('vae-decoder'), fp16Fix !== undefined);
+    const fixVae = vaePlan.fp16Fix ? fp16Fix : undefined;
     if (fixVae) note('vae', fixVae);
     const decoder = () => this.sessions.get(`vae-dec|${fileIdentity(fixVae?.path ?? ckptModel.path)}|${vaePlan.flavour}`, () => buildVaeDecoder(fixVae ? vaeFileSource(fixVae.path) : ckpt.source('vae'), { flavour: vaePlan.flavour, config: vaeConfigOf(ckpt) }));
     // SDXL's added conditioning: pooled text embeddings and time ids (generated at its own size, uncropped).
@@ -450,12 +450,6 @@ export function peftTextPart(lora: WeightSource, part: 'text' | 'text2'): Weight
     } else if (!k.startsWith('text_encoder.') || part === 'text') map.set(k, k);
   }
   return renamedSource(lora, map);
-}
-
-/** A standalone VAE file (diffusers `decoder.up_blocks.*` or LDM `decoder.up.*` naming), keyed as diffusers. */
-function vaeFileSource(path: string): WeightSource {
-  if (statSync(path).isDirectory()) return diffusersSource(path, 'vae');
-  return openWeightFile(path).keys().some((k) => k.startsWith('decoder.up_blocks.')) ? diffusersSource(path, 'vae') : ldmSource(path, 'vae');
 }
 
 function isSdxlText(t: TextEmbeddings): t is SdxlTextEmbeddings {

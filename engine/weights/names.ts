@@ -24,6 +24,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SafetensorsFile } from './safetensors.ts';
 import { layeredSource, safetensorsSource, type WeightSource } from './source.ts';
+import { openWeightFile } from './open.ts';
 
 export type Component = 'unet' | 'vae' | 'text' | 'controlnet';
 
@@ -480,6 +481,12 @@ export function componentOfRole(role: string): Component | undefined {
 }
 
 export type WeightsFormatName = 'diffusers' | 'ldm' | 'ldm-sdxl' | 'h94' | 'hf-clip';
+
+/** A standalone VAE file or folder (diffusers `decoder.up_blocks.*` or LDM `decoder.up.*` naming), keyed as diffusers. */
+export function vaeFileSource(path: string): WeightSource {
+  if (statSync(path).isDirectory()) return diffusersSource(path, 'vae');
+  return openWeightFile(path).keys().some((k) => k.startsWith('decoder.up_blocks.')) ? diffusersSource(path, 'vae') : ldmSource(path, 'vae');
+}
 
 /**
  * The WeightSource for one file in a stated naming, keyed canonically. Parity handlers should load

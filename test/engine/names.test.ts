@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SafetensorsFile, encodeSafetensors } from '../../engine/weights/safetensors.ts';
 import {
   LDM_PREFIX, controlNetPrefix, diffusersSource, diffusersVaeMap, ldmComponents, ldmControlNetMap, ldmControlNetSource,
-  ldmTextMap, ldmUnetLayout, ldmUnetMap, ldmUnetSource, ldmVaeMap, ldmVaeSource, ldmTextSource, roleSource, type NameEntry,
+  ldmTextMap, ldmUnetLayout, ldmUnetMap, ldmUnetSource, ldmVaeMap, ldmVaeSource, ldmTextSource, roleSource, vaeFileSource, type NameEntry,
 } from '../../engine/weights/names.ts';
 import { safetensorsSource, type WeightSource } from '../../engine/weights/source.ts';
 import { SD15_VAE_SPEC, controlNetSpecs, unetSpecs, vaeSpecs, type TensorSpec } from '../../engine/synthetic/specs.ts';
@@ -265,6 +265,10 @@ test('diffusers folders, sharded files and standalone LDM VAE files resolve', ()
     return [k.slice('first_stage_model.'.length), { dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }];
   }))));
   sameSource(ldmVaeSource(standalone), ldmVaeSource(model), 'standalone LDM VAE');
+  // vaeFileSource (a separately installed VAE, e.g. sdxl-vae-fp16-fix) tells the namings apart.
+  sameSource(vaeFileSource(standalone), ldmVaeSource(model), 'standalone LDM VAE by vaeFileSource');
+  assert.ok(vaeFileSource(join(root, 'vae')).get('decoder.mid_block.attentions.0.to_q.weight'), 'a diffusers VAE folder by vaeFileSource');
+  assert.ok(vaeFileSource(join(root, 'vae', 'diffusion_pytorch_model.safetensors')).get('decoder.conv_in.weight'), 'a diffusers VAE file by vaeFileSource');
 });
 
 test('roleSource follows weights_format', () => {
