@@ -18,7 +18,7 @@ import { buildVaeDecoder, buildVaeEncoder, imageToRgba, runTiled, type Planar, t
 import { noise as seededNoise, stepNoiseSource, variationNoise } from './noise.ts';
 import { openCheckpoint, unetConfigOf, vaeConfigOf, type Checkpoint } from './pipeline/checkpoint.ts';
 import { adapterKeyValues, projectTokens, promptEmbeddings, sdxlPromptEmbeddings, type ImageTokens, type SdxlTextEmbeddings, type TextEmbeddings } from './pipeline/conditioning.ts';
-import { FAMILY_SCHEDULER, familyRole, sdxlTimeIds, vaeDecoderPlan } from './pipeline/family.ts';
+import { FAMILY_SCHEDULER, familyRole, sdxlTimeIds, tinyVaeRole, vaeDecoderPlan } from './pipeline/family.ts';
 import { denoise, type ControlRun, type InpaintRun } from './pipeline/denoise.ts';
 import { packIpInputs, type AdapterKv } from './pipeline/ip-inputs.ts';
 import { referenceMasks } from './pipeline/ip-masks.ts';
@@ -184,7 +184,7 @@ export class SdEngine implements Engine {
     if (req.init) {
       t = performance.now();
       // Draft (live) jobs encode with TAESD when installed: the full VAE encoder was a third of a live job.
-      const tinyX0 = p.draftDecode ? await encodeInitTiny(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false), req.init, p.width, p.height) : undefined;
+      const tinyX0 = p.draftDecode ? await encodeInitTiny(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false), tinyVaeRole(ckpt.family), req.init, p.width, p.height) : undefined;
       if (tinyX0) note('vae:taesd-encoder', tinyX0.model);
       x0 = tinyX0?.latents ?? await this.encodeImage(loaded, req.init, p.width, p.height);
       lap(tinyX0 ? 'taesd_encode' : 'vae_encode', t);
@@ -200,7 +200,8 @@ export class SdEngine implements Engine {
     }
     const images: RgbaImage[] = [];
     // TAESD (when installed) for previews and draft decodes; a draft job never loads the full VAE decoder.
-    const tiny = o.wantPreview || p.draftDecode ? await loadTinyDecoder(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false)) : undefined;
+    // The tiny autoencoder of the checkpoint's family (TAESDXL for SDXL latents).
+    const tiny = o.wantPreview || p.draftDecode ? await loadTinyDecoder(this.opts.models, this.sessions, flavourFor(this.opts.provider, this.opts.fp16 ?? false), tinyVaeRole(ckpt.family)) : undefined;
     if (tiny) note('vae:taesd', tiny.model);
     const fp16Fix = ckpt.family === 'sdxl' && this.flavourOf('vae-decoder') === 'cuda' ? this.fp16FixVae() : undefined;
     const vaePlan = vaeDecoderPlan(ckpt.family, this.flavourOf('vae-decoder'), fp16Fix !== undefined);

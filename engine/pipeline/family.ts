@@ -33,6 +33,14 @@ export const FAMILY_SCHEDULER: Readonly<Record<Family, Partial<SchedulerConfig>>
   sdxl: { timestepSpacing: 'leading' },
 };
 
+/**
+ * The tiny autoencoder trained on this family's latent space: TAESD for SD1.5, TAESDXL for SDXL (the
+ * same architecture, other weights: the other one decodes another VAE's latents into wrong colours).
+ */
+export function tinyVaeRole(family: Family): 'vae:taesd' | 'vae:taesdxl' {
+  return family === 'sdxl' ? 'vae:taesdxl' : 'vae:taesd';
+}
+
 /** The family names as they appear in metadata and A1111's `parameters` text. */
 export const FAMILY_LABEL: Readonly<Record<Family, string>> = { sd15: 'SD1.5', sdxl: 'SDXL' };
 

@@ -53,8 +53,8 @@ export async function loadTinyEncoder(models: ModelLocator, sessions: SessionCac
 }
 
 /** A draft job's init image (RGBA) encoded by TAESD at the generation size, or undefined when no TAESD encoder is installed. */
-export async function encodeInitTiny(models: ModelLocator, sessions: SessionCache, flavour: Flavour, img: RgbaImage, width: number, height: number): Promise<{ latents: Float32Array; model: LocatedModel } | undefined> {
-  const enc = await loadTinyEncoder(models, sessions, flavour);
+export async function encodeInitTiny(models: ModelLocator, sessions: SessionCache, flavour: Flavour, role: 'vae:taesd' | 'vae:taesdxl', img: RgbaImage, width: number, height: number): Promise<{ latents: Float32Array; model: LocatedModel } | undefined> {
+  const enc = await loadTinyEncoder(models, sessions, flavour, role);
   if (!enc) return undefined;
   const x = rgbaToPlanar(resizeRgba(img.data, img.width, img.height, width, height), width, height, (v) => v / 127.5 - 1);
   return { latents: await enc.encode(x, height, width), model: enc.model };

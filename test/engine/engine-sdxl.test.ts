@@ -19,6 +19,7 @@ import { openCheckpoint } from '../../engine/pipeline/checkpoint.ts';
 import { writeTinySdxlModels, writeTinySdxlPipeline, type TinySdxlModelSet } from '../../engine/synthetic/tiny-sdxl.ts';
 import { sdxlIpAdapterFaceIdSpecs, TINY_SDXL_UNET_SPEC } from '../../engine/synthetic/sdxl-specs.ts';
 import { writeSynthetic } from '../../engine/synthetic/write.ts';
+import { taesdOriginalSpecs, TINY_TAESD_SPEC } from '../../engine/synthetic/taesd-specs.ts';
 import { buildDetector, buildRecognizer, canvas } from '../helpers/tiny-face-models.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipa-engine-sdxl-'));
@@ -85,6 +86,26 @@ test('SDXL ControlNets: several at once add up, guess mode and a step range each
   assert.notDeepEqual(two.images[0].data, one.images[0].data, 'a second ControlNet changes the result');
   assert.notDeepEqual(guess.images[0].data, one.images[0].data, 'guess mode changes the result');
   assert.notDeepEqual(early.images[0].data, one.images[0].data, 'a shorter step range changes the result');
+});
+
+test('SDXL drafts and previews use TAESDXL, never SD1.5\'s TAESD (another latent space)', async () => {
+  const models = join(dir, 'models-taesd');
+  await writeTinySdxlModels(models);
+  mkdirSync(join(models, 'vae'), { recursive: true });
+  writeSynthetic(join(models, 'vae', 'taesd_decoder.safetensors'), taesdOriginalSpecs('decoder', TINY_TAESD_SPEC), { seed: 9 });
+  writeSynthetic(join(models, 'vae', 'taesd_encoder.safetensors'), taesdOriginalSpecs('encoder', TINY_TAESD_SPEC), { seed: 10 });
+  const draft = job({ draftDecode: true, strength: 0.5 }, { init: pattern(W, W) });
+  const sd15Only = await createEngine({ provider: 'cpu', models: registryLocator(models), cacheDir: join(dir, 'cache') });
+  const withSd15 = await sd15Only.generate(draft, { wantPreview: true });
+  await sd15Only.dispose();
+  assert.deepEqual(Object.keys(withSd15.metadata.models).filter((r) => r.startsWith('vae:taesd')), [], 'only SD1.5 TAESD installed: the full VAE encodes and decodes');
+  writeSynthetic(join(models, 'vae', 'taesdxl_decoder.safetensors'), taesdOriginalSpecs('decoder', TINY_TAESD_SPEC), { seed: 11 });
+  writeSynthetic(join(models, 'vae', 'taesdxl_encoder.safetensors'), taesdOriginalSpecs('encoder', TINY_TAESD_SPEC), { seed: 12 });
+  const both = await createEngine({ provider: 'cpu', models: registryLocator(models), cacheDir: join(dir, 'cache') });
+  const withXl = await both.generate(draft);
+  await both.dispose();
+  assert.match(withXl.metadata.models['vae:taesd']?.name ?? '', /taesdxl_decoder/);
+  assert.match(withXl.metadata.models['vae:taesd-encoder']?.name ?? '', /taesdxl_encoder/);
 });
 
 test('every sampler runs with SDXL\'s scheduler config (leading spacing), few-step ones included', async () => {
