@@ -238,7 +238,7 @@ export class SdEngine implements Engine {
         controls, inpaint, stepNoise: scheduler.stochastic ? stepNoiseSource(seed) : undefined, signal: o.signal,
         onStep: async (i, lat, denoised) => {
           const step = b * total + (i - startIndex) + 1;
-          o.onProgress?.({ step, total: total * p.batchSize, preview: o.wantPreview ? await stepPreview(tiny, denoised ?? lat, latentC, h, w) : undefined });
+          o.onProgress?.({ step, total: total * p.batchSize, preview: o.wantPreview ? await stepPreview(tiny, denoised ?? lat, latentC, h, w, ckpt.family) : undefined });
         },
       });
       lap(`denoise_${b}`, t);

@@ -8,9 +8,9 @@
  *   with CFG, so a full-size preview costs ≤ 5% per step and is what the engine does. Above 1 MPix
  *   the latents are average-pooled first (2x, 3x…) so a preview stays ≤ 1 MPix (≤ 4 MB of RGBA per
  *   step on the wire, and bounded decoder memory).
- * - Without one: the latent-to-RGB approximation below (SD1.5's four latent channels projected to
- *   RGB with the published "latent RGB factors" ComfyUI and A1111 use), at latent resolution, in
- *   microseconds.
+ * - Without one: the latent-to-RGB approximation below (the four latent channels projected to RGB
+ *   with the published "latent RGB factors" ComfyUI and A1111 use, SD1.5's or SDXL's with its bias:
+ *   the two VAEs' latent spaces differ), at latent resolution, in microseconds.
  * - Draft decode (GenerateParams.draftDecode): the final image through TAESD instead of the full
  *   VAE; above 1024² in feathered tiles like the VAE (TAESD is purely local, so tiles blend cleanly).
  */
@@ -20,23 +20,32 @@ import { buildTaesdDecoder } from '../graphs/taesd.ts';
 import { imageToRgba, runTiled, type Planar, type TileRunner } from '../graphs/vae.ts';
 import type { Flavour } from '../onnx/builder.ts';
 import { taesdSource } from '../weights/taesd.ts';
+import type { Family } from './family.ts';
 import { fileIdentity, type SessionCache } from './sessions.ts';
 
-const FACTORS: ReadonlyArray<readonly [number, number, number]> = [
-  [0.3512, 0.2297, 0.3227],
-  [0.325, 0.4974, 0.235],
-  [-0.2829, 0.1762, 0.2721],
-  [-0.212, -0.2616, -0.7177],
-];
+type Rgb = readonly [number, number, number];
+
+/** Per family: each latent channel's RGB contribution, and the bias added after. */
+const LATENT_RGB: Readonly<Record<Family, { readonly factors: readonly Rgb[]; readonly bias: Rgb }>> = {
+  sd15: {
+    factors: [[0.3512, 0.2297, 0.3227], [0.325, 0.4974, 0.235], [-0.2829, 0.1762, 0.2721], [-0.212, -0.2616, -0.7177]],
+    bias: [0, 0, 0],
+  },
+  sdxl: {
+    factors: [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068], [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]],
+    bias: [0.1084, -0.0175, -0.0011],
+  },
+};
 
 /** latents [4, h, w] (one image, UNet space) -> RGBA at latent resolution. */
-export function latentPreview(latents: Float32Array, width: number, height: number): RgbaImage {
+export function latentPreview(latents: Float32Array, width: number, height: number, family: Family = 'sd15'): RgbaImage {
+  const { factors: FACTORS, bias } = LATENT_RGB[family];
   const hw = width * height;
   const data = new Uint8Array(hw * 4);
   for (let i = 0; i < hw; i++) {
-    let r = 0;
-    let g = 0;
-    let b = 0;
+    let r = bias[0];
+    let g = bias[1];
+    let b = bias[2];
     for (let c = 0; c < 4; c++) {
       const v = latents[c * hw + i];
       r += v * FACTORS[c][0];
@@ -127,8 +136,8 @@ export async function loadTinyDecoder(models: ModelLocator, sessions: SessionCac
  * The preview of one image's latents [C, h, w] after a step: TAESD when given (pooled to stay within
  * PREVIEW_MAX_PIXELS), the latent-RGB approximation otherwise.
  */
-export async function stepPreview(tiny: TinyDecoder | undefined, latents: Float32Array, c: number, h: number, w: number): Promise<RgbaImage> {
-  if (!tiny) return latentPreview(latents, w, h);
+export async function stepPreview(tiny: TinyDecoder | undefined, latents: Float32Array, c: number, h: number, w: number, family: Family = 'sd15'): Promise<RgbaImage> {
+  if (!tiny) return latentPreview(latents, w, h, family);
   const pooled = poolLatents(latents, c, h, w, previewPoolFactor(h, w));
   const image = await tiny.decode(pooled.data, [1, c, pooled.h, pooled.w]);
   const px = imageToRgba(image.data, image.shape);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { registryLocator } from '../../bridge/models/locator.ts';
 import type { Engine, GenerateParams, GenerateRequest, RgbaImage } from '../../engine/api.ts';
 import { createEngine, writeTinyModels } from '../../engine/index.ts';
-import { poolLatents, previewPoolFactor } from '../../engine/pipeline/preview.ts';
+import { latentPreview, poolLatents, previewPoolFactor } from '../../engine/pipeline/preview.ts';
 import { taesdOriginalSpecs, TINY_TAESD_SPEC } from '../../engine/synthetic/taesd-specs.ts';
 import { writeSynthetic } from '../../engine/synthetic/write.ts';
 
@@ -87,4 +87,15 @@ test('preview size: full size up to 1 MPix, pooled latents above', () => {
   const p = poolLatents(lat, 2, 4, 4, 2);
   assert.deepEqual([p.h, p.w], [2, 2]);
   assert.deepEqual([...p.data.subarray(0, 4)], [2.5, 4.5, 10.5, 12.5]);
+});
+
+test('the latent-RGB approximation uses its family\'s factors: SDXL\'s latent space has its own, with a bias', () => {
+  // One latent pixel: zero, then a unit value in channel 0.
+  const zero = new Float32Array(4);
+  const unit = Float32Array.of(1, 0, 0, 0);
+  const rgb = (img: RgbaImage): number[] => [...img.data.subarray(0, 3)];
+  assert.deepEqual(rgb(latentPreview(zero, 1, 1, 'sd15')), [128, 128, 128]);
+  assert.deepEqual(rgb(latentPreview(zero, 1, 1, 'sdxl')), [141, 125, 127], 'SDXL: (bias + 1) × 127.5');
+  assert.deepEqual(rgb(latentPreview(unit, 1, 1, 'sd15')), [172, 157, 169]);
+  assert.deepEqual(rgb(latentPreview(unit, 1, 1, 'sdxl')), [188, 179, 183]);
 });
